@@ -1,0 +1,195 @@
+"""The planner as functions: inputs in, plan out. No printing, no exit codes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from planner import __version__
+from planner.data import Inputs, SolveOptions
+from planner.errors import InfeasibleError, NoSolutionError
+from planner.model import LinearModel, build_model
+from planner.network import build_network
+from planner.report import Plan, build_plan
+from planner.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, solve
+
+
+@dataclass
+class Timings:
+    build_s: float = 0.0
+    solve_s: float = 0.0
+    report_s: float = 0.0
+
+
+def options_from(inputs: Inputs, **overrides: object) -> SolveOptions:
+    """Solve options from ``Settings``; keyword arguments that are not None win."""
+    st = inputs.settings
+    base = SolveOptions(
+        solver=str(st["solver"]),
+        time_limit_s=float(st["time_limit_s"]),  # type: ignore[arg-type]
+        mip_gap=float(st["mip_gap"]),  # type: ignore[arg-type]
+    )
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def plan(inputs: Inputs, options: SolveOptions | None = None) -> Plan:
+    """Solve ``inputs`` and return the recommendation.
+
+    Raises
+    ------
+    InfeasibleError
+        Shortage is not allowed and demand cannot be met; ``findings`` say why.
+    NoSolutionError
+        The solver stopped (time limit) before finding any plan.
+    """
+    options = options or options_from(inputs)
+    t0 = time.perf_counter()
+    model = build_model(inputs)
+    t1 = time.perf_counter()
+    result = solve(model, options)
+    t2 = time.perf_counter()
+    if result.status == INFEASIBLE:
+        raise InfeasibleError("demand cannot be met in full and shortage is not allowed (allow_shortage = no)",
+                              diagnose(inputs, options))
+    if result.status == NO_SOLUTION:
+        raise NoSolutionError(
+            f"no feasible plan found within the time limit of {options.time_limit_s:g} s; "
+            "raise time_limit_s in Settings or --time-limit"
+        )
+    out = build_plan(model, result)
+    t3 = time.perf_counter()
+    out.run_info = run_info(inputs, options, model, result, Timings(t1 - t0, t2 - t1, t3 - t2))
+    out.warnings = [str(w) for w in inputs.warnings] + out.warnings
+    if result.status == FEASIBLE:
+        gap = "unknown" if result.gap is None else f"{100 * result.gap:.2f} %"
+        out.warnings.append(
+            f"the solver stopped at its time limit: the plan is feasible, gap {gap}, not proven optimal "
+            "(and a time-limited run may differ from run to run)"
+        )
+    return out
+
+
+def run_info(inputs: Inputs, options: SolveOptions, model: LinearModel, result, timings: Timings) -> dict:  # noqa: ANN001
+    import highspy  # noqa: PLC0415
+    import openpyxl  # noqa: PLC0415
+    import pulp  # noqa: PLC0415
+
+    return {
+        "planner_version": __version__,
+        "input": str(inputs.source) if inputs.source else "",
+        "input_sha256": inputs.source_sha256,
+        "solver": result.solver_version or result.solver,
+        "solver_status": result.message,
+        "status": result.status,
+        "gap": result.gap,
+        "best_bound_usd": result.bound,
+        "time_limit_s": options.time_limit_s,
+        "mip_gap_setting": options.mip_gap,
+        "threads": options.threads,
+        "random_seed": options.seed,
+        "variables": model.n_cols,
+        "variables_possible": model.possible_columns(),
+        "constraints": model.n_rows,
+        "nonzeros": len(model.a_val),
+        "integer_variables": int(model.integer.sum()),
+        "build_s": round(timings.build_s, 3),
+        "solve_s": round(timings.solve_s, 3),
+        "report_s": round(timings.report_s, 3),
+        "versions": f"pulp {pulp.__version__}, highspy {getattr(highspy, '__version__', '')}, "
+                    f"openpyxl {openpyxl.__version__}, pandas {pd.__version__}",
+        "settings": {k: v for k, v in inputs.settings.items()},
+    }
+
+
+# --------------------------------------------------------------------------- diagnosis
+
+
+def _where(inputs: Inputs, site: str, product: str) -> str:
+    d = inputs.demand
+    row = d[(d["site_id"] == site) & (d["product"] == product)]
+    return f"Demand row {int(row['_row'].iloc[0])}" if len(row) and int(row["_row"].iloc[0]) else "Demand"
+
+
+def diagnose(inputs: Inputs, options: SolveOptions) -> list[str]:
+    """Explain, in business terms, which demand cannot be met and what limits it.
+
+    Cheap structural checks first (no lane, nothing makes the product); then an
+    elastic re-solve with priced shortage shows how much of each demand is short,
+    and re-solves with one family of limits lifted at a time name the limits that
+    keep it short.
+    """
+    findings: list[str] = []
+    net = build_network(inputs)
+    served = set(zip(net.lanes["to_site"], net.lanes["product"], strict=True))
+    for r in net.demand.itertuples(index=False):
+        if (r.site_id, r.product) not in served:
+            findings.append(
+                f"{r.site_id} needs {r.quantity_t:,.0f} t of {r.product} ({_where(inputs, r.site_id, r.product)}), "
+                f"but no lane brings {r.product} from a site that can make it: add a Lanes row or a Supply row"
+            )
+    elastic = inputs.with_settings(allow_shortage=True)
+    quick = replace(options, time_limit_s=min(options.time_limit_s, 60.0))
+    base = _shortages(elastic, quick)
+    if base is None:
+        return findings or ["the solver could not find even a plan with shortage; check the input for extreme values"]
+    relaxations = {
+        "the lead-time limits (Demand.max_lead_time_days)": _without_lead_times,
+        "the exposure caps (max_exposed_share)": _without_exposure_caps,
+        "the supplier and country share caps (max_supplier_share, max_country_share)": _without_share_caps,
+        "the minimum volumes of candidate sites (Sites.min_volume_t)": _without_min_volumes,
+    }
+    relaxed = {name: _shortages(fn(elastic), quick) for name, fn in relaxations.items()}
+    for (site, product), short in sorted(base.items()):
+        if short <= 1e-6:
+            continue
+        qty = float(inputs.demand.set_index(["site_id", "product"]).at[(site, product), "quantity_t"])
+        if (site, product) not in served:
+            continue
+        causes = [name for name, res in relaxed.items() if res is not None and res.get((site, product), 0) < short - 1e-6]
+        if causes:
+            why = "limited by " + " and ".join(causes) + ": lifting them would let more be delivered"
+        else:
+            why = "limited by capacity along its supply chain (Supply.capacity_t) or by the lanes available"
+        findings.append(
+            f"{site} can get only {qty - short:,.1f} t of the {qty:,.1f} t of {product} it needs "
+            f"({_where(inputs, site, product)}); {short:,.1f} t short, {why}"
+        )
+    if not findings:
+        findings.append("the combination of limits admits no plan; try allow_shortage = yes to see where it falls short")
+    return findings
+
+
+def _shortages(inputs: Inputs, options: SolveOptions) -> dict[tuple[str, str], float] | None:
+    model = build_model(inputs)
+    res = solve(model, options)
+    if res.status not in (OPTIMAL, FEASIBLE) or res.x is None:
+        return None
+    out: dict[tuple[str, str], float] = {}
+    for j, k in enumerate(model.cols["key"]):
+        if k[0] == "short":
+            out[(k[1], k[2])] = float(res.x[j])
+    return out
+
+
+def _without_lead_times(inputs: Inputs) -> Inputs:
+    d = inputs.demand.copy()
+    d["max_lead_time_days"] = None
+    return replace(inputs, demand=d)
+
+
+def _without_exposure_caps(inputs: Inputs) -> Inputs:
+    d = inputs.demand.copy()
+    d["max_exposed_share"] = 1.0
+    return replace(inputs, demand=d, settings={**inputs.settings, "max_exposed_share": 1.0})
+
+
+def _without_share_caps(inputs: Inputs) -> Inputs:
+    return inputs.with_settings(max_supplier_share=1.0, max_country_share=1.0)
+
+
+def _without_min_volumes(inputs: Inputs) -> Inputs:
+    s = inputs.sites.copy()
+    s["min_volume_t"] = 0.0
+    return replace(inputs, sites=s)

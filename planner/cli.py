@@ -1,0 +1,236 @@
+"""Command line. The only module that prints and chooses exit codes.
+
+Exit codes: 0 success, 1 internal error, 2 usage error, 3 invalid input,
+4 infeasible (shortage not allowed), 5 no solution within limits,
+6 output could not be written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from planner import __version__
+from planner.errors import InfeasibleError, PlannerError, UsageError
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO / "inputs" / "rare_earth_magnets.xlsx"
+MAX_SHOWN = 50
+
+
+def _err(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def _report_error(exc: PlannerError, as_json: bool) -> None:
+    if as_json:
+        payload: dict[str, object] = {
+            "status": "infeasible" if isinstance(exc, InfeasibleError) else "error",
+            "message": exc.message,
+            "exit_code": exc.exit_code,
+        }
+        if exc.issues:
+            payload["problems"] = [str(i) for i in exc.issues]
+        if isinstance(exc, InfeasibleError):
+            payload["findings"] = exc.findings
+        click.echo(json.dumps(payload, indent=2))
+    _err(f"Error: {exc.message}")
+    for issue in exc.issues[:MAX_SHOWN]:
+        _err(f"  {issue}")
+    if len(exc.issues) > MAX_SHOWN:
+        _err(f"  ...and {len(exc.issues) - MAX_SHOWN} more")
+    if isinstance(exc, InfeasibleError):
+        for f in exc.findings:
+            _err(f"  - {f}")
+    _err("Nothing was written.")
+
+
+def _run(fn, as_json: bool = False, debug: bool = False) -> None:  # noqa: ANN001
+    try:
+        fn()
+    except PlannerError as exc:
+        _report_error(exc, as_json)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _err("Interrupted. Nothing was written.")
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so, and show the traceback only on request
+        if debug or os.environ.get("PLANNER_DEBUG"):
+            traceback.print_exc()
+        if as_json:
+            click.echo(json.dumps({"status": "error", "message": f"internal error: {exc}", "exit_code": 1}))
+        _err(f"Internal error (this is a bug in planner): {type(exc).__name__}: {exc}")
+        _err("Run again with --debug for the traceback. Nothing was written.")
+        sys.exit(1)
+
+
+def _resolve_output(input_path: Path, output: Path | None) -> Path:
+    if output is None:
+        output = Path("outputs") / f"{input_path.stem}_plan.xlsx"
+        output.parent.mkdir(parents=True, exist_ok=True)
+    if output.suffix.lower() != ".xlsx":
+        raise UsageError(f"the output must be an .xlsx file, got {output}")
+    out_abs = output.resolve()
+    in_abs = input_path.resolve()
+    if out_abs == in_abs or (in_abs.is_dir() and in_abs in out_abs.parents):
+        raise UsageError(f"refusing to write the output over the input ({output})")
+    if (REPO / "inputs").resolve() in out_abs.parents:
+        raise UsageError(f"refusing to write into the bundled inputs/ folder ({output})")
+    return output
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="planner")
+def main() -> None:
+    """Rare-earth alternative-sourcing planner: supplier workbooks in, a license-aware
+    least-cost sourcing mix out.
+
+    \b
+    Examples:
+        planner solve                      # the bundled reference case
+        planner solve my_inputs.xlsx -o outputs/plan.xlsx
+        planner validate my_inputs.xlsx
+        planner template my_template.xlsx
+    """
+
+
+@main.command()
+@click.argument("input_path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Recommendation workbook to write (default: outputs/<input>_plan.xlsx).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout.")
+@click.option("--solver", type=click.Choice(["auto", "highs", "cbc"]), default=None,
+              help="Override Settings.solver.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Override Settings.time_limit_s (seconds).")
+@click.option("--mip-gap", type=click.FloatRange(0, 1), default=None, help="Override Settings.mip_gap.")
+@click.option("--require-optimal", is_flag=True, help="Exit 5 unless the plan is proven optimal.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Show model size and the solver log.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: str | None, time_limit: float | None,
+          mip_gap: float | None, require_optimal: bool, quiet: bool, verbose: bool, debug: bool) -> None:
+    """Plan the sourcing mix and write the recommendation workbook.
+
+    INPUT_PATH is an .xlsx workbook or a folder of CSV files (one per sheet);
+    without it the bundled reference case is planned.
+
+    \b
+    Example:
+        planner solve inputs/rare_earth_magnets.xlsx -o outputs/plan.xlsx --json
+    """
+
+    def go() -> None:
+        from planner.api import options_from, plan  # noqa: PLC0415
+        from planner.errors import NoSolutionError  # noqa: PLC0415
+        from planner.sheets import recommendation_tables  # noqa: PLC0415
+        from planner.validate import load  # noqa: PLC0415
+        from planner.write import check_writable, write_workbook  # noqa: PLC0415
+
+        src = input_path or REFERENCE
+        if not src.exists():
+            raise UsageError(f"the bundled reference case {src} is missing; give an input file")
+        out = _resolve_output(src, output)
+        check_writable(out)
+        inputs = load(src)
+        opts = options_from(inputs, solver=solver, time_limit_s=time_limit, mip_gap=mip_gap, verbose=verbose)
+        if verbose:
+            _err(f"planner {__version__}: read {src}")
+        result = plan(inputs, opts)
+        if require_optimal and result.status != "optimal":
+            raise NoSolutionError(f"the plan is {result.status}, not proven optimal (--require-optimal)")
+        if verbose:
+            ri = result.run_info
+            _err(f"model: {ri['variables']:,} variables of a possible {ri['variables_possible']:,}, "
+                 f"{ri['constraints']:,} constraints, {ri['integer_variables']} integer")
+        result.warnings += write_workbook(out, recommendation_tables(result))
+        if as_json:
+            payload = result.to_json()
+            payload["output"] = str(out)
+            click.echo(json.dumps(payload, indent=2, default=str))
+        elif not quiet:
+            _print_summary(result, out)
+        for w in result.warnings:
+            if not quiet:
+                _err(f"Warning: {w}")
+
+    _run(go, as_json, debug)
+
+
+def _print_summary(result, out: Path) -> None:  # noqa: ANN001
+    from planner.sheets import status_text  # noqa: PLC0415
+
+    s = result.summary
+    click.echo(f"Status: {status_text(result)}")
+    click.echo(f"Total cost: {s['total_cost_usd']:,.0f} USD/yr")
+    for k, v in result.cost_breakdown.items():
+        if v:
+            click.echo(f"  {k:<14} {v:>18,.0f}")
+    click.echo(f"Delivered {s['delivered_t']:,.1f} t of {s['demand_t']:,.1f} t; shortage {s['shortage_t']:,.1f} t")
+    click.echo(f"License-exposed: {s['exposed_t']:,.1f} t ({100 * s['exposed_share']:.1f} % of deliveries); "
+               f"expected license loss {s['expected_license_loss_usd']:,.0f} USD/yr")
+    short = result.plants[result.plants["shortage_t"] > 0] if len(result.plants) else result.plants
+    for r in short.itertuples(index=False):
+        click.echo(f"  short: {r.site_id} {r.product} {r.shortage_t:,.1f} t of {r.demand_t:,.1f} t")
+    click.echo(f"Solved in {s['solve_time_s']:.2f} s with {s['solver']}. Workbook: {out}")
+
+
+@main.command()
+@click.argument("input_path", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+def validate(input_path: Path, as_json: bool) -> None:
+    """Check an input workbook (or CSV folder) and list every problem with its sheet, row and column.
+
+    Exits 0 only when the input is valid.
+
+    \b
+    Example:
+        planner validate inputs/rare_earth_magnets.xlsx
+    """
+
+    def go() -> None:
+        from planner.validate import load  # noqa: PLC0415
+
+        inputs = load(input_path)
+        if as_json:
+            click.echo(json.dumps({"status": "valid", "warnings": [str(w) for w in inputs.warnings]}, indent=2))
+            return
+        for w in inputs.warnings:
+            _err(f"Warning: {w}")
+        counts = ", ".join(f"{len(getattr(inputs, t))} {t}" for t in ("sites", "supply", "lanes", "demand"))
+        click.echo(f"{input_path} is valid ({counts}).")
+
+    _run(go, as_json)
+
+
+@main.command()
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--blank", is_flag=True, help="Leave out the worked example rows.")
+def template(output: Path, blank: bool) -> None:
+    """Write a blank input workbook: every sheet and column, with units, allowed values and an example row.
+
+    \b
+    Example:
+        planner template my_inputs.xlsx
+    """
+
+    def go() -> None:
+        from planner.sheets import template_workbook  # noqa: PLC0415
+        from planner.write import check_writable  # noqa: PLC0415
+
+        if output.suffix.lower() != ".xlsx":
+            raise UsageError(f"the template must be an .xlsx file, got {output}")
+        check_writable(output)
+        template_workbook(output, with_examples=not blank)
+        click.echo(f"Wrote {output}. Fill it in, then: planner validate {output}")
+
+    _run(go)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,50 @@
+"""Validated input tables, the hand-off between validation and the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from planner.errors import Issue
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Validated, canonically sorted input tables.
+
+    Every table keeps a ``_row`` column with the Excel row it came from (0 for
+    rows added by code) so that later findings can point back at the sheet.
+    ``settings`` holds every key of ``schema.SETTINGS_KEYS`` with its value.
+    """
+
+    sites: pd.DataFrame
+    supply: pd.DataFrame
+    recipes: pd.DataFrame
+    coproducts: pd.DataFrame
+    lanes: pd.DataFrame
+    demand: pd.DataFrame
+    controls: pd.DataFrame
+    settings: dict[str, object]
+    whatif: pd.DataFrame | None = None
+    warnings: tuple[Issue, ...] = ()
+    source: Path | None = None
+    source_sha256: str = ""
+
+    def with_settings(self, **changes: object) -> Inputs:
+        """A copy with some settings changed (used by tests and the command line)."""
+        return replace(self, settings={**self.settings, **changes})
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """How to solve, from ``Settings`` or the command line (the command line wins)."""
+
+    solver: str = "auto"
+    time_limit_s: float = 300.0
+    mip_gap: float = 1e-4
+    threads: int = 1
+    seed: int = 0
+    verbose: bool = False
+    extra: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,543 @@
+"""From validated tables to the flow network the model is built on (pure, no solver).
+
+What this module decides, and why:
+
+* **Recipes.** A site-specific recipe replaces the generic one at that site; a
+  coproduct made jointly at a site needs no recipe input of its own.
+* **Lanes.** Group rows (``*``, ``stage:``, ``country:``, ``company:``) are
+  expanded with table joins; where several rows match one (from, to, product),
+  the most specific governs (contract order: named product, then from, then
+  to, then the later row).
+* **Pruning.** Only (site, product) pairs that can both be made (every input
+  can arrive) and be useful (their output can reach a demand) get variables.
+* **Exposure classes.** Each flow carries a class bit set: bit 0 = license
+  exposed, bit 1+i = contains material of content-rule country i. A batch
+  made from inputs of several classes has the union class (de minimis), so a
+  batch is exposed as soon as any input is; a clean input may go into a dirtier
+  batch ("downgrade") but never the reverse. This keeps exposure exact for
+  blends instead of averaging it away.
+* **Lead-time buckets.** Every flow is labelled with an upper bound on its
+  elapsed days, chosen from the thresholds that matter downstream (a plant's
+  limit minus the remaining route). Rounding a true elapsed time up to the next
+  threshold loses nothing, also through assemblies (the max of rounded inputs
+  rounds to the same bucket as the max of the true inputs), so limits are
+  exact in whole days with few labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from graphlib import TopologicalSorter
+from itertools import pairwise
+
+import pandas as pd
+
+from planner.data import Inputs
+
+INF = 10**9  # "no lead-time limit downstream"
+EXPOSED = 1
+
+
+def _sub(a: int, b: int) -> int:
+    return INF if a >= INF else a - b
+
+
+def _add(a: int, b: int) -> int:
+    return INF if a >= INF else a + b
+
+
+def _round_up(value: int, thresholds: list[int]) -> int | None:
+    """Smallest threshold >= value (thresholds sorted), or None."""
+    import bisect  # noqa: PLC0415
+
+    i = bisect.bisect_left(thresholds, value)
+    return thresholds[i] if i < len(thresholds) else None
+
+
+@dataclass(frozen=True)
+class License:
+    country: str
+    approval_probability: float
+    approval_days: int
+    denial_cost_usd_per_kg: float
+    kind: str  # "listed" or "content"
+
+
+@dataclass
+class Network:
+    """Everything the model needs, as plain tables and dicts keyed by ids."""
+
+    sites: pd.DataFrame  # index site_id
+    supply: pd.DataFrame  # index (site_id, product): capacity_t, unit_cost_usd_per_kg
+    recipe: dict[tuple[str, str], list[tuple[str, float]]]  # (site, product) -> [(input, t/t)]
+    joint: dict[tuple[str, str], list[tuple[str, float]]]  # (site, coproduct) -> [(main, t/t)]
+    lanes: pd.DataFrame  # every resolved, active lane: from_site, to_site, product, costs, transit
+    demand: pd.DataFrame  # site_id, product, quantity_t, limits, shortage cost
+    active: set[tuple[str, str]]
+    order: list[str]  # products in bill-of-materials order
+    content_countries: list[str]
+    binary_sites: list[str]
+    # classes and buckets
+    out_classes: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    out_buckets: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    buffer_classes: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    buffer_buckets: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    origin: dict[tuple[str, str], int] = field(default_factory=dict)
+    lane_events: dict[tuple[int, int], list[License]] = field(default_factory=dict)
+    candidates_possible: int = 0
+
+    def class_label(self, cls: int) -> str:
+        parts = ["exposed" if cls & EXPOSED else "clean"]
+        for i, c in enumerate(self.content_countries):
+            if cls & (1 << (i + 1)):
+                parts.append(f"{c}-content")
+        return ", ".join(parts)
+
+
+# --------------------------------------------------------------------------- recipes
+
+
+def effective_recipes(inputs: Inputs) -> tuple[dict, dict]:
+    """Per (site, product) made: its inputs, or its main products if made jointly."""
+    supply = inputs.supply[inputs.supply["capacity_t"] > 0]
+    made = set(zip(supply["site_id"], supply["product"], strict=True))
+    rec = inputs.recipes
+    specific: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    generic: dict[str, list[tuple[str, float]]] = {}
+    for prod, inp, f, site in zip(rec["product"], rec["input"], rec["input_t_per_t"], rec["site_id"], strict=True):
+        if site:
+            specific.setdefault((site, prod), []).append((inp, float(f)))
+        else:
+            generic.setdefault(prod, []).append((inp, float(f)))
+    co = inputs.coproducts
+    co_specific: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    co_generic: dict[str, list[tuple[str, float]]] = {}
+    for main, cop, r, site in zip(co["product"], co["coproduct"], co["coproduct_t_per_t"], co["site_id"], strict=True):
+        if site:
+            co_specific.setdefault((site, cop), []).append((main, float(r)))
+        else:
+            co_generic.setdefault(cop, []).append((main, float(r)))
+    recipe: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    joint: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    for site, prod in sorted(made):
+        spec = {m: r for m, r in co_generic.get(prod, [])}
+        spec.update({m: r for m, r in co_specific.get((site, prod), [])})
+        mains = [(m, r) for m, r in sorted(spec.items()) if (site, m) in made and m != prod]
+        if mains:
+            joint[(site, prod)] = mains
+            continue
+        recipe[(site, prod)] = sorted(specific.get((site, prod), generic.get(prod, [])))
+    return recipe, joint
+
+
+def product_order(recipe: dict, joint: dict, products: set[str]) -> list[str]:
+    ts: TopologicalSorter[str] = TopologicalSorter()
+    for p in sorted(products):
+        ts.add(p)
+    for (_, prod), ins in recipe.items():
+        for inp, _ in ins:
+            ts.add(prod, inp)
+    for (_, cop), mains in joint.items():
+        for main, _ in mains:
+            ts.add(cop, main)
+    return list(ts.static_order())
+
+
+def _by_product(pairs: set[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = {}
+    for key in sorted(pairs):
+        out.setdefault(key[1], []).append(key)
+    return out
+
+
+# --------------------------------------------------------------------------- lanes
+
+
+def _group_of(value: str) -> tuple[str, str]:
+    if value == "*":
+        return "*", ""
+    prefix, sep, rest = value.partition(":")
+    if sep and prefix.strip().lower() in ("stage", "country", "company"):
+        kind = prefix.strip().lower()
+        rest = rest.strip()
+        return kind, rest.lower() if kind == "stage" else rest.upper() if kind == "country" else rest
+    return "site", value
+
+
+def _expand(lanes: pd.DataFrame, column: str, sites: pd.DataFrame) -> pd.DataFrame:
+    """(lane index, site) for every site the lane's ``column`` group names."""
+    kinds = lanes[column].map(_group_of)
+    frame = pd.DataFrame(
+        {"lane": lanes.index, "kind": [k for k, _ in kinds], "value": [v for _, v in kinds]}
+    )
+    parts = []
+    attr = {"site": "site_id", "company": "company", "country": "country", "stage": "stage"}
+    s = sites.reset_index()
+    for kind, group in frame.groupby("kind", sort=True):
+        if kind == "*":
+            part = group[["lane"]].merge(s[["site_id"]], how="cross")
+        else:
+            keys = s[["site_id"]].assign(value=s[attr[kind]])
+            part = group.drop(columns="kind").merge(keys, on="value")[["lane", "site_id"]]
+        part["rank"] = {"site": 4, "company": 3, "country": 2, "stage": 1, "*": 0}[kind]
+        parts.append(part[["lane", "site_id", "rank"]])
+    if not parts:
+        return pd.DataFrame(columns=["lane", "site_id", "rank"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def resolve_lanes(
+    inputs: Inputs, producers: pd.DataFrame, consumers: pd.DataFrame
+) -> pd.DataFrame:
+    """Concrete (from_site, to_site, product) lanes with the governing row's values.
+
+    ``producers``: site_id, product (what can be made); ``consumers``: site_id,
+    product (what a site uses as recipe input or a plant demands).
+    """
+    lanes = inputs.lanes.reset_index(drop=True)
+    cols = ["from_site", "to_site", "product", "lane_row", "freight_usd_per_kg", "duty_usd_per_kg",
+            "tariff_pct", "transit_days", "spec"]
+    if lanes.empty or producers.empty or consumers.empty:
+        return pd.DataFrame(columns=cols)
+    sites = inputs.sites.set_index("site_id")
+    frm = _expand(lanes, "from_site", sites).rename(columns={"site_id": "from_site", "rank": "from_rank"})
+    to = _expand(lanes, "to_site", sites).rename(columns={"site_id": "to_site", "rank": "to_rank"})
+    lane_product = lanes["product"].rename("lane_product")
+    frm = frm.join(lane_product, on="lane")
+    a = frm.merge(producers.rename(columns={"site_id": "from_site"}), on="from_site")
+    a = a[(a["lane_product"] == "") | (a["lane_product"] == a["product"])]
+    b = a.merge(consumers.rename(columns={"site_id": "to_site"}), on="product")
+    b = b.merge(to, on=["lane", "to_site"])
+    b = b[b["from_site"] != b["to_site"]]
+    b["named"] = (b["lane_product"] != "").astype(int)
+    b = b.sort_values(["named", "from_rank", "to_rank", "lane"], ascending=False, kind="mergesort")
+    b = b.drop_duplicates(["from_site", "to_site", "product"], keep="first")
+    b = b.join(lanes[["freight_usd_per_kg", "duty_usd_per_kg", "tariff_pct", "transit_days", "_row"]], on="lane")
+    b = b.rename(columns={"_row": "lane_row"})
+    b["spec"] = b["from_rank"] * 10 + b["to_rank"]
+    b = b.sort_values(["from_site", "to_site", "product"], kind="mergesort").reset_index(drop=True)
+    return b[cols]
+
+
+# --------------------------------------------------------------------------- controls
+
+
+def _control_tables(inputs: Inputs) -> tuple[dict, list[str]]:
+    ctrl: dict[tuple[str, str], License] = {}
+    content: dict[tuple[str, str], License] = {}
+    default_denial = float(inputs.settings["denial_cost_usd_per_kg"])  # type: ignore[arg-type]
+    for r in inputs.controls.itertuples(index=False):
+        denial = default_denial if r.denial_cost_usd_per_kg is None or pd.isna(r.denial_cost_usd_per_kg) else float(
+            r.denial_cost_usd_per_kg
+        )
+        lic = License(r.country, float(r.approval_probability), int(r.approval_days), denial, "listed")
+        ctrl[(r.country, r.product)] = lic
+        if r.content_rule:
+            content[(r.country, r.product)] = License(
+                r.country, lic.approval_probability, lic.approval_days, denial, "content"
+            )
+    countries = sorted({c for c, _ in content})
+    return {"listed": ctrl, "content": content}, countries
+
+
+def _governing(table: dict, country: str, product: str) -> License | None:
+    return table.get((country, product)) or table.get((country, "*"))
+
+
+def build_network(inputs: Inputs) -> Network:
+    """Resolve recipes and lanes, prune, and assign exposure classes and lead-time buckets."""
+    sites = inputs.sites.set_index("site_id")
+    country = sites["country"].to_dict()
+    proc = sites["processing_days"].astype(int).to_dict()
+    recipe, joint = effective_recipes(inputs)
+    supply = inputs.supply[inputs.supply["capacity_t"] > 0].set_index(["site_id", "product"])
+    made = set(supply.index)
+    products = {p for _, p in made} | set(inputs.demand["product"])
+    order = product_order(recipe, joint, products)
+    rank = {p: i for i, p in enumerate(order)}
+
+    demand = inputs.demand.copy()
+    demand = demand[demand["quantity_t"] > 0]
+    consumers = sorted(
+        {(s, inp) for (s, _), ins in recipe.items() for inp, _ in ins}
+        | set(zip(demand["site_id"], demand["product"], strict=True))
+    )
+    producers = pd.DataFrame(sorted(made), columns=["site_id", "product"])
+    cons = pd.DataFrame(consumers, columns=["site_id", "product"])
+    lanes = resolve_lanes(inputs, producers, cons)
+
+    # ---- can be made: every input can arrive from something that can be made
+    by_product: dict[str, pd.DataFrame] = {p: g for p, g in lanes.groupby("product", sort=False)}
+    makeable: set[tuple[str, str]] = set()
+    made_of = _by_product(made)
+    for p in order:
+        for (s, q) in made_of.get(p, []):
+            if (s, q) in joint:
+                ok = any((s, m) in makeable for m, _ in joint[(s, q)])
+            else:
+                ok = True
+                for inp, _ in recipe[(s, q)]:
+                    g = by_product.get(inp)
+                    if g is None or not any(
+                        (f, inp) in makeable for f in g.loc[g["to_site"] == s, "from_site"]
+                    ):
+                        ok = False
+                        break
+            if ok:
+                makeable.add((s, q))
+    # ---- useful: output can reach a demand (directly or through later stages)
+    plant_needs = set(zip(demand["site_id"], demand["product"], strict=True))
+    active: set[tuple[str, str]] = set()
+    uses: dict[tuple[str, str], list[str]] = {}  # (site, input) -> outputs at site using it
+    for (s, q), ins in recipe.items():
+        for inp, _ in ins:
+            uses.setdefault((s, inp), []).append(q)
+    coproducts_of: dict[tuple[str, str], list[str]] = {}
+    for (s, c), mains in joint.items():
+        for m, _ in mains:
+            coproducts_of.setdefault((s, m), []).append(c)
+    makeable_of = _by_product(makeable)
+    for p in reversed(order):
+        g = by_product.get(p)
+        for (s, q) in makeable_of.get(p, []):
+            useful = any((s, c) in active for c in coproducts_of.get((s, q), []))
+            if not useful and g is not None:
+                for t in g.loc[g["from_site"] == s, "to_site"]:
+                    if (t, q) in plant_needs or any((t, r) in active for r in uses.get((t, q), [])):
+                        useful = True
+                        break
+            if useful:
+                active.add((s, q))
+
+    def lane_active(f: str, t: str, p: str) -> bool:
+        return (f, p) in active and ((t, p) in plant_needs or any((t, r) in active for r in uses.get((t, p), [])))
+
+    if len(lanes):
+        keep = [lane_active(f, t, p) for f, t, p in zip(lanes["from_site"], lanes["to_site"], lanes["product"], strict=True)]
+        lanes = lanes[keep].reset_index(drop=True)
+
+    sup = supply.loc[sorted(active)] if active else supply.iloc[0:0]
+    unit_cost = sup["unit_cost_usd_per_kg"].to_dict()
+    lanes["sender_unit_cost"] = [unit_cost[(f, p)] for f, p in zip(lanes["from_site"], lanes["product"], strict=True)]
+    lanes["cost_per_t"] = 1000.0 * (lanes["freight_usd_per_kg"] + lanes["duty_usd_per_kg"]) + 10.0 * lanes[
+        "tariff_pct"
+    ] * lanes["sender_unit_cost"]
+    lanes["cross_border"] = [country[f] != country[t] for f, t in zip(lanes["from_site"], lanes["to_site"], strict=True)]
+
+    used_sites = sorted({s for s, _ in active})
+    st = sites.loc[used_sites] if used_sites else sites.iloc[0:0]
+    binary = sorted(st.index[(st["status"] == "candidate") | (st["min_volume_t"] > 0)])
+
+    net = Network(
+        sites=sites,
+        supply=sup,
+        recipe={k: v for k, v in recipe.items() if k in active},
+        joint={k: [(m, r) for m, r in v if (k[0], m) in active] for k, v in joint.items() if k in active},
+        lanes=lanes,
+        demand=demand.reset_index(drop=True),
+        active=active,
+        order=order,
+        content_countries=[],
+        binary_sites=binary,
+    )
+    _assign_classes(net, inputs, country, rank)
+    _assign_buckets(net, proc)
+    return net
+
+
+# --------------------------------------------------------------------------- classes
+
+
+def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], rank: dict[str, int]) -> None:
+    tables, content_countries = _control_tables(inputs)
+    net.content_countries = content_countries
+    bit = {c: 1 << (i + 1) for i, c in enumerate(content_countries)}
+    listed, content = tables["listed"], tables["content"]
+
+    # Products whose bill of materials can contain product x (ancestors), for content-rule parameters.
+    parents: dict[str, set[str]] = {}
+    for (_, q), ins in net.recipe.items():
+        parents.setdefault(q, set()).update(i for i, _ in ins)
+    for (_, c), mains in net.joint.items():
+        parents.setdefault(c, set()).update(m for m, _ in mains)
+    ancestors: dict[str, set[str]] = {}
+    for p in net.order:
+        acc = {p}
+        for par in parents.get(p, ()):
+            acc |= ancestors.get(par, {par})
+        ancestors[p] = acc
+
+    def content_license(c: str, product: str) -> License | None:
+        rows = [lic for (cc, prod), lic in content.items() if cc == c and (prod == "*" or prod in ancestors[product])]
+        if not rows:
+            return None
+        return License(
+            c,
+            min(r.approval_probability for r in rows),
+            max(r.approval_days for r in rows),
+            max(r.denial_cost_usd_per_kg for r in rows),
+            "content",
+        )
+
+    for s, q in net.active:
+        c = country[s]
+        key = (c, q) if (c, q) in listed else (c, "*")
+        # the governing row for (country, product) decides whether its material carries content
+        net.origin[(s, q)] = bit[c] if c in bit and key in content else 0
+
+    lanes = net.lanes
+    lanes_of: dict[str, list[int]] = {}
+    for i, p in enumerate(lanes["product"]):
+        lanes_of.setdefault(p, []).append(i)
+    active_of = _by_product(net.active)
+    from_site = lanes["from_site"].tolist()
+    to_site = lanes["to_site"].tolist()
+    cross = lanes["cross_border"].tolist()
+
+    def events(i: int, p: str, cls: int) -> list[License]:
+        if not cross[i]:
+            return []
+        out = []
+        own = _governing(listed, country[from_site[i]], p)
+        if own is not None:
+            out.append(License(own.country, own.approval_probability, own.approval_days,
+                               own.denial_cost_usd_per_kg, "listed"))
+        for c in content_countries:
+            if cls & bit[c] and c != country[from_site[i]]:
+                lic = content_license(c, p)
+                if lic is not None:
+                    out.append(lic)
+        return out
+
+    def arrival(i: int, p: str, cls: int) -> int:
+        ev = events(i, p, cls)
+        net.lane_events[(i, cls)] = ev
+        return cls | EXPOSED if ev else cls
+
+    arrivals: dict[tuple[str, str], set[int]] = {}
+    for p in net.order:
+        for key in active_of.get(p, []):
+            s, q = key
+            if key in net.joint:
+                classes = {k | net.origin[key] for m, _ in net.joint[key] for k in net.out_classes.get((s, m), [])}
+            else:
+                combos = {net.origin[key]}
+                for inp, _ in net.recipe[key]:
+                    arr = arrivals.get((s, inp), set())
+                    combos = {a | b for a in combos for b in arr}
+                classes = combos
+            net.out_classes[key] = sorted(classes)
+        # arrivals of product p, now that every sender's classes are known
+        for i in lanes_of.get(p, []):
+            for cls in net.out_classes.get((from_site[i], p), []):
+                arrivals.setdefault((to_site[i], p), set()).add(arrival(i, p, cls))
+    for (s, q), ins in net.recipe.items():
+        for inp, _ in ins:
+            cl = set(arrivals.get((s, inp), set())) | set(net.out_classes.get((s, q), []))
+            prev = set(net.buffer_classes.get((s, inp), []))
+            net.buffer_classes[(s, inp)] = sorted(cl | prev)
+    for (d, p) in zip(net.demand["site_id"], net.demand["product"], strict=True):
+        net.buffer_classes[(d, p)] = sorted(arrivals.get((d, p), set()))
+
+
+# --------------------------------------------------------------------------- buckets
+
+
+def _assign_buckets(net: Network, proc: dict[str, int]) -> None:
+    lanes = net.lanes
+    limit: dict[tuple[str, str], int] = {}
+    for r in net.demand.itertuples(index=False):
+        lim = r.max_lead_time_days
+        limit[(r.site_id, r.product)] = INF if lim is None or pd.isna(lim) else int(lim)
+    # backward: thresholds that matter downstream
+    thr_in: dict[tuple[str, str], set[int]] = {k: {v} for k, v in limit.items()}
+    thr_out: dict[tuple[str, str], set[int]] = {}
+    out_lanes: dict[tuple[str, str], list[int]] = {}
+    for i, (f, p) in enumerate(zip(lanes["from_site"], lanes["product"], strict=True)):
+        out_lanes.setdefault((f, p), []).append(i)
+    to_site = lanes["to_site"].tolist()
+    transit = lanes["transit_days"].astype(int).tolist()
+    coproducts_of: dict[tuple[str, str], list[str]] = {}
+    for (s, c), mains in net.joint.items():
+        for m, _ in mains:
+            coproducts_of.setdefault((s, m), []).append(c)
+
+    def approval(i: int, cls: int) -> int:
+        return sum(e.approval_days for e in net.lane_events.get((i, cls), []))
+
+    active_of = _by_product(net.active)
+    for p in reversed(net.order):
+        for key in active_of.get(p, []):
+            s, q = key
+            th: set[int] = set()
+            for i in out_lanes.get(key, []):
+                for cls in net.out_classes[key]:
+                    shift = transit[i] + approval(i, cls)
+                    th |= {_sub(b, shift) for b in thr_in.get((to_site[i], q), ())}
+            for c in coproducts_of.get(key, []):
+                th |= thr_out.get((s, c), set())
+            th = {t for t in th if t >= 0}
+            thr_out[key] = th
+            for inp, _ in net.recipe.get(key, []):
+                thr_in.setdefault((s, inp), set()).update(t2 for t in th if (t2 := _sub(t, proc[s])) >= 0)
+    # forward: buckets that can actually occur
+    arr_buckets: dict[tuple[str, str], set[int]] = {}
+    for p in net.order:
+        for key in active_of.get(p, []):
+            s, q = key
+            th = sorted(thr_out.get(key, ()))
+            if key in net.joint:
+                src = {b for m, _ in net.joint[key] for b in net.out_buckets.get((s, m), [])}
+                f = {r for b in src if (r := _round_up(b, th)) is not None}
+            elif not net.recipe[key]:
+                r0 = _round_up(proc[s], th)
+                f = {r0} if r0 is not None else set()
+            else:
+                lists = [arr_buckets.get((s, inp), set()) for inp, _ in net.recipe[key]]
+                if any(not x for x in lists):
+                    f = set()
+                else:
+                    floor = max(min(x) for x in lists)
+                    cand = {b for x in lists for b in x if b >= floor}
+                    f = {r for b in cand if (r := _round_up(_add(b, proc[s]), th)) is not None}
+            net.out_buckets[key] = sorted(f)
+            for i in out_lanes.get(key, []):
+                t = to_site[i]
+                tin = sorted(thr_in.get((t, q), ()))
+                for cls in net.out_classes[key]:
+                    for b in f:
+                        r = _round_up(_add(b, transit[i] + approval(i, cls)), tin)
+                        if r is not None:
+                            arr_buckets.setdefault((t, q), set()).add(r)
+    users: dict[tuple[str, str], list[str]] = {}
+    for (s, q), ins in net.recipe.items():
+        for inp, _ in ins:
+            users.setdefault((s, inp), []).append(q)
+    for (s, inp) in list(net.buffer_classes):
+        if (s, inp) in limit:
+            net.buffer_buckets[(s, inp)] = sorted(arr_buckets.get((s, inp), set()))
+            continue
+        b = set(arr_buckets.get((s, inp), set()))
+        for q in users.get((s, inp), []):
+            b |= {t2 for t in net.out_buckets.get((s, q), []) if (t2 := _sub(t, proc[s])) >= 0}
+        net.buffer_buckets[(s, inp)] = sorted(b)
+    net.thr_in = {k: sorted(v) for k, v in thr_in.items()}  # type: ignore[attr-defined]
+
+
+def round_arrival(net: Network, to_site: str, product: str, elapsed: int) -> int | None:
+    return _round_up(elapsed, net.thr_in.get((to_site, product), []))  # type: ignore[attr-defined]
+
+
+def hasse_edges(classes: list[int]) -> list[tuple[int, int]]:
+    """Covering pairs (a, b), a a strict subset of b, with nothing of ``classes`` in between."""
+    out = []
+    for a in classes:
+        for b in classes:
+            if a != b and a & b == a:
+                if not any(c not in (a, b) and a & c == a and c & b == c for c in classes):
+                    out.append((a, b))
+    return out
+
+
+def time_edges(buckets: list[int]) -> list[tuple[int, int]]:
+    return list(pairwise(buckets))

@@ -1,0 +1,265 @@
+"""The data dictionary: every input sheet and column, declared once.
+
+Reading, validation, the blank template and the README's input reference are
+all generated from the tables below, so a column is added or documented in
+exactly one place. The content follows ``CONTRACT.md`` v1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Column kinds. "id" and "text" are kept as text ("123" and 123 are one id,
+# "00123" is another); "group" is an id that may also name a group of sites
+# (lanes only); "days" is a whole, non-negative number of calendar days.
+KINDS = ("id", "group", "text", "number", "days", "enum", "yesno", "country", "any")
+
+INF = float("inf")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One input column.
+
+    Parameters
+    ----------
+    name : header (matched case-insensitively after trimming spaces)
+    kind : one of ``KINDS``
+    required : a value must be present in every data row
+    default : value taken by a blank optional cell (``None``: stays blank)
+    unit : human-readable unit, shown in the template and the docs
+    lo, hi : inclusive numeric bounds (``lo_open``: the lower bound is exclusive)
+    choices : allowed values of an ``enum`` column
+    doc : one-line meaning
+    """
+
+    name: str
+    kind: str
+    required: bool = False
+    default: object = None
+    unit: str = ""
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    choices: tuple[str, ...] = ()
+    doc: str = ""
+
+    def bounds_text(self) -> str:
+        """Describe the allowed range in words, e.g. ``a number >= 0``."""
+        if self.kind == "enum":
+            return "one of " + ", ".join(self.choices)
+        if self.kind == "yesno":
+            return "yes or no"
+        if self.kind == "days":
+            return "a whole number of days >= 0"
+        if self.kind != "number":
+            return "text"
+        parts = []
+        if self.lo is not None:
+            parts.append(f"{'>' if self.lo_open else '>='} {self.lo:g}")
+        if self.hi is not None:
+            parts.append(f"<= {self.hi:g}")
+        return "a number " + " and ".join(parts) if parts else "a number"
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One input sheet: its columns, the columns that identify a row, and its role."""
+
+    name: str
+    required: bool
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    doc: str
+    unique_key: bool = True
+    extra_doc: str = ""
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+STAGES = ("mine", "refiner", "metal", "magnet", "plant")
+STATUSES = ("qualified", "candidate")
+OPERATIONS = ("set", "add", "multiply", "delete")
+SOLVERS = ("auto", "highs", "cbc")
+
+SITES = Sheet(
+    "Sites",
+    True,
+    (
+        Column("site_id", "id", True, doc="unique id"),
+        Column("name", "text", doc="display name (default: site_id)"),
+        Column("company", "text", doc="owning company; supplier-share caps count per company (default: site_id)"),
+        Column("country", "country", True, doc="ISO 3166-1 alpha-2 code (CN, US; NA is Namibia)"),
+        Column("stage", "enum", True, choices=STAGES, doc="mine, refiner, metal, magnet or plant (your own demand site)"),
+        Column(
+            "status", "enum", default="qualified", choices=STATUSES,
+            doc="qualified (usable now) or candidate (usable only if qualified, at qualification_cost_usd)",
+        ),
+        Column("qualification_cost_usd", "number", default=0.0, unit="USD", lo=0, doc="one-off cost if a candidate is used at all"),
+        Column("min_volume_t", "number", default=0.0, unit="t/yr", lo=0, doc="if the site is used at all, its total output is at least this (take-or-pay)"),
+        Column("processing_days", "days", default=0, unit="days", doc="order-to-ship time at this site"),
+    ),
+    key=("site_id",),
+    doc="Every place material comes from, is made at, or is needed.",
+)
+
+SUPPLY = Sheet(
+    "Supply",
+    True,
+    (
+        Column("site_id", "id", True, doc="a site of any stage except plant"),
+        Column("product", "id", True, doc="product id, e.g. NDPR_OXIDE"),
+        Column("capacity_t", "number", True, unit="t/yr", lo=0, doc="maximum output per year"),
+        Column(
+            "unit_cost_usd_per_kg", "number", True, unit="USD/kg", lo=0,
+            doc="cost added here per kg of output (a source's price; a processor's conversion or toll cost)",
+        ),
+    ),
+    key=("site_id", "product"),
+    doc="What each site can make, how much, at what cost.",
+)
+
+RECIPES = Sheet(
+    "Recipes",
+    False,
+    (
+        Column("product", "id", True, doc="the output"),
+        Column("input", "id", True, doc="an input product"),
+        Column("input_t_per_t", "number", True, unit="t/t", lo=0, lo_open=True, doc="tonnes of input per tonne of output (yields included)"),
+        Column("site_id", "id", default="", doc="only at this site (replaces the generic recipe there); blank = all sites"),
+    ),
+    key=("product", "input", "site_id"),
+    doc="Bill of materials. A product with no recipe is a raw material; several rows for one product are all required.",
+)
+
+COPRODUCTS = Sheet(
+    "CoProducts",
+    False,
+    (
+        Column("product", "id", True, doc="the main product"),
+        Column("coproduct", "id", True, doc="a product that comes out with it"),
+        Column("coproduct_t_per_t", "number", True, unit="t/t", lo=0, lo_open=True, doc="tonnes of coproduct per tonne of main product, at most"),
+        Column("site_id", "id", default="", doc="only at this site; blank = every site making the main product"),
+    ),
+    key=("product", "coproduct", "site_id"),
+    doc="Joint production: the coproduct is made only with the main product and needs no recipe input of its own.",
+)
+
+LANES = Sheet(
+    "Lanes",
+    True,
+    (
+        Column("from_site", "group", True, doc="shipping site, or a group: *, stage:X, country:XX, company:Name"),
+        Column("to_site", "group", True, doc="receiving site, or a group"),
+        Column("product", "id", default="", doc="only this product; blank = any product the sender makes and the receiver uses"),
+        Column("freight_usd_per_kg", "number", default=0.0, unit="USD/kg", lo=0, doc="transport cost"),
+        Column("duty_usd_per_kg", "number", default=0.0, unit="USD/kg", lo=0, doc="import duty"),
+        Column("tariff_pct", "number", default=0.0, unit="%", lo=0, hi=1000, doc="ad-valorem tariff, percent of the sender's unit cost"),
+        Column("transit_days", "days", default=0, unit="days", doc="door-to-door transit time"),
+    ),
+    key=("from_site", "to_site", "product"),
+    doc="Allowed shipments. Where several rows match a pair, the most specific governs.",
+)
+
+DEMAND = Sheet(
+    "Demand",
+    True,
+    (
+        Column("site_id", "id", True, doc="a plant"),
+        Column("product", "id", True, doc="what it needs"),
+        Column("quantity_t", "number", True, unit="t/yr", lo=0, doc="tonnes per year"),
+        Column("max_lead_time_days", "days", unit="days", doc="longest allowed order-to-delivery time (blank: no limit)"),
+        Column("max_exposed_share", "number", lo=0, hi=1, unit="fraction", doc="cap on the license-exposed share of quantity_t (blank: Settings)"),
+        Column("shortage_cost_usd_per_kg", "number", lo=0, unit="USD/kg", doc="cost of each kg not delivered (blank: Settings)"),
+    ),
+    key=("site_id", "product"),
+    doc="What each plant needs.",
+)
+
+CONTROLS = Sheet(
+    "Controls",
+    False,
+    (
+        Column("country", "country", True, doc="the controlling country, e.g. CN"),
+        Column("product", "id", True, doc="a controlled product, or * for all products"),
+        Column("approval_probability", "number", default=1.0, lo=0, hi=1, unit="fraction", doc="chance a license for one shipment is granted"),
+        Column("approval_days", "days", default=0, unit="days", doc="extra lead time of a licensed shipment"),
+        Column("denial_cost_usd_per_kg", "number", lo=0, unit="USD/kg", doc="loss per kg if denied (blank: Settings)"),
+        Column("content_rule", "yesno", default=False, doc="yes: goods made anywhere from this material also need this country's license across a border"),
+        Column("note", "text", default="", doc="legal basis, free text"),
+    ),
+    key=("country", "product"),
+    doc="Export-license regime, as data.",
+)
+
+SETTINGS = Sheet(
+    "Settings",
+    False,
+    (
+        Column("key", "id", True, doc="setting name"),
+        Column("value", "any", False, doc="setting value"),
+    ),
+    key=("key",),
+    doc="Run-wide settings, two columns: key and value.",
+)
+
+WHATIF = Sheet(
+    "WhatIf",
+    False,
+    (
+        Column("scenario", "text", True, doc="scenario name; rows with one name form one scenario"),
+        Column("sheet", "text", True, doc="the sheet to change"),
+        Column("key", "text", True, doc="the row(s): id columns joined by /, * matches any value in a part"),
+        Column("column", "text", True, doc="the column to change"),
+        Column("operation", "enum", True, choices=OPERATIONS, doc="set, add, multiply or delete (the row)"),
+        Column("value", "any", doc="the value (for set, add, multiply)"),
+    ),
+    key=("scenario", "sheet", "key", "column"),
+    unique_key=False,
+    doc="Scenarios for batch runs (planner batch).",
+)
+
+SHEETS: tuple[Sheet, ...] = (SITES, SUPPLY, RECIPES, COPRODUCTS, LANES, DEMAND, CONTROLS, SETTINGS, WHATIF)
+SHEET_BY_NAME = {s.name: s for s in SHEETS}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One ``Settings`` key with its type, default and bounds."""
+
+    key: str
+    kind: str
+    default: object
+    doc: str
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    choices: tuple[str, ...] = field(default=())
+
+
+SETTINGS_KEYS: tuple[Setting, ...] = (
+    Setting("max_exposed_share", "number", 1.0, "default cap for Demand.max_exposed_share", 0, 1),
+    Setting("max_supplier_share", "number", 1.0, "per plant and product, the share of quantity_t from any one company's sites", 0, 1),
+    Setting("max_country_share", "number", 1.0, "per stage and product, the share of shipped output made in any one country", 0, 1),
+    Setting("allow_shortage", "yesno", True, "no: demand must be met in full (infeasible plans exit 4 with a diagnosis)"),
+    Setting("shortage_cost_usd_per_kg", "number", 10000.0, "default cost of unmet demand, USD/kg", 0),
+    Setting("denial_cost_usd_per_kg", "number", 0.0, "default for Controls.denial_cost_usd_per_kg, USD/kg", 0),
+    Setting("risk_weight", "number", 1.0, "multiplier on expected license losses in the objective", 0),
+    Setting("solver", "enum", "auto", "auto, highs or cbc", choices=SOLVERS),
+    Setting("time_limit_s", "number", 300.0, "solver time limit, seconds", 0, None, True),
+    Setting("mip_gap", "number", 1e-4, "relative MIP gap at which the solver may stop", 0, 1),
+    Setting("contract_version", "number", 1.0, "input contract version (1)", 1, 1),
+)
+SETTING_BY_KEY = {s.key: s for s in SETTINGS_KEYS}
+
+# Lane group prefixes and their specificity rank (a site beats a company, a
+# company a country, a country a stage, a stage "*").
+GROUP_RANK = {"site": 4, "company": 3, "country": 2, "stage": 1, "*": 0}

@@ -1,0 +1,253 @@
+"""Lay a plan out as the sheets of the recommendation workbook (presentation only)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from planner import schema
+from planner.report import Plan
+from planner.write import Column, Table
+
+T = "#,##0.0"  # tonnes
+USD = "#,##0"
+USD_KG = "#,##0.00"
+PCT = "0.0%"
+
+
+def status_text(plan: Plan) -> str:
+    s = plan.summary
+    if plan.status == "optimal":
+        gap = s.get("gap")
+        if gap:
+            return f"optimal (within the requested MIP gap; gap {100 * float(gap):.4f} %)"
+        return "optimal"
+    gap = s.get("gap")
+    return f"feasible, gap {100 * float(gap):.2f} % (stopped at the time limit; not proven optimal)" if gap is not None \
+        else "feasible, gap unknown (stopped at a limit; not proven optimal)"
+
+
+def _frame_rows(df: pd.DataFrame, cols: list[str]) -> list[list[object]]:
+    out = []
+    for rec in df[cols].itertuples(index=False, name=None):
+        out.append([None if (isinstance(v, float) and pd.isna(v)) or v is pd.NA else _py(v) for v in rec])
+    return out
+
+
+def _py(v: object) -> object:
+    if hasattr(v, "item"):
+        return v.item()  # numpy scalar
+    return v
+
+
+def recommendation_tables(plan: Plan) -> list[Table]:
+    s = plan.summary
+    parts = plan.cost_breakdown
+    labels = {
+        "production": "Production (sites' unit costs x tonnes made)",
+        "freight": "Freight",
+        "duty": "Import duty",
+        "tariff": "Ad-valorem tariffs",
+        "qualification": "Qualification of new suppliers (one-off)",
+        "shortage": "Shortage (priced unmet demand)",
+        "license_risk": f"License risk (risk_weight {s['risk_weight']:g} x expected loss)",
+    }
+    summary_rows: list[list[object]] = [
+        ["Status", status_text(plan), ""],
+        ["Total cost", s["total_cost_usd"], "USD/yr"],
+        *[[f"  {labels[k]}", v, "USD/yr"] for k, v in parts.items()],
+        ["Demand", s["demand_t"], "t/yr"],
+        ["Delivered", s["delivered_t"], "t/yr"],
+        ["Shortage", s["shortage_t"], "t/yr"],
+        ["License-exposed deliveries", s["exposed_t"], "t/yr"],
+        ["License-exposed share of deliveries", s["exposed_share"], "fraction"],
+        ["Expected license loss (before risk_weight)", s["expected_license_loss_usd"], "USD/yr"],
+        ["Best bound on total cost", s["best_bound_usd"], "USD/yr"],
+        ["Solver", s["solver"], ""],
+        ["Solve time", s["solve_time_s"], "s"],
+        ["Input", plan.run_info.get("input", ""), ""],
+    ]
+    for w in plan.warnings:
+        summary_rows.append(["Warning", w, ""])
+    summary = Table(
+        "Summary",
+        [Column("item", 46), Column("value", 22, USD), Column("unit", 10)],
+        summary_rows,
+        title=["Sourcing recommendation", "Costs per year; tonnes per year. Every figure is recomputed from the flows."],
+    )
+    plants = Table(
+        "Plants",
+        [Column("plant", 18), Column("product", 14), Column("demand_t", 12, T), Column("delivered_t", 12, T),
+         Column("shortage_t", 12, T), Column("exposed_t", 12, T, "tonnes that passed, or contain material that "
+                                             "passed, a license event"),
+         Column("exposed_share", 12, PCT), Column("exposed_cap", 12, PCT),
+         Column("lead_time_days", 14, "0", "longest chain of processing, transit and approval days of what was "
+                                           "delivered"),
+         Column("lead_time_limit", 14, "0"), Column("suppliers", 40)],
+        _frame_rows(plan.plants, ["site_id", "product", "demand_t", "delivered_t", "shortage_t", "exposed_t",
+                                  "exposed_share", "exposed_cap_share", "max_lead_time_days",
+                                  "lead_time_limit_days", "suppliers"]) if len(plan.plants) else [],
+    )
+    sourcing = Table(
+        "Sourcing",
+        [Column("plant", 18), Column("product", 14), Column("tier", 6, "0", "1 = ships to the plant, 2 = supplies "
+                                                                             "tier 1, ..."),
+         Column("site", 20), Column("stage", 9), Column("company", 20), Column("country", 8), Column("supplies", 14),
+         Column("tonnes", 12, T, "tonnes of 'supplies' behind this plant's deliveries"),
+         Column("share", 9, PCT, "share of this input in the plant's chain")],
+        _frame_rows(plan.sourcing, ["plant", "product", "tier", "site_id", "stage", "company", "country", "supplies",
+                                    "tonnes", "share"]),
+    )
+    content = [c for c in plan.flows.columns if c.endswith("_content_t")]
+    flows = Table(
+        "Lanes used",
+        [Column("from", 20), Column("to", 20), Column("product", 14), Column("tonnes", 12, T),
+         Column("cost_usd", 14, USD, "freight + duty + tariff"), Column("freight_usd", 13, USD),
+         Column("duty_usd", 12, USD), Column("tariff_usd", 12, USD), Column("exposed_t", 12, T),
+         Column("licensed_t", 12, T, "tonnes shipped under an export license on this lane"),
+         Column("expected_loss_usd", 14, USD), Column("transit_days", 8, "0"), Column("approval_days", 8, "0"),
+         Column("lead_time_days", 10, "0", "elapsed days on arrival, longest chain"),
+         Column("from_country", 8), Column("to_country", 8), Column("lane_row", 8, "0", "Lanes sheet row that "
+                                                                                       "governs this lane"),
+         *[Column(c, 12, T) for c in content]],
+        _frame_rows(plan.flows.assign(**{"from": plan.flows["from_site"], "to": plan.flows["to_site"]}),
+                    ["from", "to", "product", "tonnes", "cost_usd", "freight_usd", "duty_usd", "tariff_usd",
+                     "exposed_t", "licensed_t", "expected_loss_usd", "transit_days", "approval_days", "lead_time_days",
+                     "from_country", "to_country", "lane_row", *content]) if len(plan.flows) else [],
+    )
+    sites = Table(
+        "Sites",
+        [Column("site", 20), Column("product", 14), Column("stage", 9), Column("company", 20), Column("country", 8),
+         Column("made_t", 12, T), Column("shipped_t", 12, T),
+         Column("surplus_t", 12, T, "made but not shipped (paid for; take-or-pay or an unneeded coproduct)"),
+         Column("capacity_t", 12, T), Column("utilisation", 10, PCT), Column("exposed_t", 12, T),
+         Column("unit_cost_usd_per_kg", 12, USD_KG), Column("production_cost_usd", 16, USD),
+         Column("value_of_capacity_usd_per_kg", 16, USD_KG,
+                "how much the total cost falls per extra kg/yr of capacity here (LP dual; for a MIP, with the "
+                "qualification decisions fixed)")],
+        _frame_rows(plan.production, ["site_id", "product", "stage", "company", "country", "made_t", "shipped_t",
+                                      "surplus_t", "capacity_t", "utilisation", "exposed_t", "unit_cost_usd_per_kg",
+                                      "production_cost_usd", "capacity_value_usd_per_kg"])
+        if len(plan.production) else [],
+    )
+    lic = Table(
+        "Licenses",
+        [Column("from", 20), Column("to", 20), Column("product", 14), Column("license_of", 10),
+         Column("rule", 14), Column("tonnes", 12, T), Column("approval_probability", 10, PCT),
+         Column("approval_days", 10, "0"), Column("denial_cost_usd_per_kg", 12, USD_KG),
+         Column("expected_loss_usd", 14, USD)],
+        _frame_rows(plan.licenses, ["from_site", "to_site", "product", "license_of", "rule", "tonnes",
+                                    "approval_probability", "approval_days", "denial_cost_usd_per_kg",
+                                    "expected_loss_usd"]),
+    )
+    cand = Table(
+        "Candidates",
+        [Column("site", 20), Column("name", 30), Column("stage", 9), Column("country", 8), Column("used", 7),
+         Column("qualification_cost_usd", 16, USD), Column("output_t", 12, T), Column("min_volume_t", 12, T)],
+        _frame_rows(plan.candidates, ["site_id", "name", "stage", "country", "used", "qualification_cost_usd",
+                                      "output_t", "min_volume_t"]),
+    )
+    info_rows = []
+    for k, v in plan.run_info.items():
+        if isinstance(v, dict):
+            v = json.dumps(v, default=str, sort_keys=True)
+        info_rows.append([k, v if isinstance(v, (int, float, str)) or v is None else str(v)])
+    info = Table("Run info", [Column("key", 22), Column("value", 80)], info_rows)
+    return [summary, plants, sourcing, flows, sites, lic, cand, info]
+
+
+# --------------------------------------------------------------------------- template
+
+EXAMPLE: dict[str, list[list[object]]] = {
+    "Sites": [["MINE_A", "Mine A", "MineCo", "AU", "mine", "qualified", 0, 0, 28],
+              ["REF_B", "Refinery B", "RefCo", "MY", "refiner", "qualified", 0, 0, 70],
+              ["PLANT_C", "Your plant", "You", "DE", "plant", "qualified", 0, 0, 0]],
+    "Supply": [["MINE_A", "REO_CONC", 5000, 6.0], ["REF_B", "NDPR_OXIDE", 1000, 60.0]],
+    "Recipes": [["NDPR_OXIDE", "REO_CONC", 5.26, ""]],
+    "CoProducts": [],
+    "Lanes": [["MINE_A", "REF_B", "", 0.10, 0, 0, 14], ["REF_B", "PLANT_C", "", 0.30, 0, 0, 35]],
+    "Demand": [["PLANT_C", "NDPR_OXIDE", 300, 200, "", ""]],
+    "Controls": [["CN", "DYTB_OXIDE", 0.6, 63, 500, "no", "MOFCOM Announcement 18/2025"]],
+    "Settings": [[s.key, ("yes" if s.default else "no") if s.kind == "yesno" else s.default]
+                 for s in schema.SETTINGS_KEYS if s.key != "contract_version"],
+    "WhatIf": [["Refinery B +500 t", "Supply", "REF_B/NDPR_OXIDE", "capacity_t", "add", 500]],
+}
+
+
+def template_workbook(target, with_examples: bool = True) -> None:  # noqa: ANN001
+    """Write a blank input workbook: every sheet and column, units and meaning in header comments."""
+    from openpyxl import Workbook  # noqa: PLC0415
+    from openpyxl.comments import Comment  # noqa: PLC0415
+    from openpyxl.styles import Font, PatternFill  # noqa: PLC0415
+    from openpyxl.utils import get_column_letter  # noqa: PLC0415
+    from openpyxl.worksheet.datavalidation import DataValidation  # noqa: PLC0415
+
+    from planner.write import atomic_path  # noqa: PLC0415
+
+    wb = Workbook()
+    info = wb.active
+    info.title = "Instructions"
+    lines = [
+        "planner input workbook (contract v1)",
+        "",
+        "Fill one sheet per table. Headers are matched case-insensitively; hover a header for its unit and meaning.",
+        "Units: tonnes per year (_t), USD per kg (_usd_per_kg), USD (_usd), calendar days (_days), fractions in [0, 1].",
+        "Required sheets: " + ", ".join(s.name for s in schema.SHEETS if s.required) + ".",
+        "Blank optional cells take their default. The example rows form a small valid case: replace them.",
+        "Check your workbook with:  planner validate THIS_FILE.xlsx",
+        "",
+    ]
+    for s in schema.SHEETS:
+        lines.append(f"{s.name}: {s.doc}")
+        for c in s.columns:
+            req = "required" if c.required else f"optional, default {c.default!r}" if c.default not in (None, "") else \
+                "optional"
+            unit = f" [{c.unit}]" if c.unit else ""
+            lines.append(f"    {c.name}{unit} ({req}): {c.doc}")
+    lines.append("")
+    lines.append("Settings keys:")
+    for st in schema.SETTINGS_KEYS:
+        lines.append(f"    {st.key} (default {st.default!r}): {st.doc}")
+    for i, line in enumerate(lines, start=1):
+        cell = info.cell(row=i, column=1, value=line)
+        cell.data_type = "s"
+    info["A1"].font = Font(bold=True, size=14)
+    info.column_dimensions["A"].width = 130
+    fill = PatternFill("solid", fgColor="DDEBF7")
+    for s in schema.SHEETS:
+        ws = wb.create_sheet(s.name)
+        for j, c in enumerate(s.columns, start=1):
+            cell = ws.cell(row=1, column=j, value=c.name)
+            cell.font = Font(bold=True)
+            cell.fill = fill
+            note = f"{c.doc}\nUnit: {c.unit or '-'}\n{'Required' if c.required else 'Optional'}; allowed: {c.bounds_text()}"
+            cell.comment = Comment(note, "planner")
+            ws.column_dimensions[get_column_letter(j)].width = max(12, len(c.name) + 4)
+            col_letter = get_column_letter(j)
+            if c.kind in ("enum", "yesno"):
+                choices = c.choices if c.kind == "enum" else ("yes", "no")
+                dv = DataValidation(type="list", formula1='"' + ",".join(choices) + '"', allow_blank=not c.required)
+                dv.error = f"{c.name}: {c.bounds_text()}"
+                ws.add_data_validation(dv)
+                dv.add(f"{col_letter}2:{col_letter}5000")
+            elif c.kind in ("number", "days") and c.lo is not None:
+                kind = "whole" if c.kind == "days" else "decimal"
+                if c.hi is not None:
+                    dv = DataValidation(type=kind, operator="between", formula1=str(c.lo), formula2=str(c.hi))
+                else:
+                    dv = DataValidation(type=kind, operator="greaterThanOrEqual", formula1=str(c.lo))
+                dv.error = f"{c.name}: {c.bounds_text()}"
+                ws.add_data_validation(dv)
+                dv.add(f"{col_letter}2:{col_letter}5000")
+        ws.freeze_panes = "A2"
+        if with_examples:
+            for i, row in enumerate(EXAMPLE.get(s.name, []), start=2):
+                for j, v in enumerate(row, start=1):
+                    if v == "" or v is None:
+                        continue
+                    cell = ws.cell(row=i, column=j, value=v)
+                    if isinstance(v, str):
+                        cell.data_type = "s"
+    with atomic_path(target) as tmp:
+        wb.save(tmp)

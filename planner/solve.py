@@ -1,0 +1,301 @@
+"""Solve a ``LinearModel`` with HiGHS (in process) or CBC (the binary PuLP bundles).
+
+Status is taken from the solver itself, never from PuLP's ``LpStatus``: a
+solve stopped by a limit with a plan in hand is ``feasible`` with its gap, not
+``optimal`` (PuLP reports "Optimal" in that case). Duals for a MIP come from
+the LP with the integer decisions fixed at their values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from planner.data import SolveOptions
+from planner.errors import NoSolutionError
+from planner.model import LinearModel
+
+OPTIMAL, FEASIBLE, INFEASIBLE, NO_SOLUTION = "optimal", "feasible", "infeasible", "no_solution"
+# Above this many columns HiGHS's interior point beats its dual simplex on this
+# model family (performance.md: 1.44 s vs 4.15 s at 100k columns).
+IPM_ABOVE = 50_000
+
+
+@dataclass
+class SolveResult:
+    status: str
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    runtime_s: float
+    solver: str
+    solver_version: str
+    x: np.ndarray | None
+    row_dual: np.ndarray | None
+    message: str = ""
+    limit_hit: bool = False
+
+
+def choose_solver(model: LinearModel, requested: str) -> str:
+    """``auto``: HiGHS (in process) for every model. Measured on this machine
+    (bench/, README): on models up to the reference case's size the file round trip
+    to the CBC binary costs more than the whole HiGHS solve, and HiGHS is the
+    stronger MIP solver; ``cbc`` stays selectable for large pure LPs, where CLP is
+    2-3x faster than HiGHS's interior point."""
+    if requested in ("highs", "cbc"):
+        return requested
+    return "highs"
+
+
+def solve(model: LinearModel, options: SolveOptions) -> SolveResult:
+    solver = choose_solver(model, options.solver)
+    if solver == "cbc":
+        return _solve_cbc(model, options)
+    return _solve_highs(model, options)
+
+
+# --------------------------------------------------------------------------- HiGHS
+
+
+def _highs_lp(model: LinearModel):  # noqa: ANN202 - highspy types
+    import highspy  # noqa: PLC0415
+
+    n, m = model.n_cols, model.n_rows
+    order = np.lexsort((model.a_row, model.a_col))
+    cols = model.a_col[order]
+    start = np.zeros(n + 1, dtype=np.int32)
+    np.add.at(start, cols + 1, 1)
+    start = np.cumsum(start).astype(np.int32)
+    lp = highspy.HighsLp()
+    lp.num_col_ = n
+    lp.num_row_ = m
+    lp.col_cost_ = model.c
+    lp.col_lower_ = model.col_lo
+    lp.col_upper_ = model.col_hi
+    lp.row_lower_ = model.row_lo
+    lp.row_upper_ = model.row_hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = start
+    lp.a_matrix_.index_ = model.a_row[order].astype(np.int32)
+    lp.a_matrix_.value_ = model.a_val[order]
+    lp.a_matrix_.num_col_ = n
+    lp.a_matrix_.num_row_ = m
+    if model.is_mip:
+        lp.integrality_ = [highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous
+                           for v in model.integer]
+    return lp
+
+
+def _new_highs(options: SolveOptions):  # noqa: ANN202
+    import highspy  # noqa: PLC0415
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(options.verbose))
+    h.setOptionValue("threads", int(options.threads))
+    h.setOptionValue("random_seed", int(options.seed))
+    h.setOptionValue("time_limit", float(options.time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(options.mip_gap))
+    # absolute gap 0: with costs in dollars, HiGHS's default (1e-6) never matters, but say so
+    h.setOptionValue("mip_abs_gap", 0.0)
+    return h
+
+
+def _solve_highs(model: LinearModel, options: SolveOptions) -> SolveResult:
+    import highspy  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    h = _new_highs(options)
+    if not model.is_mip and model.n_cols > IPM_ABOVE:
+        h.setOptionValue("solver", "ipm")
+    h.passModel(_highs_lp(model))
+    h.run()
+    ms = h.getModelStatus()
+    if ms == highspy.HighsModelStatus.kUnboundedOrInfeasible:
+        h.setOptionValue("presolve", "off")
+        h.run()
+        ms = h.getModelStatus()
+    info = h.getInfo()
+    version = f"HiGHS {highspy.Highs().version()}" if hasattr(highspy.Highs(), "version") else "HiGHS"
+    has_x = info.primal_solution_status == 2
+    status_name = h.modelStatusToString(ms)
+    limits = {
+        highspy.HighsModelStatus.kTimeLimit,
+        highspy.HighsModelStatus.kIterationLimit,
+        highspy.HighsModelStatus.kSolutionLimit,
+        highspy.HighsModelStatus.kInterrupt,
+    }
+    if ms == highspy.HighsModelStatus.kOptimal:
+        status = OPTIMAL
+    elif ms in limits and has_x:
+        status = FEASIBLE
+    elif ms == highspy.HighsModelStatus.kInfeasible:
+        status = INFEASIBLE
+    elif ms in limits:
+        status = NO_SOLUTION
+    else:
+        raise NoSolutionError(f"HiGHS stopped with status {status_name!r}")
+    x = np.asarray(h.getSolution().col_value, dtype=float) if status in (OPTIMAL, FEASIBLE) else None
+    objective = info.objective_function_value if x is not None else None
+    bound = gap = None
+    row_dual = None
+    if model.is_mip and x is not None:
+        bound = info.mip_dual_bound
+        gap = _gap(objective, bound)
+        row_dual = _fixed_lp_duals(h, model, x)
+    elif x is not None:
+        bound, gap = objective, 0.0
+        row_dual = np.asarray(h.getSolution().row_dual, dtype=float)
+    return SolveResult(
+        status=status,
+        objective=objective,
+        bound=bound,
+        gap=gap,
+        runtime_s=time.perf_counter() - t0,
+        solver="highs",
+        solver_version=version,
+        x=x,
+        row_dual=row_dual,
+        message=status_name,
+        limit_hit=ms in limits,
+    )
+
+
+def _fixed_lp_duals(h, model: LinearModel, x: np.ndarray) -> np.ndarray | None:  # noqa: ANN001
+    """Row duals of the LP with every integer column fixed at its (rounded) value."""
+    import highspy  # noqa: PLC0415
+
+    idx = np.flatnonzero(model.integer).astype(np.int32)
+    vals = np.round(x[idx])
+    h.changeColsIntegrality(len(idx), idx, np.array([highspy.HighsVarType.kContinuous] * len(idx)))
+    h.changeColsBounds(len(idx), idx, vals, vals)
+    h.setOptionValue("time_limit", 60.0)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    return np.asarray(h.getSolution().row_dual, dtype=float)
+
+
+def _gap(objective: float | None, bound: float | None) -> float | None:
+    if objective is None or bound is None or not np.isfinite(bound):
+        return None
+    return abs(objective - bound) / max(abs(objective), 1e-9)
+
+
+# --------------------------------------------------------------------------- CBC
+
+
+def cbc_path() -> str:
+    import pulp  # noqa: PLC0415
+
+    return pulp.PULP_CBC_CMD().path
+
+
+def write_mps(model: LinearModel, path: Path) -> None:
+    """Write the model as free MPS (HiGHS's C++ writer: fast and exact)."""
+    h = _new_highs(SolveOptions())
+    h.passModel(_highs_lp(model))
+    h.writeModel(str(path))
+
+
+_CBC_STATUS = re.compile(r"^(Optimal|Infeasible|Integer infeasible|Unbounded|Stopped on \w+|"
+                         r"Stopped on iterations|Stopped on time|Stopped on ctrl-c)", re.I)
+
+
+def _solve_cbc(model: LinearModel, options: SolveOptions) -> SolveResult:
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="planner-cbc-") as tmp:
+        mps = Path(tmp) / "model.mps"
+        sol = Path(tmp) / "model.sol"
+        write_mps(model, mps)
+        cmd = [cbc_path(), str(mps), "-sec", str(options.time_limit_s), "-threads", "1",
+               "-randomSeed", str(options.seed or 1), "-ratioGap", str(options.mip_gap), "-allowableGap", "0",
+               "-printingOptions", "all", "-solve", "-solu", str(sol)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env={**os.environ})
+        log = proc.stdout + proc.stderr
+        if not sol.exists():
+            raise NoSolutionError(f"CBC failed (exit {proc.returncode}): {log[-500:]}")
+        text = sol.read_text()
+    first = text.splitlines()[0] if text else ""
+    x, row_dual = _parse_cbc_solution(text, model)
+    m = _CBC_STATUS.match(first.strip())
+    word = m.group(1).lower() if m else first.lower()
+    limit = word.startswith("stopped")
+    objective = float(np.dot(model.c, x)) if x is not None else None
+    if word.startswith("optimal"):
+        status = OPTIMAL
+    elif "infeasible" in word:
+        status = INFEASIBLE
+        x = None
+        objective = None
+    elif limit and x is not None and _feasible(model, x):
+        status = FEASIBLE
+    elif limit:
+        status = NO_SOLUTION
+        x = None
+        objective = None
+    else:
+        raise NoSolutionError(f"CBC stopped with status {first!r}")
+    bound = gap = None
+    if model.is_mip and objective is not None:
+        bm = re.findall(r"best possible ([-+0-9.eE]+)", log) or re.findall(r"Lower bound:\s*([-+0-9.eE]+)", log)
+        bound = float(bm[-1]) if bm else (objective if status == OPTIMAL else None)
+        gap = _gap(objective, bound)
+        if status == OPTIMAL and gap is None:
+            gap = 0.0
+        row_dual = _cbc_fixed_duals(model, x, options) if x is not None else None
+    elif objective is not None:
+        bound, gap = objective, 0.0
+    return SolveResult(status, objective, bound, gap, time.perf_counter() - t0, "cbc", _cbc_version(log), x,
+                       row_dual if status in (OPTIMAL, FEASIBLE) else None, first.strip(), limit)
+
+
+def _cbc_version(log: str) -> str:
+    m = re.search(r"Version:\s*(\S+)", log)
+    return f"CBC {m.group(1)}" if m else "CBC"
+
+
+def _parse_cbc_solution(text: str, model: LinearModel) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """CBC ``-printingOptions all -solu``: rows first (index name activity dual), then columns."""
+    x = np.zeros(model.n_cols)
+    dual = np.zeros(model.n_rows)
+    lines = text.splitlines()[1:]
+    seen_cols = False
+    for line in lines:
+        parts = line.replace("**", " ").split()
+        if len(parts) < 4:
+            continue
+        name, value, red = parts[1], float(parts[2]), float(parts[3])
+        if name.startswith("c") and name[1:].isdigit():
+            seen_cols = True
+            x[int(name[1:])] = value
+        elif name.startswith("r") and name[1:].isdigit():
+            dual[int(name[1:])] = red
+    if not seen_cols and model.n_cols:
+        return None, None
+    return x, dual
+
+
+def _feasible(model: LinearModel, x: np.ndarray, tol: float = 1e-6) -> bool:
+    act = np.zeros(model.n_rows)
+    np.add.at(act, model.a_row, model.a_val * x[model.a_col])
+    scale = 1.0 + np.abs(model.row_hi[np.isfinite(model.row_hi)]).max(initial=0.0)
+    return bool(np.all(act >= model.row_lo - tol * scale) and np.all(act <= model.row_hi + tol * scale))
+
+
+def _cbc_fixed_duals(model: LinearModel, x: np.ndarray, options: SolveOptions) -> np.ndarray | None:
+    fixed = LinearModel(**{**model.__dict__})
+    fixed.integer = np.zeros_like(model.integer)
+    vals = np.round(x[model.integer])
+    fixed.col_lo = model.col_lo.copy()
+    fixed.col_hi = model.col_hi.copy()
+    fixed.col_lo[model.integer] = vals
+    fixed.col_hi[model.integer] = vals
+    res = _solve_cbc(fixed, SolveOptions(solver="cbc", time_limit_s=60, mip_gap=options.mip_gap))
+    return res.row_dual

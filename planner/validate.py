@@ -1,0 +1,475 @@
+"""Turn raw sheets into typed, checked tables; collect every problem at once.
+
+Each cell is coerced on its own so that every bad cell is reported with its
+address (``Supply!C7 (capacity_t): expected a number >= 0, got -50``).
+Cross-sheet rules (unique ids, known references, lane groups, recipe cycles)
+run on the typed tables. Nothing is guessed: ``"1,000"`` is an error, not 1000.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from planner import schema
+from planner.data import Inputs
+from planner.errors import InputError, Issue
+from planner.read import BOOL, DATE, EMPTY, ERROR, NUMBER, TEXT, Cell, RawBook, RawSheet, hidden_warnings
+
+_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_YES = {"yes", "y", "true", "1"}
+_NO = {"no", "n", "false", "0"}
+KNOWN_EXTRA_SHEETS = {"sources", "about", "readme", "instructions"}
+
+
+def _did_you_mean(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if not close:
+        lowered = {o.lower(): o for o in options}
+        close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+        close = [lowered[c] for c in close]
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def _show(value: object) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
+
+
+def _as_id(cell: Cell) -> str | None:
+    if cell.kind == NUMBER:
+        v = cell.value
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v)
+    if cell.kind == BOOL:
+        return None
+    return str(cell.value).strip()
+
+
+def coerce(cell: Cell, col: schema.Column) -> tuple[object, str | None]:
+    """Coerce one cell to the column's kind. Returns ``(value, problem)``."""
+    if cell.kind == ERROR:
+        return None, f"cell contains the Excel error {cell.value}"
+    if cell.kind == EMPTY:
+        if col.required:
+            return None, "value required"
+        return col.default, None
+    if cell.kind == DATE:
+        return None, f"expected {col.bounds_text() if col.kind != 'id' else 'text'}, got a date ({cell.value})"
+    kind = col.kind
+    if kind in ("id", "group"):
+        v = _as_id(cell)
+        if v is None:
+            return None, f"expected an id (text), got {_show(cell.value)}"
+        return v, None
+    if kind == "text":
+        return str(cell.value).strip() if cell.kind == TEXT else _as_id(cell), None
+    if kind == "any":
+        return cell.value, None
+    if kind == "country":
+        v = _as_id(cell)
+        if v is None or not re.fullmatch(r"[A-Za-z]{2}", v):
+            return None, f"expected a 2-letter ISO country code, got {_show(cell.value)}"
+        return v.upper(), None
+    if kind == "enum":
+        v = str(cell.value).strip().lower()
+        if v not in col.choices:
+            return None, f"expected {col.bounds_text()}, got {_show(cell.value)}{_did_you_mean(v, list(col.choices))}"
+        return v, None
+    if kind == "yesno":
+        if cell.kind == BOOL:
+            return bool(cell.value), None
+        v = str(cell.value).strip().lower()
+        if isinstance(cell.value, (int, float)) and cell.value in (0, 1):
+            return bool(cell.value), None
+        if v in _YES:
+            return True, None
+        if v in _NO:
+            return False, None
+        return None, f"expected yes or no, got {_show(cell.value)}"
+    # number or days
+    value, problem = _to_number(cell)
+    if problem:
+        return None, f"expected {col.bounds_text()}, got {problem}"
+    assert value is not None
+    if kind == "days":
+        if value < 0 or not float(value).is_integer():
+            return None, f"expected {col.bounds_text()}, got {value:g}"
+        return int(value), None
+    bad = (
+        (col.lo is not None and (value < col.lo or (col.lo_open and value == col.lo)))
+        or (col.hi is not None and value > col.hi)
+    )
+    if bad:
+        hint = ""
+        if col.hi == 1 and 1 < value <= 100:
+            hint = f" (a fraction, not percent: use {value / 100:g} for {value:g} %)"
+        return None, f"expected {col.bounds_text()}, got {value:g}{hint}"
+    return float(value), None
+
+
+def _to_number(cell: Cell) -> tuple[float | None, str | None]:
+    if cell.kind == BOOL:
+        return None, f"{_show(cell.value)} (a true/false value)"
+    if cell.kind == NUMBER:
+        v = float(cell.value)  # type: ignore[arg-type]
+    else:
+        text = str(cell.value).strip()
+        if not _NUMBER_RE.match(text):
+            if text.lower().lstrip("+-") in ("inf", "infinity", "nan"):
+                return None, f"{_show(cell.value)} (not a finite number)"
+            return None, _show(cell.value)
+        v = float(text)
+    if not math.isfinite(v):
+        return None, f"{_show(cell.value)} (not a finite number)"
+    return v, None
+
+
+def _normalise(header: str) -> str:
+    return str(header).strip().lower()
+
+
+def sheet_to_frame(raw: RawSheet, spec: schema.Sheet, issues: list[Issue]) -> pd.DataFrame:
+    """Type one sheet's cells per ``spec``; add every problem to ``issues``."""
+    positions: dict[str, int] = {}
+    wanted = {c.name.lower(): c.name for c in spec.columns}
+    extra: list[str] = []
+    for i, h in enumerate(raw.headers):
+        key = _normalise(h)
+        if not key:
+            continue
+        name = wanted.get(key)
+        if name is None:
+            extra.append(str(h).strip())
+            continue
+        if name in positions:
+            issues.append(Issue(spec.name, 1, i, name, f"the column appears twice (also column {positions[name] + 1})"))
+            continue
+        positions[name] = i
+    for col in spec.columns:
+        if col.name not in positions and col.required:
+            found = [str(h).strip() for h in raw.headers if str(h).strip()]
+            issues.append(
+                Issue(
+                    spec.name, 1, -1, col.name,
+                    f"required column missing{_did_you_mean(col.name, found)}; columns found: {', '.join(found) or 'none'}",
+                )
+            )
+    for name in extra:
+        issues.append(
+            Issue(spec.name, 1, -1, name, f"unknown column, ignored{_did_you_mean(name, list(spec.names))}", "warning")
+        )
+    if any(i.sheet == spec.name and i.row == 1 and i.severity == "error" for i in issues):
+        return pd.DataFrame(columns=[*spec.names, "_row"])
+
+    data: dict[str, list[object]] = {c.name: [] for c in spec.columns}
+    rows: list[int] = []
+    empty = Cell(None, EMPTY)
+    for excel_row, cells in raw.rows:
+        rows.append(excel_row)
+        for col in spec.columns:
+            pos = positions.get(col.name)
+            cell = cells[pos] if pos is not None and pos < len(cells) else empty
+            value, problem = coerce(cell, col)
+            if problem:
+                issues.append(Issue(spec.name, excel_row, pos if pos is not None else -1, col.name, problem))
+            data[col.name].append(value)
+    frame = pd.DataFrame(data, columns=list(spec.names))
+    frame["_row"] = pd.Series(rows, dtype="int64")
+    return frame
+
+
+def _col(spec: schema.Sheet, name: str) -> int:
+    return spec.names.index(name)
+
+
+def _dup_check(frame: pd.DataFrame, spec: schema.Sheet, issues: list[Issue]) -> None:
+    if frame.empty:
+        return
+    keys = list(spec.key)
+    dup = frame[frame.duplicated(keys, keep=False)]
+    for _, group in dup.groupby(keys, sort=True):
+        rows = group["_row"].tolist()
+        label = "/".join(str(group.iloc[0][k]) for k in keys)
+        where = " and ".join(f"{spec.name}!{_letter(spec, keys[0])}{r}" for r in rows)
+        issues.append(Issue(spec.name, rows[-1], _col(spec, keys[0]), keys[0], f'duplicate "{label}" ({where})'))
+
+
+def _letter(spec: schema.Sheet, name: str) -> str:
+    from planner.errors import column_letter  # noqa: PLC0415
+
+    return column_letter(_col(spec, name))
+
+
+def _settings(frame: pd.DataFrame, issues: list[Issue]) -> dict[str, object]:
+    out: dict[str, object] = {s.key: s.default for s in schema.SETTINGS_KEYS}
+    spec = schema.SETTINGS
+    for _, r in frame.iterrows():
+        key = str(r["key"]).strip()
+        setting = schema.SETTING_BY_KEY.get(key) or schema.SETTING_BY_KEY.get(key.lower())
+        if setting is None:
+            issues.append(
+                Issue(
+                    "Settings", int(r["_row"]), 0, "key",
+                    f'unknown setting "{key}"{_did_you_mean(key, list(schema.SETTING_BY_KEY))}',
+                )
+            )
+            continue
+        raw = r["value"]
+        cell = Cell(None, EMPTY) if raw is None or (isinstance(raw, str) and not raw.strip()) else (
+            Cell(raw, NUMBER) if isinstance(raw, (int, float)) and not isinstance(raw, bool)
+            else Cell(raw, BOOL) if isinstance(raw, bool) else Cell(str(raw), TEXT)
+        )
+        col = schema.Column(
+            setting.key, setting.kind, False, setting.default, lo=setting.lo, hi=setting.hi,
+            lo_open=setting.lo_open, choices=setting.choices,
+        )
+        value, problem = coerce(cell, col)
+        if problem:
+            issues.append(Issue("Settings", int(r["_row"]), _col(spec, "value"), f"value of {setting.key}", problem))
+            continue
+        out[setting.key] = value
+    return out
+
+
+def _check_references(t: dict[str, pd.DataFrame], issues: list[Issue]) -> None:
+    sites = t["Sites"]
+    site_ids = set(sites["site_id"])
+    stage = dict(zip(sites["site_id"], sites["stage"], strict=True))
+    all_ids = sorted(site_ids)
+
+    def unknown(sheet: str, r: pd.Series, column: str, value: str, what: str = "site") -> None:
+        issues.append(
+            Issue(
+                sheet, int(r["_row"]), _col(schema.SHEET_BY_NAME[sheet], column), column,
+                f'unknown {what} "{value}" (not in sheet Sites){_did_you_mean(value, all_ids)}',
+            )
+        )
+
+    for _, r in t["Supply"].iterrows():
+        s = r["site_id"]
+        if s not in site_ids:
+            unknown("Supply", r, "site_id", s)
+        elif stage[s] == "plant":
+            issues.append(
+                Issue("Supply", int(r["_row"]), 0, "site_id", f'"{s}" is a plant; plants receive, they do not supply')
+            )
+    for _, r in t["Demand"].iterrows():
+        s = r["site_id"]
+        if s not in site_ids:
+            unknown("Demand", r, "site_id", s)
+        elif stage[s] != "plant":
+            issues.append(
+                Issue("Demand", int(r["_row"]), 0, "site_id", f'"{s}" has stage {stage[s]}; demand belongs to a plant')
+            )
+    for sheet in ("Recipes", "CoProducts"):
+        for _, r in t[sheet].iterrows():
+            s = r["site_id"]
+            if s and s not in site_ids:
+                unknown(sheet, r, "site_id", s)
+    companies = sorted(set(sites["company"]))
+    for _, r in t["Lanes"].iterrows():
+        for column in ("from_site", "to_site"):
+            value = r[column]
+            problem = _group_problem(value, site_ids, companies, all_ids)
+            if problem:
+                issues.append(Issue("Lanes", int(r["_row"]), _col(schema.LANES, column), column, problem))
+        if r["from_site"] == r["to_site"] and r["from_site"] in site_ids:
+            issues.append(
+                Issue("Lanes", int(r["_row"]), _col(schema.LANES, "to_site"), "to_site", "a lane from a site to itself")
+            )
+    made = set(t["Supply"]["product"])
+    for _, r in t["Recipes"].iterrows():
+        if r["product"] not in made:
+            issues.append(
+                Issue(
+                    "Recipes", int(r["_row"]), 0, "product",
+                    f'product "{r["product"]}" is not made by any site in Supply (row ignored)', "warning",
+                )
+            )
+    for _, r in t["Demand"].iterrows():
+        if r["product"] not in made:
+            issues.append(
+                Issue(
+                    "Demand", int(r["_row"]), 1, "product",
+                    f'no site in Supply makes "{r["product"]}"{_did_you_mean(r["product"], sorted(made))}',
+                    "warning",
+                )
+            )
+
+
+def _group_problem(value: str, site_ids: set[str], companies: list[str], all_ids: list[str]) -> str | None:
+    if value == "*" or value in site_ids:
+        return None
+    if ":" in value:
+        prefix, _, rest = value.partition(":")
+        prefix = prefix.strip().lower()
+        rest = rest.strip()
+        if prefix == "stage":
+            if rest.lower() in schema.STAGES:
+                return None
+            return f'unknown stage "{rest}" (expected one of {", ".join(schema.STAGES)})'
+        if prefix == "country":
+            if re.fullmatch(r"[A-Za-z]{2}", rest):
+                return None
+            return f'expected a 2-letter country code after "country:", got "{rest}"'
+        if prefix == "company":
+            if rest in companies:
+                return None
+            return f'unknown company "{rest}" (not a company in Sites){_did_you_mean(rest, companies)}'
+    return f'unknown site "{value}" (not in sheet Sites){_did_you_mean(value, all_ids)}'
+
+
+def _check_cycles(recipes: pd.DataFrame, coproducts: pd.DataFrame, issues: list[Issue]) -> None:
+    edges: dict[str, set[str]] = {}
+    for inp, out in zip(recipes["input"], recipes["product"], strict=True):
+        edges.setdefault(inp, set()).add(out)
+    for main, co in zip(coproducts["product"], coproducts["coproduct"], strict=True):
+        edges.setdefault(main, set()).add(co)
+    state: dict[str, int] = {}
+    stack_path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack_path.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack_path[stack_path.index(nxt):], nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack_path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if node not in state:
+            cycle = visit(node)
+            if cycle:
+                issues.append(
+                    Issue("Recipes", message="the bill of materials has a cycle: " + " -> ".join(cycle))
+                )
+                return
+
+
+def _finish(frame: pd.DataFrame, spec: schema.Sheet) -> pd.DataFrame:
+    frame = frame.sort_values([*spec.key, "_row"], kind="mergesort").reset_index(drop=True)
+    return frame
+
+
+def validate_book(book: RawBook, *, need_whatif: bool = False) -> Inputs:
+    """Validate a raw book. Raises ``InputError`` listing every problem."""
+    issues: list[Issue] = list(hidden_warnings(book))
+    by_norm = {_normalise(n): n for n in book.sheets}
+    tables: dict[str, pd.DataFrame] = {}
+    for spec in schema.SHEETS:
+        actual = by_norm.get(spec.name.lower())
+        if actual is None:
+            if spec.required:
+                found = sorted(book.sheets)
+                issues.append(
+                    Issue(
+                        spec.name,
+                        message=f"required sheet missing{_did_you_mean(spec.name, found)}; "
+                        f"sheets found: {', '.join(found) or 'none'}",
+                    )
+                )
+            tables[spec.name] = pd.DataFrame(columns=[*spec.names, "_row"])
+            continue
+        raw = book.sheets[actual]
+        tables[spec.name] = sheet_to_frame(raw, spec, issues)
+        if spec.required and not raw.rows:
+            issues.append(Issue(spec.name, message="the sheet has no data rows"))
+    known = {s.name.lower() for s in schema.SHEETS} | KNOWN_EXTRA_SHEETS
+    for name in book.sheets:
+        if _normalise(name) not in known and book.kind != "memory":
+            issues.append(
+                Issue(
+                    name,
+                    message=f"unknown sheet, ignored{_did_you_mean(name, [s.name for s in schema.SHEETS])}",
+                    severity="warning",
+                )
+            )
+    if not [i for i in issues if i.severity == "error"]:
+        sites = tables["Sites"]
+        sites["name"] = sites["name"].where(sites["name"].astype(bool), sites["site_id"])
+        sites["company"] = sites["company"].where(sites["company"].astype(bool), sites["site_id"])
+        for spec in schema.SHEETS:
+            if spec.unique_key and spec.name != "Settings":
+                _dup_check(tables[spec.name], spec, issues)
+        _dup_check(tables["Settings"], schema.SETTINGS, issues)
+        _check_references(tables, issues)
+        _check_cycles(tables["Recipes"], tables["CoProducts"], issues)
+    settings = _settings(tables["Settings"], issues)
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise InputError(f"{book.path} has {len(errors)} problem{'s' * (len(errors) != 1)}", sorted(errors))
+    for spec in schema.SHEETS:
+        tables[spec.name] = _finish(tables[spec.name], spec)
+    whatif = tables["WhatIf"] if len(tables["WhatIf"]) else None
+    return Inputs(
+        sites=tables["Sites"],
+        supply=tables["Supply"],
+        recipes=tables["Recipes"],
+        coproducts=tables["CoProducts"],
+        lanes=tables["Lanes"].sort_values("_row", kind="mergesort").reset_index(drop=True),
+        demand=tables["Demand"],
+        controls=tables["Controls"],
+        settings=settings,
+        whatif=whatif,
+        warnings=tuple(sorted(i for i in issues if i.severity == "warning")),
+        source=book.path,
+        source_sha256=_sha256(book.path) if book.kind in ("xlsx", "csv") else "",
+    )
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def load(path: Path | str) -> Inputs:
+    """Read and validate an input workbook or CSV folder."""
+    from planner.read import read_input  # noqa: PLC0415
+
+    return validate_book(read_input(Path(path)))
+
+
+def tables_to_inputs(tables: dict[str, pd.DataFrame], source: Path | None = None) -> Inputs:
+    """Validate in-memory tables (DataFrames keyed by sheet name), as if read from a file.
+
+    Values go through the same cell-level checks as a workbook, so tests and
+    scripts get exactly the planner's validation.
+    """
+    sheets: dict[str, RawSheet] = {}
+    for name, frame in tables.items():
+        headers = [str(c) for c in frame.columns]
+        rows = []
+        for i, rec in enumerate(frame.itertuples(index=False, name=None), start=2):
+            cells = []
+            for v in rec:
+                if v is None or (isinstance(v, float) and math.isnan(v)):
+                    cells.append(Cell(None, EMPTY))
+                elif isinstance(v, bool):
+                    cells.append(Cell(v, BOOL))
+                elif isinstance(v, (int, float)):
+                    cells.append(Cell(v, NUMBER))
+                elif isinstance(v, str) and not v.strip():
+                    cells.append(Cell(None, EMPTY))
+                else:
+                    cells.append(Cell(str(v) if not isinstance(v, str) else v, TEXT))
+            rows.append((i, cells))
+        sheets[name] = RawSheet(name, headers, rows)
+    return validate_book(RawBook(source or Path("<tables>"), sheets, "memory"))

@@ -1,0 +1,178 @@
+"""Write workbooks safely: whole or not at all, text as text, numbers finite.
+
+* Every workbook goes to a temporary file beside the target and replaces it only
+  when complete (``os.replace``), so an interrupted run leaves the old file.
+* Text cells are forced to text: a supplier named ``=HYPERLINK(...)`` stays text
+  (OWASP spreadsheet-injection rule: leading ``= + - @``, tab, CR, LF get a quote
+  prefix as well), control characters are replaced, and over-long text is cut
+  with a visible marker.
+* A non-finite number is a bug, never written as a blank.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from planner.errors import OutputError
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_RISKY_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+MAX_TEXT = 32_767
+
+
+@dataclass
+class Column:
+    header: str
+    width: float = 14
+    fmt: str | None = None  # Excel number format
+    note: str = ""
+
+
+@dataclass
+class Table:
+    """A sheet: optional title lines, then a header row and data rows."""
+
+    name: str
+    columns: list[Column]
+    rows: Iterable[Iterable[object]]
+    title: list[str] | None = None
+    freeze: bool = True
+
+
+def check_writable(target: Path) -> None:
+    """Before minutes of solving: is the target held open by Excel, or the folder read-only?"""
+    target = Path(target)
+    owner = target.with_name("~$" + target.name)
+    lock = target.with_name(f".~lock.{target.name}#")
+    if target.exists() and (owner.exists() or lock.exists()):
+        raise OutputError(f"{target} is open in Excel or LibreOffice: close it and run again")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.exists():
+        raise OutputError(f"the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"cannot write in {folder} (permission denied)")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise OutputError(f"{target} is read-only")
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; replace ``target`` with it only on success."""
+    target = Path(target)
+    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.stem}-",
+                               suffix=".xlsx.tmp")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with tmp_path.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, target)
+    except PermissionError as exc:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise OutputError(f"could not write {target}: {exc}") from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise
+
+
+def safe_text(value: str) -> tuple[str, bool, bool]:
+    """Text as it will be written: (text, needs quote prefix, was changed)."""
+    changed = False
+    if _CONTROL.search(value):
+        value = _CONTROL.sub("\ufffd", value)
+        changed = True
+    if len(value) > MAX_TEXT:
+        value = value[: MAX_TEXT - 20] + " ...[truncated]"
+        changed = True
+    return value, value.startswith(_RISKY_START), changed
+
+
+def _cell(ws, value: object, fmt: str | None = None, bold: bool = False, warnings: list[str] | None = None):  # noqa: ANN001, ANN202
+    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
+    from openpyxl.styles import Font  # noqa: PLC0415
+
+    cell = WriteOnlyCell(ws)
+    if value is None:
+        return cell
+    if isinstance(value, bool):
+        cell.value = "yes" if value else "no"
+        cell.data_type = "s"
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ValueError(f"refusing to write a non-finite number ({value}) in sheet {ws.title}")
+        cell.value = value
+        if fmt:
+            cell.number_format = fmt
+    else:
+        text, quote, changed = safe_text(str(value))
+        if changed and warnings is not None:
+            warnings.append(f"sheet {ws.title}: control characters replaced or text shortened in {text[:40]!r}")
+        cell.value = text
+        cell.data_type = "s"  # never a formula, never an error code
+        if quote:
+            cell.quotePrefix = True
+    if bold:
+        cell.font = Font(bold=True)
+    return cell
+
+
+def write_workbook(target: Path, tables: list[Table]) -> list[str]:
+    """Write ``tables`` as one workbook at ``target``, atomically. Returns warnings."""
+    from openpyxl import Workbook  # noqa: PLC0415
+    from openpyxl.comments import Comment  # noqa: PLC0415
+    from openpyxl.styles import Font, PatternFill  # noqa: PLC0415
+    from openpyxl.utils import get_column_letter  # noqa: PLC0415
+
+    warnings: list[str] = []
+    target = Path(target)
+    with atomic_path(target) as tmp:
+        wb = Workbook(write_only=True)
+        header_fill = PatternFill("solid", fgColor="DDEBF7")
+        for t in tables:
+            ws = wb.create_sheet(safe_sheet_name(t.name))
+            for i, col in enumerate(t.columns, start=1):
+                ws.column_dimensions[get_column_letter(i)].width = col.width
+            title_rows = 0
+            for line in t.title or []:
+                ws.append([_cell(ws, line, bold=title_rows == 0, warnings=warnings)])
+                title_rows += 1
+            if t.title:
+                ws.append([])
+                title_rows += 1
+            if t.freeze and t.columns:
+                ws.freeze_panes = f"A{title_rows + 2}"
+            header = []
+            for col in t.columns:
+                c = _cell(ws, col.header, bold=True)
+                c.fill = header_fill
+                c.font = Font(bold=True)
+                if col.note:
+                    c.comment = Comment(col.note, "planner")
+                header.append(c)
+            if t.columns:
+                ws.append(header)
+            fmts = [c.fmt for c in t.columns]
+            for row in t.rows:
+                ws.append([_cell(ws, v, fmts[i] if i < len(fmts) else None, warnings=warnings)
+                           for i, v in enumerate(row)])
+        wb.save(tmp)
+    return warnings
+
+
+_BAD_SHEET_CHARS = re.compile(r"[:\\/?*\[\]]")
+
+
+def safe_sheet_name(name: str) -> str:
+    """Excel's rules: at most 31 characters, none of : \\ / ? * [ ]."""
+    cleaned = _BAD_SHEET_CHARS.sub("_", name).strip("'") or "Sheet"
+    return cleaned[:31]
