@@ -260,6 +260,7 @@ def build_plan(model: LinearModel, result: SolveResult) -> Plan:
             "suppliers": ", ".join(sorted(set(g.loc[g["tonnes"] > 0, "from_site"]))) if len(g) else "",
         })
     plants = pd.DataFrame(plant_rows)
+    delivered_raw = (into.groupby(["to_site", "product"])["tonnes"].sum().to_dict() if len(into) else {})
     if len(plants):
         plants["shortage_t"] = [_clean(r.demand_t - r.delivered_t) if r.demand_t > 0 else 0.0
                                 for r in plants.itertuples(index=False)]
@@ -280,7 +281,9 @@ def build_plan(model: LinearModel, result: SolveResult) -> Plan:
         "duty": float(flows["duty_usd"].sum()),
         "tariff": float(flows["tariff_usd"].sum()),
         "qualification": qual_cost,
-        "shortage": float(sum(r.shortage_t * dcost[(r.site_id, r.product)] * 1000.0
+        # from unrounded tonnes: 1e-6 t of rounding at 10,000 USD/kg would show as dollars
+        "shortage": float(sum(max(float(r.demand_t) - delivered_raw.get((r.site_id, r.product), 0.0), 0.0)
+                              * dcost[(r.site_id, r.product)] * 1000.0
                               for r in plants.itertuples(index=False))) if len(plants) else 0.0,
         "license_risk": risk_weight * expected_loss,
     }

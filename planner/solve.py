@@ -111,6 +111,12 @@ def _solve_highs(model: LinearModel, options: SolveOptions) -> SolveResult:
     import highspy  # noqa: PLC0415
 
     t0 = time.perf_counter()
+    if model.n_cols == 0:  # everything was pruned: HiGHS calls this "Empty"; decide it here
+        feasible = bool(np.all(model.row_lo <= 1e-9) and np.all(model.row_hi >= -1e-9))
+        return SolveResult(OPTIMAL if feasible else INFEASIBLE, 0.0 if feasible else None, 0.0 if feasible else None,
+                           0.0 if feasible else None, time.perf_counter() - t0, "highs", "HiGHS",
+                           np.zeros(0) if feasible else None, np.zeros(model.n_rows) if feasible else None,
+                           "no variables")
     h = _new_highs(options)
     if not model.is_mip and model.n_cols > IPM_ABOVE:
         h.setOptionValue("solver", "ipm")

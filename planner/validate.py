@@ -400,8 +400,9 @@ def validate_book(book: RawBook, *, need_whatif: bool = False) -> Inputs:
             )
     if not [i for i in issues if i.severity == "error"]:
         sites = tables["Sites"]
-        sites["name"] = sites["name"].where(sites["name"].astype(bool), sites["site_id"])
-        sites["company"] = sites["company"].where(sites["company"].astype(bool), sites["site_id"])
+        for col in ("name", "company"):
+            blank = sites[col].isna() | (sites[col].astype(str).str.strip() == "")
+            sites[col] = sites[col].astype(object).where(~blank, sites["site_id"])
         for spec in schema.SHEETS:
             if spec.unique_key and spec.name != "Settings":
                 _dup_check(tables[spec.name], spec, issues)

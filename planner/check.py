@@ -1,0 +1,376 @@
+"""An independent re-verification of a plan against the input tables.
+
+Deliberately shares no code with ``network``, ``model`` or ``report``: lanes,
+recipes and license events are re-derived here by brute force from the
+validated tables, and every rule of the contract is checked on the plan's
+flows. A plan passes only if every check holds; the result lists each failure.
+
+What a plan must show for this to work is its batches (production per site,
+product, exposure class and lead-time bound) and its shipments (per lane,
+class and bound at departure). The class and bound are the plan's evidence
+that blended material was kept apart where it had to be; the checker verifies
+that such a separation exists (an allocation LP per site and input) instead of
+trusting it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from planner.data import Inputs
+
+ABS_TOL = 1e-5  # tonnes
+REL_TOL = 1e-6
+BIG = 10**9
+
+
+@dataclass
+class CheckResult:
+    failures: list[str] = field(default_factory=list)
+    recomputed: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def _close(a: float, b: float, scale: float = 1.0) -> bool:
+    return abs(a - b) <= ABS_TOL + REL_TOL * max(abs(a), abs(b), scale)
+
+
+def _matches(pattern: str, site: pd.Series) -> int | None:
+    """Specificity rank of ``pattern`` for ``site``, or None if it does not match."""
+    if pattern == "*":
+        return 0
+    if ":" in pattern:
+        kind, _, value = pattern.partition(":")
+        kind, value = kind.strip().lower(), value.strip()
+        if kind == "stage":
+            return 1 if site["stage"] == value.lower() else None
+        if kind == "country":
+            return 2 if site["country"] == value.upper() else None
+        if kind == "company":
+            return 3 if site["company"] == value else None
+    return 4 if site["site_id"] == pattern else None
+
+
+def governing_lane(inputs: Inputs, frm: str, to: str, product: str) -> pd.Series | None:
+    sites = inputs.sites.set_index("site_id", drop=False)
+    best, best_key = None, None
+    for pos, lane in enumerate(inputs.lanes.itertuples(index=False)):
+        if lane.product and lane.product != product:
+            continue
+        rf = _matches(lane.from_site, sites.loc[frm])
+        rt = _matches(lane.to_site, sites.loc[to])
+        if rf is None or rt is None:
+            continue
+        key = (1 if lane.product else 0, rf, rt, pos)
+        if best_key is None or key > best_key:
+            best_key, best = key, inputs.lanes.iloc[pos]
+    return best
+
+
+def _recipes(inputs: Inputs) -> tuple[dict, dict]:
+    supply = inputs.supply[inputs.supply["capacity_t"] > 0]
+    made = set(zip(supply["site_id"], supply["product"], strict=True))
+    joint: dict[tuple[str, str], dict[str, float]] = {}
+    for r in inputs.coproducts.itertuples(index=False):
+        for s, q in made:
+            if q == r.coproduct and (not r.site_id or r.site_id == s) and (s, r.product) in made:
+                spec = joint.setdefault((s, q), {})
+                if r.site_id or r.product not in spec:
+                    spec[r.product] = float(r.coproduct_t_per_t)
+    recipe: dict[tuple[str, str], dict[str, float]] = {}
+    for s, q in made:
+        if (s, q) in joint:
+            continue
+        rows = inputs.recipes[(inputs.recipes["product"] == q) & (inputs.recipes["site_id"] == s)]
+        if rows.empty:
+            rows = inputs.recipes[(inputs.recipes["product"] == q) & (inputs.recipes["site_id"] == "")]
+        recipe[(s, q)] = {r.input: float(r.input_t_per_t) for r in rows.itertuples(index=False)}
+    return recipe, joint
+
+
+def _feasible_allocation(supplies: list[tuple[object, float]], demands: list[tuple[object, float]], ok) -> bool:  # noqa: ANN001
+    """Can every demand be met from the supplies using only pairs with ok(supply_key, demand_key)?"""
+    need = sum(v for _, v in demands)
+    if need <= ABS_TOL:
+        return True
+    import highspy  # noqa: PLC0415
+
+    pairs = [(i, j) for i, (a, _) in enumerate(supplies) for j, (b, _) in enumerate(demands) if ok(a, b)]
+    if not pairs:
+        return False
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    n = len(pairs)
+    inf = highspy.kHighsInf
+    h.addVars(n, np.zeros(n), np.full(n, inf))
+    for i, (_, v) in enumerate(supplies):
+        idx = [k for k, (a, _) in enumerate(pairs) if a == i]
+        if idx:
+            h.addRow(-inf, v + ABS_TOL + REL_TOL * v, len(idx), np.array(idx, dtype=np.int32), np.ones(len(idx)))
+    for j, (_, v) in enumerate(demands):
+        idx = [k for k, (_, b) in enumerate(pairs) if b == j]
+        lo = v - ABS_TOL - REL_TOL * v
+        if not idx:
+            if lo > 0:
+                return False
+            continue
+        h.addRow(lo, inf, len(idx), np.array(idx, dtype=np.int32), np.ones(len(idx)))
+    h.run()
+    return h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+
+
+def check_plan(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001, C901 - one place for every rule
+    """Re-verify ``plan`` (a ``report.Plan``) against ``inputs``."""
+    res = CheckResult()
+    fail = res.failures.append
+    st = inputs.settings
+    sites = inputs.sites.set_index("site_id")
+    country, company, stage = sites["country"].to_dict(), sites["company"].to_dict(), sites["stage"].to_dict()
+    proc = sites["processing_days"].astype(int).to_dict()
+    supply = inputs.supply.set_index(["site_id", "product"])
+    recipe, joint = _recipes(inputs)
+    batches = plan.batches
+    ships = plan.shipments
+    content_rows = inputs.controls[inputs.controls["content_rule"].astype(bool)]
+    content_countries = sorted(set(content_rows["country"]))
+    bit = {c: 1 << (i + 1) for i, c in enumerate(content_countries)}
+    default_denial = float(st["denial_cost_usd_per_kg"])
+
+    def control(c: str, p: str, rows: pd.DataFrame) -> pd.Series | None:
+        m = rows[(rows["country"] == c) & (rows["product"] == p)]
+        if m.empty:
+            m = rows[(rows["country"] == c) & (rows["product"] == "*")]
+        return None if m.empty else m.iloc[0]
+
+    def denial(row: pd.Series) -> float:
+        v = row["denial_cost_usd_per_kg"]
+        return default_denial if v is None or pd.isna(v) else float(v)
+
+    # Products in each product's bill of materials (for content-rule parameters)
+    parents: dict[str, set[str]] = {}
+    for (_, q), ins in recipe.items():
+        parents.setdefault(q, set()).update(ins)
+    for (_, c), mains in joint.items():
+        parents.setdefault(c, set()).update(mains)
+
+    def bom(p: str, seen: frozenset = frozenset()) -> set[str]:
+        out = {p}
+        for par in parents.get(p, ()):
+            if par not in seen:
+                out |= bom(par, seen | {p})
+        return out
+
+    def events(frm: str, to: str, p: str, cls: int) -> list[tuple[float, int, float]]:
+        """(approval probability, approval days, denial cost) of each license the shipment needs."""
+        if country[frm] == country[to]:
+            return []
+        out = []
+        own = control(country[frm], p, inputs.controls)
+        if own is not None:
+            out.append((float(own["approval_probability"]), int(own["approval_days"]), denial(own)))
+        for c in content_countries:
+            if cls & bit[c] and c != country[frm]:
+                rows = content_rows[(content_rows["country"] == c)
+                                    & (content_rows["product"].isin(bom(p)) | (content_rows["product"] == "*"))]
+                if len(rows):
+                    out.append((float(rows["approval_probability"].min()), int(rows["approval_days"].max()),
+                                max(denial(r) for _, r in rows.iterrows())))
+        return out
+
+    # ---- lanes, costs and arrival classes, recomputed
+    lane_cache: dict[tuple[str, str, str], pd.Series | None] = {}
+    rec = []
+    for r in ships.itertuples(index=False):
+        key = (r.from_site, r.to_site, r.product)
+        if key not in lane_cache:
+            lane_cache[key] = governing_lane(inputs, *key)
+        lane = lane_cache[key]
+        if lane is None:
+            fail(f"shipment {key} has no lane in the Lanes sheet")
+            continue
+        if r.from_site == r.to_site:
+            fail(f"shipment {key} goes from a site to itself")
+        if (r.from_site, r.product) not in supply.index:
+            fail(f"{r.from_site} ships {r.product} but has no Supply row for it")
+        ev = events(r.from_site, r.to_site, r.product, int(r.cls))
+        arr_cls = int(r.cls) | 1 if ev else int(r.cls)
+        days = sum(e[1] for e in ev)
+        loss = r.tonnes * 1000.0 * sum((1 - e[0]) * e[2] for e in ev)
+        unit = float(supply.at[(r.from_site, r.product), "unit_cost_usd_per_kg"])
+        rec.append({
+            "from_site": r.from_site, "to_site": r.to_site, "product": r.product, "cls": int(r.cls),
+            "bucket": int(r.bucket), "tonnes": float(r.tonnes), "arr_cls": arr_cls,
+            "arr_elapsed": BIG if r.bucket >= BIG else int(r.bucket) + int(lane["transit_days"]) + days,
+            "freight": r.tonnes * 1000.0 * float(lane["freight_usd_per_kg"]),
+            "duty": r.tonnes * 1000.0 * float(lane["duty_usd_per_kg"]),
+            "tariff": r.tonnes * 10.0 * float(lane["tariff_pct"]) * unit, "loss": loss,
+        })
+    sh = pd.DataFrame(rec, columns=["from_site", "to_site", "product", "cls", "bucket", "tonnes", "arr_cls",
+                                    "arr_elapsed", "freight", "duty", "tariff", "loss"])
+
+    # ---- production within capacity; shipments leave from batches that exist
+    made = batches.groupby(["site_id", "product"])["tonnes"].sum() if len(batches) else pd.Series(dtype=float)
+    for (s, q), v in made.items():
+        if (s, q) not in supply.index:
+            fail(f"{s} makes {q} without a Supply row")
+            continue
+        cap = float(supply.at[(s, q), "capacity_t"])
+        if v > cap + ABS_TOL + REL_TOL * cap:
+            fail(f"{s} makes {v:.6f} t of {q}, above its capacity {cap:g} t")
+    bat = batches.groupby(["site_id", "product", "cls", "bucket"])["tonnes"].sum() if len(batches) else pd.Series(
+        dtype=float)
+    out = sh.groupby(["from_site", "product", "cls", "bucket"])["tonnes"].sum() if len(sh) else pd.Series(dtype=float)
+    for k, v in out.items():
+        if v > bat.get(k, 0.0) + ABS_TOL + REL_TOL * v:
+            fail(f"{k[0]} ships {v:.6f} t of {k[1]} (class {k[2]}, by day {k[3]}) but made {bat.get(k, 0.0):.6f} t")
+
+    # ---- raw and joint batches: classes and time bounds
+    for (s, q, cls, bk), v in bat.items():
+        if v <= ABS_TOL:
+            continue
+        orig = 0
+        if country[s] in bit:
+            row = control(country[s], q, inputs.controls)
+            if row is not None and bool(row["content_rule"]):
+                orig = bit[country[s]]
+        if cls & orig != orig:
+            fail(f"{s} {q}: batch of class {cls} lacks its own country's content flag")
+        if (s, q) in recipe and not recipe[(s, q)] and bk < proc[s]:
+            fail(f"{s} {q}: raw material bounded by day {bk}, below its processing time {proc[s]}")
+        if (s, q) in recipe and not recipe[(s, q)] and cls & 1:
+            fail(f"{s} {q}: raw material marked exposed before any shipment")
+    for (s, c), mains in joint.items():
+        cb = [((cls, bk), v) for (ss, qq, cls, bk), v in bat.items() if ss == s and qq == c and v > ABS_TOL]
+        if not cb:
+            continue
+        mb = [((m, cls, bk), v * mains[m]) for (ss, m, cls, bk), v in bat.items() if ss == s and m in mains]
+        orig = 0
+        row = control(country[s], c, inputs.controls) if country[s] in bit else None
+        if row is not None and bool(row["content_rule"]):
+            orig = bit[country[s]]
+        if not _feasible_allocation(mb, cb, lambda a, b: (a[1] | orig) == b[0] and a[2] <= b[1]):
+            fail(f"{s}: coproduct {c} exceeds what its main products' batches yield")
+
+    # ---- input balance per site and input; blends and waiting are feasible
+    arrivals = sh.groupby(["to_site", "product"]) if len(sh) else None
+    plants = set(zip(inputs.demand["site_id"], inputs.demand["product"], strict=True))
+    needs: dict[tuple[str, str], list] = {}
+    for (s, q, cls, bk), v in bat.items():
+        for inp, f in recipe.get((s, q), {}).items():
+            needs.setdefault((s, inp), []).append(((cls, bk), v * f))
+    keys = set(needs) | ({k for k in arrivals.groups} if arrivals is not None else set())
+    for (s, p) in sorted(keys):
+        if (s, p) in plants:
+            continue
+        arr = arrivals.get_group((s, p)) if arrivals is not None and (s, p) in arrivals.groups else sh.iloc[0:0]
+        got = float(arr["tonnes"].sum())
+        need = needs.get((s, p), [])
+        total_need = sum(v for _, v in need)
+        if not _close(got, total_need):
+            fail(f"{s} receives {got:.6f} t of {p} but its production needs {total_need:.6f} t")
+            continue
+        sup = [((int(r.arr_cls), int(r.arr_elapsed)), float(r.tonnes)) for r in arr.itertuples(index=False)]
+
+        def ok(a: tuple[int, int], b: tuple[int, int], s: str = s) -> bool:
+            return (a[0] & b[0]) == a[0] and (b[1] >= BIG or a[1] + proc[s] <= b[1])
+
+        if not _feasible_allocation(sup, need, ok):
+            fail(f"{s}: the {p} it receives cannot feed its batches without making a clean batch from exposed "
+                 f"input, or a batch finish before its input arrives")
+
+    # ---- demand, exposure caps, lead-time limits, supplier shares
+    allow = bool(st["allow_shortage"])
+    exposed_total = 0.0
+    delivered_total = 0.0
+    shortage_cost = 0.0
+    for r in inputs.demand.itertuples(index=False):
+        g = sh[(sh["to_site"] == r.site_id) & (sh["product"] == r.product)] if len(sh) else sh
+        delivered = float(g["tonnes"].sum())
+        qty = float(r.quantity_t)
+        short = qty - delivered
+        if short < -ABS_TOL - REL_TOL * qty:
+            fail(f"{r.site_id} gets {delivered:.6f} t of {r.product}, more than its demand {qty:g} t")
+        if not allow and short > ABS_TOL + REL_TOL * qty:
+            fail(f"{r.site_id} is {short:.6f} t short of {r.product} but shortage is not allowed")
+        exposed = float(g.loc[g["arr_cls"] & 1 > 0, "tonnes"].sum()) if len(g) else 0.0
+        cap = r.max_exposed_share
+        cap = float(st["max_exposed_share"]) if cap is None or pd.isna(cap) else float(cap)
+        if exposed > cap * qty + ABS_TOL + REL_TOL * qty:
+            fail(f"{r.site_id} {r.product}: {exposed:.6f} t exposed, above the cap {cap:g} x {qty:g} t")
+        lim = r.max_lead_time_days
+        if lim is not None and not pd.isna(lim) and len(g):
+            late = g[g["arr_elapsed"] > int(lim)]
+            if len(late):
+                fail(f"{r.site_id} {r.product}: delivery arriving by day {int(late['arr_elapsed'].max())}, "
+                     f"above the limit {int(lim)}")
+        share = float(st["max_supplier_share"])
+        if share < 1 and len(g):
+            for co, v in g.groupby(g["from_site"].map(company))["tonnes"].sum().items():
+                if v > share * qty + ABS_TOL + REL_TOL * qty:
+                    fail(f"{r.site_id} {r.product}: {v:.6f} t from {co}, above the supplier share {share:g}")
+        pr = plan.plants[(plan.plants["site_id"] == r.site_id) & (plan.plants["product"] == r.product)]
+        if len(pr):
+            if not _close(float(pr["exposed_t"].iloc[0]), exposed):
+                fail(f"{r.site_id} {r.product}: plan reports {float(pr['exposed_t'].iloc[0])} t exposed, "
+                     f"recomputed {exposed}")
+            if not _close(float(pr["delivered_t"].iloc[0]), delivered):
+                fail(f"{r.site_id} {r.product}: plan reports {float(pr['delivered_t'].iloc[0])} t delivered, "
+                     f"recomputed {delivered}")
+            rep = pr["max_lead_time_days"].iloc[0]
+            if rep is not None and not pd.isna(rep) and lim is not None and not pd.isna(lim) and rep > lim:
+                fail(f"{r.site_id} {r.product}: reported lead time {rep} above the limit {lim}")
+        exposed_total += exposed
+        delivered_total += delivered
+        c = r.shortage_cost_usd_per_kg
+        c = float(st["shortage_cost_usd_per_kg"]) if c is None or pd.isna(c) else float(c)
+        shortage_cost += max(short, 0.0) * c * 1000.0
+
+    # ---- country share of shipped output per stage and product
+    cshare = float(st["max_country_share"])
+    if cshare < 1 and len(sh):
+        g = sh.assign(stage=sh["from_site"].map(stage), country=sh["from_site"].map(country))
+        for (stg, p), gg in g.groupby(["stage", "product"]):
+            total = float(gg["tonnes"].sum())
+            for c, v in gg.groupby("country")["tonnes"].sum().items():
+                if v > cshare * total + ABS_TOL + REL_TOL * total:
+                    fail(f"{stg} {p}: {v:.6f} t from {c}, above the country share {cshare:g} of {total:.6f} t")
+
+    # ---- candidates and minimum volumes
+    output = made.groupby(level=0).sum() if len(made) else pd.Series(dtype=float)
+    qual = 0.0
+    for s, r in sites.iterrows():
+        v = float(output.get(s, 0.0))
+        if v > ABS_TOL:
+            if r["status"] == "candidate":
+                qual += float(r["qualification_cost_usd"])
+            mv = float(r["min_volume_t"])
+            if v < mv - ABS_TOL - REL_TOL * mv:
+                fail(f"{s} is used ({v:.6f} t) below its minimum volume {mv:g} t")
+
+    # ---- costs, recomputed
+    production = sum(float(v) * 1000.0 * float(supply.at[k, "unit_cost_usd_per_kg"]) for k, v in made.items()
+                     if k in supply.index)
+    parts = {
+        "production": production,
+        "freight": float(sh["freight"].sum()),
+        "duty": float(sh["duty"].sum()),
+        "tariff": float(sh["tariff"].sum()),
+        "qualification": qual,
+        "shortage": shortage_cost,
+        "license_risk": float(st["risk_weight"]) * float(sh["loss"].sum()),
+    }
+    for k, v in parts.items():
+        reported = float(plan.cost_breakdown.get(k, 0.0))
+        if abs(reported - v) > 0.01 + 1e-7 * abs(v):
+            fail(f"cost part {k}: plan reports {reported:,.2f}, recomputed {v:,.2f}")
+    total = sum(parts.values())
+    if abs(float(plan.summary["total_cost_usd"]) - total) > 0.05 + 1e-7 * abs(total):
+        fail(f"total cost: plan reports {plan.summary['total_cost_usd']:,.2f}, recomputed {total:,.2f}")
+    res.recomputed = {**parts, "total": total, "exposed_t": exposed_total, "delivered_t": delivered_total}
+    return res
