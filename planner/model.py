@@ -26,7 +26,7 @@ import pandas as pd
 from planner.data import Inputs
 from planner.network import EXPOSED, INF, Network, build_network, hasse_edges, round_arrival, time_edges
 
-# Tie-break, USD per tonne made in a class with more flags than its origin: among
+# Tie-break, USD per tonne made or delivered in a class with more flags than it had: among
 # equally cheap plans prefer the least exposed one, so a clean batch is never
 # reported exposed just because the solver was indifferent. Far below any real
 # cost (1e-5 USD/kg) and excluded from every reported cost.
@@ -50,7 +50,7 @@ class LinearModel:
     rows: pd.DataFrame  # one row per row: kind and keys
     net: Network
     inputs: Inputs
-    objective_offset: float = 0.0
+    ship_info: pd.DataFrame | None = None  # per ship column: lane, classes, buckets, approval days, expected loss
 
     @property
     def n_cols(self) -> int:
@@ -154,7 +154,8 @@ def build_model(inputs: Inputs, net: Network | None = None) -> LinearModel:
                 arr_b = round_arrival(net, t, p, elapsed)
                 if arr_b is None:
                     continue
-                j = b.col(("ship", i, cls, bk), float(r.cost_per_t) + risk_weight * loss)
+                eps = EPS_CLASS * bin(arr_cls ^ cls).count("1")
+                j = b.col(("ship", i, cls, bk), float(r.cost_per_t) + risk_weight * loss + eps)
                 ship_rows.append((j, i, cls, bk, arr_cls, arr_b, days, loss))
                 arrivals.setdefault((t, p, arr_cls, arr_b), []).append(j)
                 out_of.setdefault((f, p, cls, bk), []).append(j)
@@ -324,8 +325,8 @@ def build_model(inputs: Inputs, net: Network | None = None) -> LinearModel:
         rows=rows,
         net=net,
         inputs=inputs,
+        ship_info=ship_info,
     )
-    model.ship_info = ship_info  # type: ignore[attr-defined]
     return model
 
 

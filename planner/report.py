@@ -109,7 +109,7 @@ def build_plan(model: LinearModel, result: SolveResult) -> Plan:
         elif kind == "use":
             use_rows.append((k[1], round(v)))
     batches = pd.DataFrame(make_rows, columns=["site_id", "product", "cls", "bucket", "tonnes", "col"])
-    si = model.ship_info.set_index("col")  # type: ignore[attr-defined]
+    si = model.ship_info.set_index("col")
     lanes = net.lanes
     ships = pd.DataFrame(ship_rows, columns=["lane", "cls", "bucket", "tonnes", "col"])
     if len(ships):
@@ -344,7 +344,8 @@ def build_plan(model: LinearModel, result: SolveResult) -> Plan:
     if result.objective is not None:
         # The solver's objective also holds the exposure tie-break (a few cents); anything
         # more is a modelling or solver error worth flagging.
-        slack = 1e-6 * max(abs(total), 1.0) + 0.02 * float(batches["tonnes"].sum() if len(batches) else 0) + 1.0
+        moved = float(batches["tonnes"].sum() if len(batches) else 0) + float(ships["tonnes"].sum() if len(ships) else 0)
+        slack = 1e-6 * max(abs(total), 1.0) + 0.02 * moved + 1.0
         if abs(result.objective - total) > slack:
             warnings.append(
                 f"recomputed cost {total:,.2f} differs from the solver's objective {result.objective:,.2f}"

@@ -8,6 +8,7 @@ the LP with the integer decisions fixed at their values.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -296,12 +297,10 @@ def _feasible(model: LinearModel, x: np.ndarray, tol: float = 1e-6) -> bool:
 
 
 def _cbc_fixed_duals(model: LinearModel, x: np.ndarray, options: SolveOptions) -> np.ndarray | None:
-    fixed = LinearModel(**{**model.__dict__})
-    fixed.integer = np.zeros_like(model.integer)
     vals = np.round(x[model.integer])
-    fixed.col_lo = model.col_lo.copy()
-    fixed.col_hi = model.col_hi.copy()
-    fixed.col_lo[model.integer] = vals
-    fixed.col_hi[model.integer] = vals
+    lo, hi = model.col_lo.copy(), model.col_hi.copy()
+    lo[model.integer] = vals
+    hi[model.integer] = vals
+    fixed = dataclasses.replace(model, integer=np.zeros_like(model.integer), col_lo=lo, col_hi=hi)
     res = _solve_cbc(fixed, SolveOptions(solver="cbc", time_limit_s=60, mip_gap=options.mip_gap))
     return res.row_dual

@@ -47,8 +47,13 @@ def build(
     return tables_to_inputs(tables)
 
 
+SOLVER: dict[str, str | None] = {"name": None}  # set per test by the `solver` fixture of a module
+
+
 def solve_checked(inputs: Inputs, **overrides: object):  # noqa: ANN201
-    """Solve, then re-verify the plan with the independent checker."""
+    """Solve (with the module's solver, if it sets one), then re-verify the plan with the independent checker."""
+    if SOLVER["name"] and "solver" not in overrides:
+        overrides["solver"] = SOLVER["name"]
     result = plan(inputs, options_from(inputs, **overrides))
     check = check_plan(inputs, result)
     assert check.ok, "\n".join(check.failures)

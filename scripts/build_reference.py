@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Build the reference input workbook from the CSVs in inputs/reference/.
+
+    python scripts/build_reference.py [--out PATH]
+
+Reads one CSV per contract sheet (Sites, Supply, Recipes, CoProducts, Lanes,
+Demand, Controls, Settings) plus Sources.csv, and writes one .xlsx workbook
+with those sheets in that order, then a Sources sheet and an About sheet.
+The default output is inputs/rare_earth_magnets.xlsx.
+
+Every CSV is read as text (``dtype=str, keep_default_na=False``) so that IDs
+stay IDs and ``NA`` (Namibia) is not taken for a missing value; the numeric
+columns of the contract are converted here. Text cells are written as text,
+so nothing that starts with ``=`` becomes a formula. The output is
+byte-stable: fixed document dates and fixed zip-entry timestamps, so running
+the script twice gives the same bytes.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import os
+import re
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.writer.excel import ExcelWriter
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC_DIR = ROOT / "inputs" / "reference"
+DEFAULT_OUT = ROOT / "inputs" / "rare_earth_magnets.xlsx"
+FIXED_TIME = dt.datetime(2026, 11, 24, 0, 0, 0)
+DATA_AS_OF = "January 2026 (public sources cited in the Sources sheet)"
+
+# Contract v1: sheet -> (columns in contract order, numeric columns).
+SHEETS: dict[str, tuple[list[str], set[str]]] = {
+    "Sites": (["site_id", "name", "company", "country", "stage", "status",
+               "qualification_cost_usd", "min_volume_t", "processing_days"],
+              {"qualification_cost_usd", "min_volume_t", "processing_days"}),
+    "Supply": (["site_id", "product", "capacity_t", "unit_cost_usd_per_kg"],
+               {"capacity_t", "unit_cost_usd_per_kg"}),
+    "Recipes": (["product", "input", "input_t_per_t", "site_id"], {"input_t_per_t"}),
+    "CoProducts": (["product", "coproduct", "coproduct_t_per_t", "site_id"],
+                   {"coproduct_t_per_t"}),
+    "Lanes": (["from_site", "to_site", "product", "freight_usd_per_kg",
+               "duty_usd_per_kg", "tariff_pct", "transit_days"],
+              {"freight_usd_per_kg", "duty_usd_per_kg", "tariff_pct", "transit_days"}),
+    "Demand": (["site_id", "product", "quantity_t", "max_lead_time_days",
+                "max_exposed_share", "shortage_cost_usd_per_kg"],
+               {"quantity_t", "max_lead_time_days", "max_exposed_share",
+                "shortage_cost_usd_per_kg"}),
+    "Controls": (["country", "product", "approval_probability", "approval_days",
+                  "denial_cost_usd_per_kg", "content_rule", "note"],
+                 {"approval_probability", "approval_days", "denial_cost_usd_per_kg"}),
+    "Settings": (["key", "value"], set()),  # value: number if it reads as one
+    "Sources": (["sheet", "row_key", "column", "value", "tag", "basis"], {"value"}),
+}
+NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+class BuildError(Exception):
+    pass
+
+
+def to_number(text: str, where: str) -> int | float:
+    s = text.strip()
+    if not NUMBER.match(s):
+        raise BuildError(f"{where}: {text!r} is not a number")
+    value = float(s)
+    if value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def read_sheet(src: Path, sheet: str) -> list[list[object]]:
+    """Rows (header first) with numbers converted and blanks as None."""
+    path = src / f"{sheet}.csv"
+    if not path.exists():
+        raise BuildError(f"{path}: missing")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    columns, numeric = SHEETS[sheet]
+    if list(df.columns) != columns:
+        raise BuildError(f"{path}: columns {list(df.columns)} != contract {columns}")
+    rows: list[list[object]] = [list(columns)]
+    for i, rec in enumerate(df.itertuples(index=False), start=2):
+        out: list[object] = []
+        for col, raw in zip(columns, rec):
+            text = raw.strip()
+            if text == "":
+                out.append(None)
+            elif col in numeric:
+                out.append(to_number(text, f"{path.name} line {i}, {col}"))
+            elif sheet == "Settings" and col == "value" and NUMBER.match(text):
+                out.append(to_number(text, f"{path.name} line {i}, {col}"))
+            else:
+                out.append(text)
+        rows.append(out)
+    return rows
+
+
+def write_rows(ws, rows: list[list[object]], header: bool = True) -> None:
+    bold = Font(bold=True)
+    widths: dict[int, int] = {}
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row, start=1):
+            if value is None:
+                continue
+            cell = ws.cell(row=r, column=c)
+            cell.value = value
+            if isinstance(value, str):
+                cell.data_type = "s"  # never a formula
+            if header and r == 1:
+                cell.font = bold
+            widths[c] = max(widths.get(c, 0), len(str(value)))
+    for c, w in widths.items():
+        ws.column_dimensions[get_column_letter(c)].width = min(max(w + 2, 8), 60)
+    if header:
+        ws.freeze_panes = "A2"
+
+
+def build_workbook(src: Path) -> Workbook:
+    wb = Workbook()
+    wb.remove(wb.active)
+    for sheet in SHEETS:
+        write_rows(wb.create_sheet(sheet), read_sheet(src, sheet))
+    about = wb.create_sheet("About")
+    lines = [
+        ["Rare-earth permanent-magnet sourcing: reference dataset for planner (input contract v1)"],
+        [f"Data as of: {DATA_AS_OF}"],
+        ["Tags in Sources: [S] stated in the cited source; [D] derived by arithmetic from [S]; "
+         "[E] estimate made for this dataset (not a fact); [U] widely reported but unconfirmed."],
+        ["Figures tagged [E] are estimates: do not cite them as facts."],
+        ["Units: tonnes per year, USD per kg (unit costs are the cost added at each site), "
+         "calendar days, fractions in [0, 1]."],
+        ["Source of truth: inputs/reference/*.csv (see inputs/reference/README.md)."],
+        ["Regenerate: python scripts/build_reference.py [--out PATH]"],
+    ]
+    write_rows(about, lines, header=False)
+    about["A1"].font = Font(bold=True)
+    about.column_dimensions["A"].width = 100
+    wb.properties.creator = "scripts/build_reference.py"
+    wb.properties.title = "Rare-earth magnet sourcing reference dataset"
+    wb.properties.created = FIXED_TIME
+    wb.properties.modified = FIXED_TIME
+    return wb
+
+
+def workbook_bytes(wb: Workbook) -> bytes:
+    """Serialise without openpyxl's save(), which stamps the current time,
+    then rewrite the zip with fixed entry timestamps."""
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(wb, archive).save()
+    out = io.BytesIO()
+    with zipfile.ZipFile(raw) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".xlsx", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"output workbook (default: {DEFAULT_OUT.relative_to(ROOT)})")
+    args = parser.parse_args(argv)
+    try:
+        data = workbook_bytes(build_workbook(SRC_DIR))
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    write_atomic(args.out, data)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

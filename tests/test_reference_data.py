@@ -1,0 +1,525 @@
+"""Checks of the bundled reference dataset that need no planner code.
+
+The dataset lives in ``inputs/reference/*.csv`` (the source of truth, with
+``Sources.csv`` giving the provenance of every figure) and is compiled into
+``inputs/rare_earth_magnets.xlsx`` by ``scripts/build_reference.py``.
+"""
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REF = ROOT / "inputs" / "reference"
+XLSX = ROOT / "inputs" / "rare_earth_magnets.xlsx"
+BUILD = ROOT / "scripts" / "build_reference.py"
+
+# Contract v1 sheets and columns, in contract order.
+CONTRACT = {
+    "Sites": ["site_id", "name", "company", "country", "stage", "status",
+              "qualification_cost_usd", "min_volume_t", "processing_days"],
+    "Supply": ["site_id", "product", "capacity_t", "unit_cost_usd_per_kg"],
+    "Recipes": ["product", "input", "input_t_per_t", "site_id"],
+    "CoProducts": ["product", "coproduct", "coproduct_t_per_t", "site_id"],
+    "Lanes": ["from_site", "to_site", "product", "freight_usd_per_kg",
+              "duty_usd_per_kg", "tariff_pct", "transit_days"],
+    "Demand": ["site_id", "product", "quantity_t", "max_lead_time_days",
+               "max_exposed_share", "shortage_cost_usd_per_kg"],
+    "Controls": ["country", "product", "approval_probability", "approval_days",
+                 "denial_cost_usd_per_kg", "content_rule", "note"],
+    "Settings": ["key", "value"],
+}
+SOURCES_COLS = ["sheet", "row_key", "column", "value", "tag", "basis"]
+ID_COLS = {
+    "Sites": ["site_id"], "Supply": ["site_id", "product"],
+    "Recipes": ["product", "input", "site_id"],
+    "CoProducts": ["product", "coproduct", "site_id"],
+    "Lanes": ["from_site", "to_site", "product"], "Demand": ["site_id", "product"],
+    "Controls": ["country", "product"], "Settings": ["key"],
+}
+NUMERIC = {
+    "Sites": ["qualification_cost_usd", "min_volume_t", "processing_days"],
+    "Supply": ["capacity_t", "unit_cost_usd_per_kg"],
+    "Recipes": ["input_t_per_t"],
+    "CoProducts": ["coproduct_t_per_t"],
+    "Lanes": ["freight_usd_per_kg", "duty_usd_per_kg", "tariff_pct", "transit_days"],
+    "Demand": ["quantity_t", "max_lead_time_days", "max_exposed_share",
+               "shortage_cost_usd_per_kg"],
+    "Controls": ["approval_probability", "approval_days", "denial_cost_usd_per_kg"],
+    "Settings": [],  # value is mixed text/number, checked separately
+}
+STAGES = {"mine", "refiner", "metal", "magnet", "plant"}
+TAGS = {"[S]", "[D]", "[E]", "[U]"}
+# Lanes kept from domain.md 6.1 that carry nothing in the baseline because no
+# plant at the far end demands SmCo (documented in inputs/reference/README.md).
+INACTIVE_LANES = {
+    ("MAG_CN_SMCO", "DM_DE_VW_KASSEL"),
+    ("MAG_CN_SMCO", "DM_DE_SGRE"),
+    ("MAG_CN_SMCO", "DM_JP_AICHI"),
+}
+
+
+# --------------------------------------------------------------------------
+# loading
+
+def read_csv(name: str) -> pd.DataFrame:
+    # dtype=str and keep_default_na=False: "NA" is Namibia, not a missing value.
+    return pd.read_csv(REF / f"{name}.csv", dtype=str, keep_default_na=False)
+
+
+def num(s: str) -> float | None:
+    s = s.strip()
+    return None if s == "" else float(s)
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, pd.DataFrame]:
+    out = {name: read_csv(name) for name in CONTRACT}
+    out["Sources"] = read_csv("Sources")
+    return out
+
+
+def row_key(sheet: str, row) -> str:
+    return "/".join(row[c] for c in ID_COLS[sheet])
+
+
+# --------------------------------------------------------------------------
+# model helpers (pure data; mirror the contract's definitions)
+
+class Model:
+    def __init__(self, d: dict[str, pd.DataFrame]):
+        self.sites = {r.site_id: r for r in d["Sites"].itertuples(index=False)}
+        self.proc = {s: (num(r.processing_days) or 0.0) for s, r in self.sites.items()}
+        self.makes = defaultdict(set)                 # site -> products
+        for r in d["Supply"].itertuples(index=False):
+            self.makes[r.site_id].add(r.product)
+        self.generic = defaultdict(dict)              # product -> {input: f}
+        self.specific = defaultdict(dict)             # (product, site) -> {input: f}
+        for r in d["Recipes"].itertuples(index=False):
+            if r.site_id:
+                self.specific[(r.product, r.site_id)][r.input] = float(r.input_t_per_t)
+            else:
+                self.generic[r.product][r.input] = float(r.input_t_per_t)
+        self.coprod = {}                              # (site, coproduct) -> main
+        self.coprod_generic = {}                      # coproduct -> main
+        for r in d["CoProducts"].itertuples(index=False):
+            if r.site_id:
+                self.coprod[(r.site_id, r.coproduct)] = r.product
+            else:
+                self.coprod_generic[r.coproduct] = r.product
+        self.controls = {(r.country, r.product): r for r in d["Controls"].itertuples(index=False)}
+        self.lanes = list(d["Lanes"].itertuples(index=False))
+        self.demand = list(d["Demand"].itertuples(index=False))
+
+    # recipe that applies to product p at site s ({} = raw material)
+    def recipe(self, p: str, s: str) -> dict[str, float]:
+        if (p, s) in self.specific:
+            return self.specific[(p, s)]
+        return self.generic.get(p, {})
+
+    def main_of(self, s: str, p: str) -> str | None:
+        m = self.coprod.get((s, p))
+        if m is None and p in self.coprod_generic and self.coprod_generic[p] in self.makes[s]:
+            m = self.coprod_generic[p]
+        return m if m is not None and m in self.makes[s] else None
+
+    def uses(self, s: str) -> set[str]:
+        out = set()
+        for p in self.makes[s]:
+            if self.main_of(s, p) is None:
+                out |= set(self.recipe(p, s))
+        return out
+
+    def demands(self, s: str) -> set[str]:
+        return {r.product for r in self.demand if r.site_id == s}
+
+    # lane group matching per the contract
+    def matches(self, pattern: str, s: str) -> int | None:
+        """Specificity of `pattern` for site s (4 site .. 0 '*'), None if no match."""
+        site = self.sites[s]
+        if pattern == "*":
+            return 0
+        if pattern.startswith("stage:"):
+            return 1 if site.stage == pattern[6:] else None
+        if pattern.startswith("country:"):
+            return 2 if site.country == pattern[8:] else None
+        if pattern.startswith("company:"):
+            return 3 if site.company == pattern[8:] else None
+        return 4 if pattern == s else None
+
+    def lane(self, a: str, b: str, p: str):
+        """The governing lane row for sending product p from a to b, or None."""
+        best, best_rank = None, None
+        for i, r in enumerate(self.lanes):
+            if r.product and r.product != p:
+                continue
+            fa, tb = self.matches(r.from_site, a), self.matches(r.to_site, b)
+            if fa is None or tb is None or a == b:
+                continue
+            rank = (1 if r.product else 0, fa, tb, i)
+            if best_rank is None or rank > best_rank:
+                best, best_rank = r, rank
+        return best
+
+    def arcs(self):
+        """(from, to, product, lane row) for every product a lane can carry."""
+        out = []
+        for a in self.sites:
+            for b in self.sites:
+                if a == b:
+                    continue
+                wanted = self.uses(b) | self.demands(b)
+                for p in sorted(self.makes[a] & wanted):
+                    r = self.lane(a, b, p)
+                    if r is not None:
+                        out.append((a, b, p, r))
+        return out
+
+    def licence(self, a: str, b: str, p: str):
+        ca, cb = self.sites[a].country, self.sites[b].country
+        if ca == cb:
+            return None
+        return self.controls.get((ca, p)) or self.controls.get((ca, "*"))
+
+    def best_lead_times(self, clean_only: bool = False):
+        """Best-case lead time of each (site, product): min over sources of the
+        max over recipe inputs (the contract's longest-chain rule). With
+        clean_only, routes through a licence event are not allowed
+        (content_rule is 'no' everywhere in the reference case)."""
+        arcs = self.arcs()
+        into = defaultdict(list)
+        for a, b, p, r in arcs:
+            into[(b, p)].append((a, r))
+        inf = math.inf
+        L = {(s, p): inf for s in self.sites for p in self.makes[s]}
+        for _ in range(len(self.sites) + 2):
+            changed = False
+            for (s, p) in L:
+                main = self.main_of(s, p)
+                if main is not None:
+                    v = L[(s, main)]
+                else:
+                    worst = 0.0
+                    for inp in self.recipe(p, s):
+                        best = inf
+                        for a, r in into[(s, inp)]:
+                            lic = self.licence(a, s, inp)
+                            if lic is not None and clean_only:
+                                continue
+                            extra = (num(lic.approval_days) or 0.0) if lic is not None else 0.0
+                            best = min(best, L[(a, inp)] + (num(r.transit_days) or 0.0) + extra)
+                        worst = max(worst, best)
+                    v = self.proc[s] + worst
+                if v < L[(s, p)]:
+                    L[(s, p)] = v
+                    changed = True
+            if not changed:
+                break
+        delivered = {}
+        for d in self.demand:
+            best = inf
+            for a, r in into[(d.site_id, d.product)]:
+                lic = self.licence(a, d.site_id, d.product)
+                if lic is not None and clean_only:
+                    continue
+                extra = (num(lic.approval_days) or 0.0) if lic is not None else 0.0
+                best = min(best, L[(a, d.product)] + (num(r.transit_days) or 0.0) + extra)
+            delivered[(d.site_id, d.product)] = best
+        return L, delivered
+
+
+@pytest.fixture(scope="module")
+def model(data) -> Model:
+    return Model(data)
+
+
+# --------------------------------------------------------------------------
+# the workbook
+
+def test_workbook_matches_fresh_build(tmp_path):
+    assert XLSX.exists(), "run: python scripts/build_reference.py"
+    fresh = tmp_path / "fresh.xlsx"
+    subprocess.run([sys.executable, str(BUILD), "--out", str(fresh)], check=True, cwd=ROOT)
+    a = openpyxl.load_workbook(XLSX, read_only=True, data_only=False)
+    b = openpyxl.load_workbook(fresh, read_only=True, data_only=False)
+    assert a.sheetnames == b.sheetnames
+    assert a.sheetnames == list(CONTRACT) + ["Sources", "About"]
+    for name in a.sheetnames:
+        va = [tuple(r) for r in a[name].iter_rows(values_only=True)]
+        vb = [tuple(r) for r in b[name].iter_rows(values_only=True)]
+        assert va == vb, f"sheet {name} differs from a fresh build"
+
+
+def test_build_is_byte_stable(tmp_path):
+    one, two = tmp_path / "one.xlsx", tmp_path / "two.xlsx"
+    for out in (one, two):
+        subprocess.run([sys.executable, str(BUILD), "--out", str(out)], check=True, cwd=ROOT)
+    assert one.read_bytes() == two.read_bytes()
+
+
+def test_workbook_text_is_text_and_numbers_are_numbers():
+    wb = openpyxl.load_workbook(XLSX)
+    for sheet, cols in CONTRACT.items():
+        ws = wb[sheet]
+        header = [c.value for c in ws[1]]
+        assert header == cols
+        assert ws.freeze_panes == "A2"
+        for row in ws.iter_rows(min_row=2):
+            for col, cell in zip(cols, row):
+                if cell.value is None:
+                    continue
+                assert cell.data_type != "f", (sheet, cell.coordinate)
+                if col in NUMERIC[sheet]:
+                    assert isinstance(cell.value, (int, float)), (sheet, cell.coordinate)
+                elif sheet != "Settings":
+                    assert isinstance(cell.value, str), (sheet, cell.coordinate)
+
+
+# --------------------------------------------------------------------------
+# shape of the CSVs
+
+def test_csv_columns_are_the_contract_columns(data):
+    for sheet, cols in CONTRACT.items():
+        assert list(data[sheet].columns) == cols, sheet
+    assert list(data["Sources"].columns) == SOURCES_COLS
+
+
+def test_numeric_columns_parse_and_keys_are_unique(data):
+    for sheet, cols in NUMERIC.items():
+        df = data[sheet]
+        for c in cols:
+            for v in df[c]:
+                if v.strip():
+                    float(v)
+        keys = [row_key(sheet, r) for _, r in df.iterrows()]
+        assert len(keys) == len(set(keys)), f"duplicate keys in {sheet}"
+
+
+def test_sites(data):
+    sites = data["Sites"]
+    assert 55 <= len(sites) <= 65, len(sites)          # domain.md 6.1 proposes 59
+    assert set(sites.stage) <= STAGES
+    assert set(sites.stage) == STAGES
+    assert set(sites.status) <= {"qualified", "candidate"}
+    for r in sites.itertuples(index=False):
+        assert len(r.country) == 2 and r.country.isalpha() and r.country.isupper(), r
+        if r.status == "candidate":
+            assert 0 < float(r.qualification_cost_usd) <= 10e6, r.site_id
+    n_cand = (sites.status == "candidate").sum()
+    assert 3 <= n_cand <= 8, n_cand                     # keep the MIP small
+    assert (sites.stage == "plant").sum() == 9
+
+
+def test_references_exist(data):
+    sites = data["Sites"]
+    ids = set(sites.site_id)
+    stage_of = dict(zip(sites.site_id, sites.stage))
+    for r in data["Supply"].itertuples(index=False):
+        assert r.site_id in ids and stage_of[r.site_id] != "plant", r
+    for r in data["Demand"].itertuples(index=False):
+        assert r.site_id in ids and stage_of[r.site_id] == "plant", r
+    for sheet in ("Recipes", "CoProducts"):
+        for r in data[sheet].itertuples(index=False):
+            assert r.site_id == "" or r.site_id in ids, r
+    countries, companies = set(sites.country), set(sites.company)
+
+    def ok(name: str) -> bool:
+        if name == "*":
+            return True
+        if name.startswith("stage:"):
+            return name[6:] in STAGES
+        if name.startswith("country:"):
+            return name[8:] in countries
+        if name.startswith("company:"):
+            return name[8:] in companies
+        return name in ids
+
+    for r in data["Lanes"].itertuples(index=False):
+        assert ok(r.from_site) and ok(r.to_site), r
+        assert r.from_site != r.to_site, r
+
+
+def test_products_are_consistent(data, model):
+    made = set(data["Supply"]["product"])
+    for r in data["Recipes"].itertuples(index=False):
+        assert r.input in made, f"recipe input {r.input} is made nowhere"
+        assert float(r.input_t_per_t) > 0
+    for r in data["Demand"].itertuples(index=False):
+        assert r.product in made, f"demanded {r.product} is made nowhere"
+        assert float(r.quantity_t) >= 0
+    for r in data["CoProducts"].itertuples(index=False):
+        assert 0 <= float(r.coproduct_t_per_t) <= 1
+        assert r.site_id, "coproducts are site-specific in the reference case"
+        assert {r.product, r.coproduct} <= model.makes[r.site_id], r
+    # every site-specific recipe is for a product that site makes
+    for (p, s) in model.specific:
+        assert p in model.makes[s], (p, s)
+    # Dy/Tb oxide only ever as a coproduct of NdPr oxide
+    for s, prods in model.makes.items():
+        if "DYTB_OXIDE" in prods:
+            assert model.main_of(s, "DYTB_OXIDE") == "NDPR_OXIDE", s
+    # only the concentrate is a raw material
+    raw = {p for s, ps in model.makes.items() for p in ps
+           if not model.recipe(p, s) and model.main_of(s, p) is None}
+    assert raw == {"REO_CONC"}
+    assert {s for s, ps in model.makes.items() if "REO_CONC" in ps} == \
+        set(data["Sites"].query("stage == 'mine'").site_id)
+
+
+def test_no_recipe_cycles(data):
+    edges = defaultdict(set)
+    for r in data["Recipes"].itertuples(index=False):
+        edges[r.product].add(r.input)
+    state: dict[str, int] = {}
+
+    def visit(p, path):
+        if state.get(p) == 1:
+            raise AssertionError("recipe cycle: " + " -> ".join(path + [p]))
+        if state.get(p) == 2:
+            return
+        state[p] = 1
+        for q in edges[p]:
+            visit(q, path + [p])
+        state[p] = 2
+
+    for p in list(edges):
+        visit(p, [])
+
+
+def test_every_lane_carries_something(model):
+    carried = {(a, b) for a, b, _, _ in model.arcs()}
+    for r in model.lanes:
+        pair = (r.from_site, r.to_site)
+        if pair in INACTIVE_LANES:
+            assert pair not in carried
+            continue
+        if r.from_site in model.sites and r.to_site in model.sites:
+            assert pair in carried, f"lane {pair} can carry no product"
+    # every recipe input of every site can arrive over some lane
+    into = {(b, p) for _, b, p, _ in model.arcs()}
+    for s in model.sites:
+        for p in model.uses(s):
+            assert (s, p) in into, f"{s} needs {p} but no lane brings it"
+
+
+def test_units_and_ranges(data):
+    for r in data["Controls"].itertuples(index=False):
+        assert 0 <= float(r.approval_probability) <= 1
+        assert float(r.approval_days) >= 0
+        assert r.content_rule in ("yes", "no")
+    for r in data["Demand"].itertuples(index=False):
+        if r.max_exposed_share:
+            assert 0 <= float(r.max_exposed_share) <= 1
+    for r in data["Lanes"].itertuples(index=False):
+        if r.tariff_pct:
+            assert 0 <= float(r.tariff_pct) <= 100
+        assert float(r.transit_days) == int(float(r.transit_days))
+    for r in data["Supply"].itertuples(index=False):
+        assert float(r.capacity_t) >= 0 and float(r.unit_cost_usd_per_kg) >= 0
+    settings = dict(zip(data["Settings"].key, data["Settings"].value))
+    assert "contract_version" not in settings
+    assert settings["allow_shortage"] in ("yes", "no")
+    for k in ("max_exposed_share", "max_supplier_share", "max_country_share"):
+        if k in settings:
+            assert 0 <= float(settings[k]) <= 1
+
+
+def test_sources_cover_every_figure(data):
+    src = data["Sources"]
+    assert set(src.tag) <= TAGS, set(src.tag) - TAGS
+    assert (src.basis.str.strip() != "").all()
+    index = {(r.sheet, r.row_key, r.column): r for r in src.itertuples(index=False)}
+    assert len(index) == len(src), "duplicate Sources rows"
+    cells = {}
+    for sheet in CONTRACT:
+        cols = NUMERIC[sheet] or ["value"]
+        for _, r in data[sheet].iterrows():
+            for c in cols:
+                v = r[c].strip()
+                if v == "":
+                    continue
+                try:
+                    float(v)
+                except ValueError:
+                    continue                            # Settings text values
+                cells[(sheet, row_key(sheet, r), c)] = float(v)
+    missing = sorted(set(cells) - set(index))
+    assert not missing, f"figures without a Sources row: {missing[:10]}"
+    orphans = sorted(set(index) - set(cells))
+    assert not orphans, f"Sources rows for no figure: {orphans[:10]}"
+    for k, v in cells.items():
+        assert float(index[k].value) == pytest.approx(v), k
+
+
+def test_estimates_stay_estimates(data):
+    src = data["Sources"]
+    tag = {(r.sheet, r.row_key, r.column): r.tag for r in src.itertuples(index=False)}
+    # figures domain.md marks [E] must not be upgraded
+    assert tag[("Supply", "SP_MY_LYNAS/DYTB_OXIDE", "capacity_t")] == "[E]"
+    assert tag[("Supply", "SP_US_MP/NDPR_OXIDE", "capacity_t")] == "[E]"
+    assert tag[("Supply", "MET_CN_CLUSTER/NDFEB_ALLOY", "capacity_t")] == "[E]"
+    assert tag[("Controls", "CN/NDFEB_HT", "approval_probability")] == "[E]"
+    for r in src.itertuples(index=False):
+        if r.sheet == "Demand" and r.column in ("quantity_t", "max_lead_time_days"):
+            assert r.tag == "[E]", r
+        if r.sheet == "Sites" and r.column == "processing_days":
+            assert r.tag == "[E]", r
+
+
+# --------------------------------------------------------------------------
+# domain rules of the reference case
+
+def test_domain_rules(data, model):
+    country = dict(zip(data["Sites"].site_id, data["Sites"].country))
+    for r in data["Lanes"].itertuples(index=False):
+        # no Chinese supply to military end use
+        if r.to_site == "DM_US_DEF":
+            assert country.get(r.from_site) != "CN", r
+        # Malaysia bans raw rare-earth exports
+        if country.get(r.from_site) == "MY":
+            assert "REO_CONC" not in model.makes[r.from_site] and r.product != "REO_CONC"
+    ctrl = data["Controls"]
+    assert set(ctrl.country) == {"CN"}
+    assert set(ctrl["product"]) == {"DYTB_OXIDE", "DYTB_METAL", "SM_OXIDE", "SM_METAL",
+                                    "NDFEB_HT", "SMCO_MAGNET"}
+    assert (ctrl.content_rule == "no").all()
+    dem = data["Demand"].query("site_id == 'DM_US_DEF'")
+    assert (dem.max_exposed_share.astype(float) == 0).all()
+
+
+def test_ex_china_dy_tb_bottleneck(data):
+    sites = data["Sites"].set_index("site_id")
+    sup = data["Supply"]
+    dy = sup[sup["product"] == "DYTB_OXIDE"]
+    qual_ex_cn = sum(float(r.capacity_t) for r in dy.itertuples(index=False)
+                     if sites.loc[r.site_id, "country"] != "CN"
+                     and sites.loc[r.site_id, "status"] == "qualified")
+    assert 50 <= qual_ex_cn <= 200, qual_ex_cn          # ~100 t/yr (Lynas)
+    recipes = data["Recipes"]
+    f_ht = float(recipes.query("product == 'NDFEB_HT' and input == 'DYTB_METAL' and site_id == ''")
+                 .input_t_per_t.iloc[0])
+    f_metal = float(recipes.query("product == 'DYTB_METAL' and site_id == ''").input_t_per_t.iloc[0])
+    ht_supported = qual_ex_cn / f_metal / f_ht
+    ht_demand = data["Demand"].query("product == 'NDFEB_HT'").quantity_t.astype(float).sum()
+    assert ht_supported < ht_demand / 2, (ht_supported, ht_demand)
+
+
+def test_every_demand_is_reachable_within_its_lead_time(model):
+    _, any_route = model.best_lead_times(clean_only=False)
+    _, clean = model.best_lead_times(clean_only=True)
+    for d in model.demand:
+        limit = num(d.max_lead_time_days)
+        key = (d.site_id, d.product)
+        best = any_route[key]
+        if num(d.max_exposed_share) == 0:
+            best = clean[key]
+        assert best < math.inf, f"{key}: no route"
+        if limit is not None:
+            assert best <= limit, f"{key}: best lead {best} > limit {limit}"
