@@ -194,8 +194,8 @@ def check_plan(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001, C901 - one
         if lane is None:
             fail(f"shipment {key} has no lane in the Lanes sheet")
             continue
-        if r.from_site == r.to_site:
-            fail(f"shipment {key} goes from a site to itself")
+        if r.from_site == r.to_site and (lane["from_site"] != r.from_site or lane["to_site"] != r.to_site):
+            fail(f"shipment {key} goes from a site to itself on a group lane (only a row naming the site twice may)")
         if (r.from_site, r.product) not in supply.index:
             fail(f"{r.from_site} ships {r.product} but has no Supply row for it")
         ev = events(r.from_site, r.to_site, r.product, int(r.cls))

@@ -208,7 +208,9 @@ def resolve_lanes(
     a = a[(a["lane_product"] == "") | (a["lane_product"] == a["product"])]
     b = a.merge(consumers.rename(columns={"site_id": "to_site"}), on="product")
     b = b.merge(to, on=["lane", "to_site"])
-    b = b[b["from_site"] != b["to_site"]]
+    # Group rows never pair a site with itself; a row naming the same site on both sides is an
+    # internal transfer (an integrated site using its own metal for its alloy, say).
+    b = b[(b["from_site"] != b["to_site"]) | ((b["from_rank"] == 4) & (b["to_rank"] == 4))]
     b["named"] = (b["lane_product"] != "").astype(int)
     b = b.sort_values(["named", "from_rank", "to_rank", "lane"], ascending=False, kind="mergesort")
     b = b.drop_duplicates(["from_site", "to_site", "product"], keep="first")

@@ -166,7 +166,8 @@ LANES = Sheet(
         Column("transit_days", "days", default=0, unit="days", doc="door-to-door transit time"),
     ),
     key=("from_site", "to_site", "product"),
-    doc="Allowed shipments. Where several rows match a pair, the most specific governs.",
+    doc="Allowed shipments. Where several rows match a pair, the most specific governs. A row naming one site "
+    "as both sender and receiver is an internal transfer (an integrated site feeding its own next step).",
 )
 
 DEMAND = Sheet(

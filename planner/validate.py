@@ -281,10 +281,6 @@ def _check_references(t: dict[str, pd.DataFrame], issues: list[Issue]) -> None:
             problem = _group_problem(value, site_ids, companies, all_ids)
             if problem:
                 issues.append(Issue("Lanes", int(r["_row"]), _col(schema.LANES, column), column, problem))
-        if r["from_site"] == r["to_site"] and r["from_site"] in site_ids:
-            issues.append(
-                Issue("Lanes", int(r["_row"]), _col(schema.LANES, "to_site"), "to_site", "a lane from a site to itself")
-            )
     made = set(t["Supply"]["product"])
     for _, r in t["Recipes"].iterrows():
         if r["product"] not in made:
