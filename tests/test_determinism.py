@@ -1,0 +1,149 @@
+"""The plan does not depend on the order of the input rows, nor on the run.
+
+Row order is meaningless in every sheet (the only order rule, "the later row
+governs" among equally specific lane rows, is avoided here: no two lane rows
+match one pair). Shuffled inputs must give the same total cost and the same
+flows; ``lane_row`` (the Lanes row behind a flow) is left out of the comparison
+because it rightly follows the rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from planner.api import options_from, plan
+from planner.validate import load
+from tests import conftest
+from tests.conftest import build, solve_checked
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE_CSV = REPO / "inputs" / "reference"
+KEY = ["from_site", "to_site", "product"]
+
+
+def flows_table(result) -> pd.DataFrame:  # noqa: ANN001
+    f = result.flows.drop(columns=["lane_row"])
+    return f.sort_values(KEY, kind="mergesort").reset_index(drop=True)
+
+
+def assert_same_plan(a, b, exact: bool = False) -> None:  # noqa: ANN001
+    assert a.status == b.status
+    assert a.summary["total_cost_usd"] == pytest.approx(b.summary["total_cost_usd"], abs=0.01)
+    assert a.cost_breakdown == pytest.approx(b.cost_breakdown, abs=0.01)
+    pd.testing.assert_frame_equal(flows_table(a), flows_table(b), check_exact=exact, atol=1e-6, rtol=0)
+    plants = ["site_id", "product", "delivered_t", "shortage_t", "exposed_t", "max_lead_time_days"]
+    pd.testing.assert_frame_equal(
+        a.plants[plants].sort_values(plants[:2]).reset_index(drop=True),
+        b.plants[plants].sort_values(plants[:2]).reset_index(drop=True),
+        check_exact=exact, atol=1e-6, rtol=0,
+    )
+
+
+# --------------------------------------------------------------------------- a small case full of ties
+
+
+def S(site_id: str, country: str, stage: str, **kw: object) -> dict:  # noqa: N802
+    return {"site_id": site_id, "country": country, "stage": stage, **kw}
+
+
+def tie_case() -> dict[str, list[dict]]:
+    """Three identical mines, two identical refiners, two plants: many optimal plans, one cost.
+
+    Cost: 70 t oxide x (5 + 0.2) + 140 t ore x (2 + 0.1) = 364,000 + 294,000 = 658,000 USD.
+    """
+    mines, refs = ("MINE_A", "MINE_B", "MINE_C"), ("REF_X", "REF_Y")
+    return {
+        "sites": [S("MINE_A", "AU", "mine"), S("MINE_B", "US", "mine"), S("MINE_C", "CA", "mine"),
+                  S("REF_X", "MY", "refiner"), S("REF_Y", "FR", "refiner"),
+                  S("PLANT_1", "DE", "plant"), S("PLANT_2", "JP", "plant")],
+        "supply": [{"site_id": m, "product": "ORE", "capacity_t": 100, "unit_cost_usd_per_kg": 2} for m in mines]
+        + [{"site_id": r, "product": "OX", "capacity_t": 100, "unit_cost_usd_per_kg": 5} for r in refs],
+        "lanes": [{"from_site": m, "to_site": r, "freight_usd_per_kg": 0.1} for m in mines for r in refs]
+        + [{"from_site": r, "to_site": p, "freight_usd_per_kg": 0.2} for r in refs for p in ("PLANT_1", "PLANT_2")],
+        "demand": [{"site_id": "PLANT_1", "product": "OX", "quantity_t": 30},
+                   {"site_id": "PLANT_2", "product": "OX", "quantity_t": 40}],
+        "recipes": [{"product": "OX", "input": "ORE", "input_t_per_t": 2}],
+        "controls": [{"country": "CN", "product": "OX", "approval_probability": 0.5},
+                     {"country": "CN", "product": "ORE", "approval_probability": 0.9}],
+    }
+
+
+def reorder(case: dict[str, list[dict]], how) -> dict[str, list[dict]]:  # noqa: ANN001
+    return {name: how(list(rows)) for name, rows in case.items()}
+
+
+def reverse(rows: list) -> list:
+    return rows[::-1]
+
+
+def permute(rows: list) -> list:
+    return random.Random(20240601).sample(rows, len(rows))
+
+
+@pytest.fixture(params=["highs", "cbc"])
+def solver(request, monkeypatch):  # noqa: ANN001, ANN201
+    monkeypatch.setitem(conftest.SOLVER, "name", request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("how", [reverse, permute], ids=["reversed", "permuted"])
+def test_shuffled_rows_give_the_same_plan_on_a_case_with_ties(solver, how):
+    base = solve_checked(build(**tie_case()))
+    assert base.status == "optimal"
+    assert base.summary["total_cost_usd"] == pytest.approx(658_000)
+    shuffled = solve_checked(build(**reorder(tie_case(), how)))
+    assert_same_plan(base, shuffled)
+
+
+# --------------------------------------------------------------------------- the reference case
+
+
+def shuffled_copy(folder: Path, how) -> Path:  # noqa: ANN001
+    """The reference CSV folder with the data rows of every file reordered (headers stay first)."""
+    folder.mkdir()
+    for f in sorted(REFERENCE_CSV.glob("*.csv")):
+        with f.open(newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+        with (folder / f.name).open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows([rows[0], *how(rows[1:])])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reference_plans() -> dict[str, object]:
+    """The reference case (CSV folder), solved once per solver."""
+    inputs = load(REFERENCE_CSV)
+    return {s: plan(inputs, options_from(inputs, solver=s)) for s in ("highs", "cbc")}
+
+
+@pytest.mark.parametrize(("how", "solver"), [(reverse, "highs"), (permute, "highs"), (reverse, "cbc")],
+                         ids=["reversed-highs", "permuted-highs", "reversed-cbc"])
+def test_shuffled_reference_gives_the_same_plan(reference_plans, tmp_path, how, solver):
+    folder = shuffled_copy(tmp_path / "shuffled", how)
+    inputs = load(folder)
+    shuffled = plan(inputs, options_from(inputs, solver=solver))
+    assert_same_plan(reference_plans[solver], shuffled)
+
+
+def test_shuffled_reference_is_really_shuffled(tmp_path):
+    # Lanes keep their sheet order after validation, so the shuffle reaches the model.
+    original = load(REFERENCE_CSV).lanes[KEY].values.tolist()
+    shuffled = load(shuffled_copy(tmp_path / "shuffled", reverse)).lanes[KEY].values.tolist()
+    assert shuffled != original
+    assert sorted(shuffled) == sorted(original)
+
+
+def test_two_solves_of_the_reference_are_identical(reference_plans, tmp_path):
+    copy = Path(shutil.copytree(REFERENCE_CSV, tmp_path / "again"))
+    again = plan(load(copy))
+    first = reference_plans["highs"]
+    assert_same_plan(first, again, exact=True)
+    pd.testing.assert_frame_equal(first.flows.reset_index(drop=True), again.flows.reset_index(drop=True),
+                                  check_exact=True)
+    assert first.summary["total_cost_usd"] == again.summary["total_cost_usd"]
