@@ -109,7 +109,7 @@ def run_info(inputs: Inputs, options: SolveOptions, model: LinearModel, result, 
 def _where(inputs: Inputs, site: str, product: str) -> str:
     d = inputs.demand
     row = d[(d["site_id"] == site) & (d["product"] == product)]
-    return f"Demand row {int(row['_row'].iloc[0])}" if len(row) and int(row["_row"].iloc[0]) else "Demand"
+    return f"Demand!A{int(row['_row'].iloc[0])}" if len(row) and int(row["_row"].iloc[0]) else "Demand"
 
 
 def diagnose(inputs: Inputs, options: SolveOptions) -> list[str]:

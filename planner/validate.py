@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from planner import schema
+from planner import countries, schema
 from planner.data import Inputs
-from planner.errors import InputError, Issue
+from planner.errors import InputError, Issue, column_letter
 from planner.read import BOOL, DATE, EMPTY, ERROR, NUMBER, TEXT, Cell, RawBook, RawSheet, hidden_warnings
 
 _NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -77,7 +77,11 @@ def coerce(cell: Cell, col: schema.Column) -> tuple[object, str | None]:
         v = _as_id(cell)
         if v is None or not re.fullmatch(r"[A-Za-z]{2}", v):
             return None, f"expected a 2-letter ISO country code, got {_show(cell.value)}"
-        return v.upper(), None
+        v = v.upper()
+        if not countries.is_valid(v):
+            hint = f' (did you mean "{countries.HINTS[v]}"?)' if v in countries.HINTS else ""
+            return None, f"{_show(cell.value)} is not an ISO 3166-1 alpha-2 country code{hint}"
+        return v, None
     if kind == "enum":
         v = str(cell.value).strip().lower()
         if v not in col.choices:
@@ -97,6 +101,11 @@ def coerce(cell: Cell, col: schema.Column) -> tuple[object, str | None]:
     # number or days
     value, problem = _to_number(cell)
     if problem:
+        text = str(cell.value).strip()
+        if cell.kind == TEXT and text.endswith("%") and _NUMBER_RE.match(text[:-1].strip()):
+            pct = float(text[:-1])
+            hint = f" (a fraction, not percent: use {pct / 100:g})" if col.hi == 1 else " (no % sign: a plain number)"
+            return None, f"expected {col.bounds_text()}, got {problem}{hint}"
         return None, f"expected {col.bounds_text()}, got {problem}"
     assert value is not None
     if kind == "days":
@@ -140,31 +149,36 @@ def sheet_to_frame(raw: RawSheet, spec: schema.Sheet, issues: list[Issue]) -> pd
     """Type one sheet's cells per ``spec``; add every problem to ``issues``."""
     positions: dict[str, int] = {}
     wanted = {c.name.lower(): c.name for c in spec.columns}
-    extra: list[str] = []
+    extra: list[tuple[str, int]] = []
     for i, h in enumerate(raw.headers):
         key = _normalise(h)
         if not key:
             continue
         name = wanted.get(key)
         if name is None:
-            extra.append(str(h).strip())
+            extra.append((str(h).strip(), i))
             continue
         if name in positions:
-            issues.append(Issue(spec.name, 1, i, name, f"the column appears twice (also column {positions[name] + 1})"))
+            issues.append(Issue(spec.name, 1, i, name,
+                                f"the column appears twice (also column {column_letter(positions[name])})"))
             continue
         positions[name] = i
     for col in spec.columns:
         if col.name not in positions and col.required:
             found = [str(h).strip() for h in raw.headers if str(h).strip()]
+            close = difflib.get_close_matches(col.name.lower(), [f.lower() for f in found], n=1, cutoff=0.6)
+            near = next((f for f in found if close and f.lower() == close[0]), None)
+            hint = f'; found "{near}": rename it to "{col.name}"' if near else ""
+            near_col = next((i for i, h in enumerate(raw.headers) if str(h).strip() == near), -1) if near else -1
             issues.append(
                 Issue(
-                    spec.name, 1, -1, col.name,
-                    f"required column missing{_did_you_mean(col.name, found)}; columns found: {', '.join(found) or 'none'}",
+                    spec.name, 1, near_col, col.name,
+                    f"required column missing{hint}; columns found: {', '.join(found) or 'none'}",
                 )
             )
-    for name in extra:
+    for name, i in extra:
         issues.append(
-            Issue(spec.name, 1, -1, name, f"unknown column, ignored{_did_you_mean(name, list(spec.names))}", "warning")
+            Issue(spec.name, 1, i, name, f"unknown column, ignored{_did_you_mean(name, list(spec.names))}", "warning")
         )
     if any(i.sheet == spec.name and i.row == 1 and i.severity == "error" for i in issues):
         return pd.DataFrame(columns=[*spec.names, "_row"])
@@ -203,8 +217,6 @@ def _dup_check(frame: pd.DataFrame, spec: schema.Sheet, issues: list[Issue]) -> 
 
 
 def _letter(spec: schema.Sheet, name: str) -> str:
-    from planner.errors import column_letter  # noqa: PLC0415
-
     return column_letter(_col(spec, name))
 
 
@@ -385,16 +397,22 @@ def validate_book(book: RawBook, *, need_whatif: bool = False) -> Inputs:
         if spec.required and not raw.rows:
             issues.append(Issue(spec.name, message="the sheet has no data rows"))
     known = {s.name.lower() for s in schema.SHEETS} | KNOWN_EXTRA_SHEETS
+    # required sheets that are missing are reported above, with their own suggestion
+    absent = [s.name for s in schema.SHEETS if s.name.lower() not in by_norm and not s.required]
     for name in book.sheets:
         if _normalise(name) not in known and book.kind != "memory":
+            # A misspelt optional sheet (Setings) would silently drop every row in it: refuse instead.
+            close = _did_you_mean(name, absent)
             issues.append(
                 Issue(
                     name,
-                    message=f"unknown sheet, ignored{_did_you_mean(name, [s.name for s in schema.SHEETS])}",
-                    severity="warning",
+                    message=f"unknown sheet{close}; rename it, or it is ignored" if close else
+                    "unknown sheet, ignored",
+                    severity="error" if close else "warning",
                 )
             )
-    if not [i for i in issues if i.severity == "error"]:
+    structural = [i for i in issues if i.severity == "error" and (i.row in (0, 1))]
+    if not structural:  # cell errors leave None in a cell; the cross-sheet checks skip those and still run
         sites = tables["Sites"]
         for col in ("name", "company"):
             blank = sites[col].isna() | (sites[col].astype(str).str.strip() == "")

@@ -22,7 +22,9 @@ from pathlib import Path
 
 from planner.errors import OutputError
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Characters XML 1.0 cannot carry (control characters, lone surrogates, U+FFFE/U+FFFF): written raw,
+# they make a workbook Excel refuses to open.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _RISKY_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 MAX_TEXT = 32_767
 
@@ -71,6 +73,9 @@ def atomic_path(target: Path) -> Iterator[Path]:
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        # mkstemp makes the file private (0600); a plan should be as readable as any file the user saves,
+        # and an overwritten plan keeps its permissions
+        os.chmod(tmp_path, target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_umask())
         yield tmp_path
         with tmp_path.open("rb+") as fh:
             os.fsync(fh.fileno())
@@ -85,9 +90,18 @@ def atomic_path(target: Path) -> Iterator[Path]:
         raise
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def safe_text(value: str) -> tuple[str, bool, bool]:
     """Text as it will be written: (text, needs quote prefix, was changed)."""
     changed = False
+    if "\r" in value:  # XML reading turns CR into LF anyway; say so rather than change text silently
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+        changed = True
     if _CONTROL.search(value):
         value = _CONTROL.sub("\ufffd", value)
         changed = True
@@ -116,7 +130,8 @@ def _cell(ws, value: object, fmt: str | None = None, bold: bool = False, warning
     else:
         text, quote, changed = safe_text(str(value))
         if changed and warnings is not None:
-            warnings.append(f"sheet {ws.title}: control characters replaced or text shortened in {text[:40]!r}")
+            warnings.append(f"sheet {ws.title}: control characters or line breaks replaced, or text shortened, "
+                            f"in {text[:40]!r}")
         cell.value = text
         cell.data_type = "s"  # never a formula, never an error code
         if quote:
@@ -142,15 +157,13 @@ def write_workbook(target: Path, tables: list[Table]) -> list[str]:
             ws = wb.create_sheet(safe_sheet_name(t.name))
             for i, col in enumerate(t.columns, start=1):
                 ws.column_dimensions[get_column_letter(i)].width = col.width
-            title_rows = 0
-            for line in t.title or []:
-                ws.append([_cell(ws, line, bold=title_rows == 0, warnings=warnings)])
-                title_rows += 1
+            title_rows = len(t.title) + 1 if t.title else 0
+            if t.freeze and t.columns:  # a write-only sheet must know its panes before its first row
+                ws.freeze_panes = f"A{title_rows + 2}"
+            for i, line in enumerate(t.title or []):
+                ws.append([_cell(ws, line, bold=i == 0, warnings=warnings)])
             if t.title:
                 ws.append([])
-                title_rows += 1
-            if t.freeze and t.columns:
-                ws.freeze_panes = f"A{title_rows + 2}"
             header = []
             for col in t.columns:
                 c = _cell(ws, col.header, bold=True)
@@ -173,6 +186,6 @@ _BAD_SHEET_CHARS = re.compile(r"[:\\/?*\[\]]")
 
 
 def safe_sheet_name(name: str) -> str:
-    """Excel's rules: at most 31 characters, none of : \\ / ? * [ ]."""
-    cleaned = _BAD_SHEET_CHARS.sub("_", name).strip("'") or "Sheet"
-    return cleaned[:31]
+    """Excel's rules: at most 31 characters, none of : \\ / ? * [ ], no apostrophe at either end."""
+    cleaned = _BAD_SHEET_CHARS.sub("_", name).strip("'")[:31].strip("'")
+    return cleaned or "Sheet"
