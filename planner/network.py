@@ -206,8 +206,10 @@ def resolve_lanes(
     frm = frm.join(lane_product, on="lane")
     a = frm.merge(producers.rename(columns={"site_id": "from_site"}), on="from_site")
     a = a[(a["lane_product"] == "") | (a["lane_product"] == a["product"])]
-    b = a.merge(consumers.rename(columns={"site_id": "to_site"}), on="product")
-    b = b.merge(to, on=["lane", "to_site"])
+    # join on the lane first: joining on product first would pair every sender with every consumer of
+    # the product before the lane's receiver group filters them (100 M rows for OR-Library capa)
+    b = a.merge(to, on="lane")
+    b = b.merge(consumers.rename(columns={"site_id": "to_site"}), on=["to_site", "product"])
     # Group rows never pair a site with itself; a row naming the same site on both sides is an
     # internal transfer (an integrated site using its own metal for its alloy, say).
     b = b[(b["from_site"] != b["to_site"]) | ((b["from_rank"] == 4) & (b["to_rank"] == 4))]
@@ -269,7 +271,11 @@ def build_network(inputs: Inputs) -> Network:
     lanes = resolve_lanes(inputs, producers, cons)
 
     # ---- can be made: every input can arrive from something that can be made
-    by_product: dict[str, pd.DataFrame] = {p: g for p, g in lanes.groupby("product", sort=False)}
+    senders: dict[tuple[str, str], list[str]] = {}
+    receivers: dict[tuple[str, str], list[str]] = {}
+    for f, t, p in zip(lanes["from_site"], lanes["to_site"], lanes["product"], strict=True):
+        senders.setdefault((t, p), []).append(f)
+        receivers.setdefault((f, p), []).append(t)
     makeable: set[tuple[str, str]] = set()
     made_of = _by_product(made)
     for p in order:
@@ -279,10 +285,7 @@ def build_network(inputs: Inputs) -> Network:
             else:
                 ok = True
                 for inp, _ in recipe[(s, q)]:
-                    g = by_product.get(inp)
-                    if g is None or not any(
-                        (f, inp) in makeable for f in g.loc[g["to_site"] == s, "from_site"]
-                    ):
+                    if not any((f, inp) in makeable for f in senders.get((s, inp), ())):
                         ok = False
                         break
             if ok:
@@ -300,11 +303,10 @@ def build_network(inputs: Inputs) -> Network:
             coproducts_of.setdefault((s, m), []).append(c)
     makeable_of = _by_product(makeable)
     for p in reversed(order):
-        g = by_product.get(p)
         for (s, q) in makeable_of.get(p, []):
             useful = any((s, c) in active for c in coproducts_of.get((s, q), []))
-            if not useful and g is not None:
-                for t in g.loc[g["from_site"] == s, "to_site"]:
+            if not useful:
+                for t in receivers.get((s, q), ()):
                     if (t, q) in plant_needs or any((t, r) in active for r in uses.get((t, q), [])):
                         useful = True
                         break
