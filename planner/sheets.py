@@ -68,6 +68,9 @@ def recommendation_tables(plan: Plan) -> list[Table]:
         ["Solve time", s["solve_time_s"], "s"],
         ["Input", plan.run_info.get("input", ""), ""],
     ]
+    short = plan.plants[plan.plants["shortage_t"] > 0] if len(plan.plants) else plan.plants
+    for r in short.itertuples(index=False):
+        summary_rows.append([f"Short: {r.site_id} {r.product}", r.shortage_t, f"t of {r.demand_t:,.1f} t"])
     for w in plan.warnings:
         summary_rows.append(["Warning", w, ""])
     summary = Table(
