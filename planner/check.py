@@ -254,7 +254,7 @@ def check_plan(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001, C901 - one
         row = control(country[s], c, inputs.controls) if country[s] in bit else None
         if row is not None and bool(row["content_rule"]):
             orig = bit[country[s]]
-        if not _feasible_allocation(mb, cb, lambda a, b: (a[1] | orig) == b[0] and a[2] <= b[1]):
+        if not _feasible_allocation(mb, cb, lambda a, b, orig=orig: (a[1] | orig) == b[0] and a[2] <= b[1]):
             fail(f"{s}: coproduct {c} exceeds what its main products' batches yield")
 
     # ---- input balance per site and input; blends and waiting are feasible

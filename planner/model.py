@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from planner.data import Inputs
-from planner.network import EXPOSED, INF, Network, build_network, hasse_edges, round_arrival, time_edges
+from planner.network import EXPOSED, INF, Network, build_network, hasse_edges, round_arrival, round_up, time_edges
 
 # Tie-break, USD per tonne made or delivered in a class with more flags than it had: among
 # equally cheap plans prefer the least exposed one, so a clean batch is never
@@ -242,7 +242,7 @@ def build_model(inputs: Inputs, net: Network | None = None) -> LinearModel:
                         if mc | oc != cls:
                             continue
                         for mb in net.out_buckets.get((s, m), []):
-                            if _round(mb, th) == bk:
+                            if round_up(mb, th) == bk:
                                 terms.append((make[(s, m, mc, mb)], -ratio))
                 b.row(("coproduct", s, c, cls, bk), terms, -np.inf, 0.0)
 
@@ -328,13 +328,6 @@ def build_model(inputs: Inputs, net: Network | None = None) -> LinearModel:
         ship_info=ship_info,
     )
     return model
-
-
-def _round(value: int, thresholds: list[int]) -> int | None:
-    for t in thresholds:
-        if t >= value:
-            return t
-    return None
 
 
 def _absorb_bounds(net: Network, dem: pd.DataFrame) -> dict[tuple[str, str], float]:

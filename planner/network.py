@@ -26,6 +26,7 @@ What this module decides, and why:
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from itertools import pairwise
@@ -46,10 +47,8 @@ def _add(a: int, b: int) -> int:
     return INF if a >= INF else a + b
 
 
-def _round_up(value: int, thresholds: list[int]) -> int | None:
+def round_up(value: int, thresholds: list[int]) -> int | None:
     """Smallest threshold >= value (thresholds sorted), or None."""
-    import bisect  # noqa: PLC0415
-
     i = bisect.bisect_left(thresholds, value)
     return thresholds[i] if i < len(thresholds) else None
 
@@ -77,21 +76,14 @@ class Network:
     order: list[str]  # products in bill-of-materials order
     content_countries: list[str]
     binary_sites: list[str]
-    # classes and buckets
+    # classes and buckets; thr_in: the lead-time thresholds an input arriving at (site, product) is rounded to
     out_classes: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     out_buckets: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     buffer_classes: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     buffer_buckets: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     origin: dict[tuple[str, str], int] = field(default_factory=dict)
     lane_events: dict[tuple[int, int], list[License]] = field(default_factory=dict)
-    candidates_possible: int = 0
-
-    def class_label(self, cls: int) -> str:
-        parts = ["exposed" if cls & EXPOSED else "clean"]
-        for i, c in enumerate(self.content_countries):
-            if cls & (1 << (i + 1)):
-                parts.append(f"{c}-content")
-        return ", ".join(parts)
+    thr_in: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- recipes
@@ -492,9 +484,9 @@ def _assign_buckets(net: Network, proc: dict[str, int]) -> None:
             th = sorted(thr_out.get(key, ()))
             if key in net.joint:
                 src = {b for m, _ in net.joint[key] for b in net.out_buckets.get((s, m), [])}
-                f = {r for b in src if (r := _round_up(b, th)) is not None}
+                f = {r for b in src if (r := round_up(b, th)) is not None}
             elif not net.recipe[key]:
-                r0 = _round_up(proc[s], th)
+                r0 = round_up(proc[s], th)
                 f = {r0} if r0 is not None else set()
             else:
                 lists = [arr_buckets.get((s, inp), set()) for inp, _ in net.recipe[key]]
@@ -503,14 +495,14 @@ def _assign_buckets(net: Network, proc: dict[str, int]) -> None:
                 else:
                     floor = max(min(x) for x in lists)
                     cand = {b for x in lists for b in x if b >= floor}
-                    f = {r for b in cand if (r := _round_up(_add(b, proc[s]), th)) is not None}
+                    f = {r for b in cand if (r := round_up(_add(b, proc[s]), th)) is not None}
             net.out_buckets[key] = sorted(f)
             for i in out_lanes.get(key, []):
                 t = to_site[i]
                 tin = sorted(thr_in.get((t, q), ()))
                 for cls in net.out_classes[key]:
                     for b in f:
-                        r = _round_up(_add(b, transit[i] + approval(i, cls)), tin)
+                        r = round_up(_add(b, transit[i] + approval(i, cls)), tin)
                         if r is not None:
                             arr_buckets.setdefault((t, q), set()).add(r)
     users: dict[tuple[str, str], list[str]] = {}
@@ -525,11 +517,11 @@ def _assign_buckets(net: Network, proc: dict[str, int]) -> None:
         for q in users.get((s, inp), []):
             b |= {t2 for t in net.out_buckets.get((s, q), []) if (t2 := _sub(t, proc[s])) >= 0}
         net.buffer_buckets[(s, inp)] = sorted(b)
-    net.thr_in = {k: sorted(v) for k, v in thr_in.items()}  # type: ignore[attr-defined]
+    net.thr_in = {k: sorted(v) for k, v in thr_in.items()}
 
 
 def round_arrival(net: Network, to_site: str, product: str, elapsed: int) -> int | None:
-    return _round_up(elapsed, net.thr_in.get((to_site, product), []))  # type: ignore[attr-defined]
+    return round_up(elapsed, net.thr_in.get((to_site, product), []))
 
 
 def hasse_edges(classes: list[int]) -> list[tuple[int, int]]:

@@ -410,7 +410,7 @@ def _trace(net, ships: pd.DataFrame, batches: pd.DataFrame, plants: pd.DataFrame
                     tier[k2] = max(tier.get(k2, 0), tier[key] + 1)
                     queue.append(k2)
         by_prod: dict[str, float] = {}
-        for (s, q), v in need.items():
+        for (_site, q), v in need.items():
             by_prod[q] = by_prod.get(q, 0.0) + v
         for (s, q), v in need.items():
             if v <= TOL:

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 # (lanes only); "days" is a whole, non-negative number of calendar days.
 KINDS = ("id", "group", "text", "number", "days", "enum", "yesno", "country", "any")
 
-INF = float("inf")
-
 
 @dataclass(frozen=True)
 class Column:
