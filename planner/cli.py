@@ -181,6 +181,98 @@ def _print_summary(result, out: Path) -> None:  # noqa: ANN001
 
 
 @main.command()
+@click.argument("input_path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--whatif", "whatif_path", type=click.Path(exists=True, path_type=Path),
+              help="Workbook (or CSV folder) whose WhatIf sheet holds the scenarios (default: the input's own).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Comparison workbook to write (default: outputs/<input>_batch.xlsx).")
+@click.option("--json", "as_json", is_flag=True, help='Print {"scenarios": [...]} on stdout, baseline first.')
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: the machine's cores).")
+@click.option("--detail", is_flag=True, help="Add one sheet per scenario with its lanes used.")
+@click.option("--solver", type=click.Choice(["auto", "highs", "cbc"]), default=None, help="Override Settings.solver.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Override Settings.time_limit_s (seconds, per scenario).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None, as_json: bool, jobs: int | None,
+          detail: bool, solver: str | None, time_limit: float | None, quiet: bool, debug: bool) -> None:
+    """Plan the baseline and every what-if scenario, and write one comparison workbook.
+
+    Scenarios come from the input's WhatIf sheet, or from --whatif FILE. Each
+    row changes one sheet (set, add, multiply or delete; * matches any value in
+    a key part). A scenario that cannot be applied is reported and skipped.
+
+    \b
+    Example:
+        planner batch inputs/rare_earth_magnets.xlsx --whatif inputs/whatif_reference.xlsx -o outputs/batch.xlsx
+    """
+
+    def go() -> None:
+        from planner.api import options_from  # noqa: PLC0415
+        from planner.batch import default_jobs, run_batch  # noqa: PLC0415
+        from planner.scenarios import parse_whatif  # noqa: PLC0415
+        from planner.sheets import batch_tables  # noqa: PLC0415
+        from planner.validate import load, load_whatif  # noqa: PLC0415
+        from planner.write import check_writable, write_workbook  # noqa: PLC0415
+
+        src = input_path or REFERENCE
+        out = output
+        if out is None:
+            out = Path("outputs") / f"{src.stem}_batch.xlsx"
+            out.parent.mkdir(parents=True, exist_ok=True)
+        out = _resolve_output(src, out)
+        if whatif_path is not None and out.resolve() == whatif_path.resolve():
+            raise UsageError(f"refusing to write the output over the what-if file ({out})")
+        check_writable(out)
+        inputs = load(src)
+        whatif = load_whatif(whatif_path) if whatif_path else inputs.whatif
+        scenarios = parse_whatif(whatif)
+        if not scenarios and not quiet:
+            _err("Warning: no WhatIf scenarios found; only the baseline is planned")
+        opts = options_from(inputs, solver=solver, time_limit_s=time_limit)
+        n = len(scenarios) + 1
+        show = sys.stderr.isatty() and not quiet and not as_json
+        bar = click.progressbar(length=n, label="Planning scenarios", file=sys.stderr) if show else None
+        done = (lambda _o: bar.update(1)) if bar else None
+        if bar:
+            bar.__enter__()
+        try:
+            outcomes = run_batch(inputs, scenarios, opts, jobs=jobs or default_jobs(), progress=done)
+        finally:
+            if bar:
+                bar.__exit__(None, None, None)
+        if outcomes[0].plan is None:
+            raise PlannerError(f"the baseline could not be planned: {outcomes[0].message}")
+        write_workbook(out, batch_tables(outcomes, detail=detail))
+        if as_json:
+            entries = []
+            for o in outcomes:
+                entry: dict[str, object] = {"scenario": o.scenario}
+                if o.plan is not None:
+                    entry.update(o.plan.to_json())
+                else:
+                    entry.update({"status": o.status, "message": o.message, "findings": o.findings})
+                entries.append(entry)
+            click.echo(json.dumps({"scenarios": entries, "output": str(out)}, indent=2, default=str))
+        elif not quiet:
+            base = outcomes[0].plan.summary["total_cost_usd"]
+            for o in outcomes:
+                if o.plan is not None:
+                    c = o.plan.summary["total_cost_usd"]
+                    click.echo(f"{o.scenario[:40]:<40} {o.status:<10} {c:>18,.0f} USD/yr  "
+                               f"{c - base:>+16,.0f}  exposed {100 * o.plan.summary['exposed_share']:5.1f} %")
+                else:
+                    click.echo(f"{o.scenario[:40]:<40} {o.status:<10} {o.message}")
+            click.echo(f"Workbook: {out}")
+        failed = [o for o in outcomes if o.plan is None]
+        if failed and not quiet:
+            _err(f"Warning: {len(failed)} scenario(s) could not be planned; see the Comparison sheet")
+
+    _run(go, as_json, debug)
+
+
+@main.command()
 @click.argument("input_path", type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
 def validate(input_path: Path, as_json: bool) -> None:

@@ -254,3 +254,74 @@ def template_workbook(target, with_examples: bool = True) -> None:  # noqa: ANN0
                         cell.data_type = "s"
     with atomic_path(target) as tmp:
         wb.save(tmp)
+
+
+# --------------------------------------------------------------------------- batch comparison
+
+
+def unique_sheet_names(names: list[str], reserved: set[str]) -> dict[str, str]:
+    """Excel-safe, unique sheet names for scenarios (31 characters, no : \\ / ? * [ ])."""
+    from planner.write import safe_sheet_name  # noqa: PLC0415
+
+    taken = {r.lower() for r in reserved}
+    out: dict[str, str] = {}
+    for name in names:
+        base = safe_sheet_name(name)
+        candidate, n = base, 2
+        while candidate.lower() in taken or candidate.lower() == "history":  # Excel reserves "History"
+            suffix = f" ({n})"
+            candidate = safe_sheet_name(base[: 31 - len(suffix)] + suffix)
+            n += 1
+        taken.add(candidate.lower())
+        out[name] = candidate
+    return out
+
+
+def batch_tables(outcomes, detail: bool = False) -> list[Table]:  # noqa: ANN001
+    from planner.batch import comparison, flow_changes  # noqa: PLC0415
+
+    comp = comparison(outcomes)
+    fixed = ["Comparison", "Flow changes", "Scenarios"]
+    names = unique_sheet_names([o.scenario for o in outcomes], set(fixed)) if detail else {}
+    comp_cols = [
+        Column("scenario", 28), Column("status", 11), Column("total_cost_usd", 16, USD),
+        Column("delta_cost_usd", 16, USD, "against the baseline"), Column("delta_cost_pct", 10, PCT),
+        Column("exposed_share", 10, PCT), Column("exposed_t", 12, T), Column("shortage_t", 12, T),
+        Column("expected_license_loss_usd", 16, USD), Column("max_lead_time_days", 10, "0"),
+        Column("suppliers_in", 30, note="sites shipping in this scenario but not in the baseline"),
+        Column("suppliers_out", 30, note="sites shipping in the baseline but not in this scenario"),
+        Column("saving_per_t_capacity_usd", 16, USD,
+               "for a capacity change: cost saved per t/yr of capacity added (USD per t/yr)"),
+        Column("gap", 8, "0.00%"), Column("changes", 50), Column("message", 60),
+    ]
+    tables = [
+        Table("Comparison", comp_cols, _frame_rows(comp, [c.header for c in comp_cols]),
+              title=["What-if comparison", "Baseline first; costs per year; changes against the baseline."]),
+        Table("Flow changes",
+              [Column("scenario", 28), Column("from", 20), Column("to", 20), Column("product", 14),
+               Column("baseline_t", 12, T), Column("scenario_t", 12, T), Column("change_t", 12, T)],
+              _frame_rows(flow_changes(outcomes), ["scenario", "from_site", "to_site", "product", "baseline_t",
+                                                    "scenario_t", "change_t"])),
+        Table("Scenarios",
+              [Column("scenario", 28), Column("sheet_name", 32, note="this scenario's sheet, with --detail"),
+               Column("sheet", 12), Column("key", 30), Column("column", 22), Column("operation", 10),
+               Column("value", 14)],
+              [[o.scenario, names.get(o.scenario, ""), c.sheet, c.key, c.column, c.operation,
+                c.value if isinstance(c.value, (int, float, str)) else str(c.value)]
+               for o in outcomes for c in (o.changes or ())] or
+              [[o.scenario, names.get(o.scenario, ""), "", "", "", "", ""] for o in outcomes[:1]]),
+    ]
+    if detail:
+        for o in outcomes:
+            if o.plan is None:
+                continue
+            f = o.plan.flows
+            tables.append(Table(
+                names[o.scenario],
+                [Column("from", 20), Column("to", 20), Column("product", 14), Column("tonnes", 12, T),
+                 Column("cost_usd", 14, USD), Column("exposed_t", 12, T), Column("lead_time_days", 10, "0")],
+                _frame_rows(f, ["from_site", "to_site", "product", "tonnes", "cost_usd", "exposed_t",
+                                "lead_time_days"]) if len(f) else [],
+                title=[f"Scenario: {o.scenario}"],
+            ))
+    return tables

@@ -488,3 +488,19 @@ def tables_to_inputs(tables: dict[str, pd.DataFrame], source: Path | None = None
             rows.append((i, cells))
         sheets[name] = RawSheet(name, headers, rows)
     return validate_book(RawBook(source or Path("<tables>"), sheets, "memory"))
+
+
+def load_whatif(path: Path | str) -> pd.DataFrame:
+    """The ``WhatIf`` sheet of a separate workbook (or CSV folder), validated."""
+    from planner.read import read_input  # noqa: PLC0415
+
+    book = read_input(Path(path))
+    name = next((n for n in book.sheets if _normalise(n) == "whatif"), None)
+    if name is None:
+        raise InputError(f"{path} has no WhatIf sheet; sheets found: {', '.join(sorted(book.sheets)) or 'none'}")
+    issues: list[Issue] = []
+    frame = sheet_to_frame(book.sheets[name], schema.WHATIF, issues)
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise InputError(f"{path} has {len(errors)} problem{'s' * (len(errors) != 1)}", sorted(errors))
+    return frame

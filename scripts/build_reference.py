@@ -36,6 +36,8 @@ from openpyxl.writer.excel import ExcelWriter
 ROOT = Path(__file__).resolve().parents[1]
 SRC_DIR = ROOT / "inputs" / "reference"
 DEFAULT_OUT = ROOT / "inputs" / "rare_earth_magnets.xlsx"
+WHATIF_DIR = ROOT / "inputs" / "whatif"
+WHATIF_OUT = ROOT / "inputs" / "whatif_reference.xlsx"
 FIXED_TIME = dt.datetime(2026, 11, 24, 0, 0, 0)
 DATA_AS_OF = "January 2026 (public sources cited in the Sources sheet)"
 
@@ -62,6 +64,8 @@ SHEETS: dict[str, tuple[list[str], set[str]]] = {
     "Settings": (["key", "value"], set()),  # value: number if it reads as one
     "Sources": (["sheet", "row_key", "column", "value", "tag", "basis"], {"value"}),
 }
+# The what-if workbook (planner batch --whatif); `basis` is an extra column the planner ignores.
+WHATIF_COLUMNS = (["scenario", "sheet", "key", "column", "operation", "value", "basis"], set())
 NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -85,7 +89,7 @@ def read_sheet(src: Path, sheet: str) -> list[list[object]]:
     if not path.exists():
         raise BuildError(f"{path}: missing")
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    columns, numeric = SHEETS[sheet]
+    columns, numeric = WHATIF_COLUMNS if sheet == "WhatIf" else SHEETS[sheet]
     if list(df.columns) != columns:
         raise BuildError(f"{path}: columns {list(df.columns)} != contract {columns}")
     rows: list[list[object]] = [list(columns)]
@@ -97,7 +101,7 @@ def read_sheet(src: Path, sheet: str) -> list[list[object]]:
                 out.append(None)
             elif col in numeric:
                 out.append(to_number(text, f"{path.name} line {i}, {col}"))
-            elif sheet == "Settings" and col == "value" and NUMBER.match(text):
+            elif sheet in ("Settings", "WhatIf") and col == "value" and NUMBER.match(text):
                 out.append(to_number(text, f"{path.name} line {i}, {col}"))
             else:
                 out.append(text)
@@ -152,6 +156,24 @@ def build_workbook(src: Path) -> Workbook:
     return wb
 
 
+def build_whatif_workbook(src: Path) -> Workbook:
+    wb = Workbook()
+    wb.remove(wb.active)
+    write_rows(wb.create_sheet("WhatIf"), read_sheet(src, "WhatIf"))
+    about = wb.create_sheet("About")
+    write_rows(about, [
+        ["What-if scenarios for the reference case: planner batch --whatif inputs/whatif_reference.xlsx"],
+        ["Each row changes one sheet of the reference input; rows with one scenario name form one scenario."],
+        ["The basis column tags each figure [S]/[D]/[E] as in the reference Sources sheet."],
+        ["Source of truth: inputs/whatif/WhatIf.csv. Regenerate: python scripts/build_reference.py"],
+    ], header=False)
+    about.column_dimensions["A"].width = 100
+    wb.properties.creator = "scripts/build_reference.py"
+    wb.properties.created = FIXED_TIME
+    wb.properties.modified = FIXED_TIME
+    return wb
+
+
 def workbook_bytes(wb: Workbook) -> bytes:
     """Serialise without openpyxl's save(), which stamps the current time,
     then rewrite the zip with fixed entry timestamps."""
@@ -189,14 +211,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"output workbook (default: {DEFAULT_OUT.relative_to(ROOT)})")
+    parser.add_argument("--whatif-out", type=Path, default=WHATIF_OUT,
+                        help=f"what-if workbook (default: {WHATIF_OUT.relative_to(ROOT)})")
     args = parser.parse_args(argv)
     try:
         data = workbook_bytes(build_workbook(SRC_DIR))
+        whatif = workbook_bytes(build_whatif_workbook(WHATIF_DIR))
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     write_atomic(args.out, data)
-    print(f"wrote {args.out}")
+    write_atomic(args.whatif_out, whatif)
+    print(f"wrote {args.out} and {args.whatif_out}")
     return 0
 
 

@@ -301,10 +301,6 @@ def test_every_help_exits_0_with_an_example():
         assert "Example" in result.output, args
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`planner batch` (the contract's what-if command) is issue #3, not built yet; this flips when it lands",
-)
 def test_contract_commands_exist():
     assert {"solve", "validate", "template", "batch"} <= set(main.commands)
 

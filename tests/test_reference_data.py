@@ -246,7 +246,11 @@ def model(data) -> Model:
 def test_workbook_matches_fresh_build(tmp_path):
     assert XLSX.exists(), "run: python scripts/build_reference.py"
     fresh = tmp_path / "fresh.xlsx"
-    subprocess.run([sys.executable, str(BUILD), "--out", str(fresh)], check=True, cwd=ROOT)
+    fresh_whatif = tmp_path / "fresh_whatif.xlsx"
+    subprocess.run([sys.executable, str(BUILD), "--out", str(fresh), "--whatif-out", str(fresh_whatif)],
+                   check=True, cwd=ROOT)
+    assert (ROOT / "inputs" / "whatif_reference.xlsx").read_bytes() == fresh_whatif.read_bytes(), \
+        "inputs/whatif_reference.xlsx is stale: run python scripts/build_reference.py"
     a = openpyxl.load_workbook(XLSX, read_only=True, data_only=False)
     b = openpyxl.load_workbook(fresh, read_only=True, data_only=False)
     assert a.sheetnames == b.sheetnames
@@ -260,7 +264,8 @@ def test_workbook_matches_fresh_build(tmp_path):
 def test_build_is_byte_stable(tmp_path):
     one, two = tmp_path / "one.xlsx", tmp_path / "two.xlsx"
     for out in (one, two):
-        subprocess.run([sys.executable, str(BUILD), "--out", str(out)], check=True, cwd=ROOT)
+        subprocess.run([sys.executable, str(BUILD), "--out", str(out), "--whatif-out", str(out) + ".whatif.xlsx"],
+                       check=True, cwd=ROOT)
     assert one.read_bytes() == two.read_bytes()
 
 

@@ -1,0 +1,163 @@
+"""Run a baseline and its what-if scenarios, and compare them (no printing, no files).
+
+The input is read and validated once; each scenario is applied to the
+validated tables and solved on its own, in worker processes when ``jobs > 1``
+(each solve is single-threaded, so processes are how a batch uses the cores).
+A scenario that fails (a change that matches nothing, an invalid result, an
+infeasible plan) is reported with its reason; the others still run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from planner.api import plan
+from planner.data import Inputs, SolveOptions
+from planner.errors import InfeasibleError, PlannerError
+from planner.report import Plan
+from planner.scenarios import Change, Scenario, ScenarioError, apply_scenario
+
+BASELINE = "baseline"
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    changes: tuple[Change, ...]
+    status: str  # optimal, feasible, infeasible or error
+    plan: Plan | None = None
+    message: str = ""
+    findings: list[str] = field(default_factory=list)
+    capacity_t: float = 0.0  # total Supply capacity of the scenario, for the value of a capacity change
+
+
+def run_one(inputs: Inputs, scenario: Scenario, options: SolveOptions) -> Outcome:
+    """Apply and solve one scenario; never raises for a scenario's own failure."""
+    try:
+        changed = apply_scenario(inputs, scenario) if scenario.changes else inputs
+        cap = float(changed.supply["capacity_t"].sum())
+        result = plan(changed, options)
+        return Outcome(scenario.name, scenario.changes, result.status, result, capacity_t=cap)
+    except ScenarioError as exc:
+        return Outcome(scenario.name, scenario.changes, "error", message=str(exc))
+    except InfeasibleError as exc:
+        return Outcome(scenario.name, scenario.changes, "infeasible", message=exc.message, findings=exc.findings)
+    except PlannerError as exc:
+        return Outcome(scenario.name, scenario.changes, "error", message=exc.message)
+
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def run_batch(
+    inputs: Inputs,
+    scenarios: list[Scenario],
+    options: SolveOptions,
+    jobs: int = 1,
+    progress: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """The baseline first, then every scenario, in input order whatever order they finish in."""
+    todo = [Scenario(BASELINE), *scenarios]
+    if jobs <= 1 or len(todo) == 1:
+        out = []
+        for sc in todo:
+            res = run_one(inputs, sc, options)
+            out.append(res)
+            if progress:
+                progress(res)
+        return out
+    results: dict[int, Outcome] = {}
+    with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+        futures = {pool.submit(run_one, inputs, sc, options): i for i, sc in enumerate(todo)}
+        from concurrent.futures import as_completed  # noqa: PLC0415
+
+        for fut in as_completed(futures):
+            res = fut.result()
+            results[futures[fut]] = res
+            if progress:
+                progress(res)
+    return [results[i] for i in range(len(todo))]
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def _suppliers(p: Plan) -> set[str]:
+    f = p.flows
+    if not len(f):
+        return set()
+    return set(f.loc[f["tonnes"] > 1e-6, "from_site"])
+
+
+def _flows(p: Plan) -> pd.Series:
+    f = p.flows
+    if not len(f):
+        return pd.Series(dtype=float)
+    return f.set_index(["from_site", "to_site", "product"])["tonnes"]
+
+
+def comparison(outcomes: list[Outcome]) -> pd.DataFrame:
+    """One row per scenario: status, cost and its change, exposure, shortage, who enters or leaves the mix."""
+    base = outcomes[0]
+    bp = base.plan
+    rows = []
+    for o in outcomes:
+        p = o.plan
+        row: dict[str, object] = {"scenario": o.scenario, "status": o.status}
+        if p is not None:
+            s = p.summary
+            lead = p.plants["max_lead_time_days"].dropna() if len(p.plants) else pd.Series(dtype=float)
+            row.update({
+                "total_cost_usd": s["total_cost_usd"],
+                "delta_cost_usd": s["total_cost_usd"] - bp.summary["total_cost_usd"] if bp else None,
+                "delta_cost_pct": (s["total_cost_usd"] / bp.summary["total_cost_usd"] - 1.0)
+                if bp and bp.summary["total_cost_usd"] else None,
+                "exposed_share": s["exposed_share"],
+                "exposed_t": s["exposed_t"],
+                "shortage_t": s["shortage_t"],
+                "expected_license_loss_usd": s["expected_license_loss_usd"],
+                "max_lead_time_days": int(lead.max()) if len(lead) else None,
+                "gap": s["gap"],
+            })
+            if bp is not None and o is not base:
+                row["suppliers_in"] = ", ".join(sorted(_suppliers(p) - _suppliers(bp)))
+                row["suppliers_out"] = ", ".join(sorted(_suppliers(bp) - _suppliers(p)))
+                added = o.capacity_t - base.capacity_t
+                if added > 1e-9:
+                    row["saving_per_t_capacity_usd"] = -float(row["delta_cost_usd"]) / added  # type: ignore[arg-type]
+        row["changes"] = "; ".join(c.describe() for c in o.changes)
+        row["message"] = o.message if not o.findings else o.message + ": " + " | ".join(o.findings)
+        rows.append(row)
+    cols = ["scenario", "status", "total_cost_usd", "delta_cost_usd", "delta_cost_pct", "exposed_share", "exposed_t",
+            "shortage_t", "expected_license_loss_usd", "max_lead_time_days", "suppliers_in", "suppliers_out",
+            "saving_per_t_capacity_usd", "gap", "changes", "message"]
+    return pd.DataFrame(rows).reindex(columns=cols)
+
+
+def flow_changes(outcomes: list[Outcome], top: int = 15) -> pd.DataFrame:
+    """The largest changes in lane tonnes of each scenario against the baseline."""
+    bp = outcomes[0].plan
+    rows = []
+    if bp is None:
+        return pd.DataFrame(columns=["scenario", "from_site", "to_site", "product", "baseline_t", "scenario_t",
+                                     "change_t"])
+    base = _flows(bp)
+    for o in outcomes[1:]:
+        if o.plan is None:
+            continue
+        sc = _flows(o.plan)
+        both = pd.concat([base.rename("baseline_t"), sc.rename("scenario_t")], axis=1).fillna(0.0)
+        both["change_t"] = both["scenario_t"] - both["baseline_t"]
+        both = both[both["change_t"].abs() > 1e-6]
+        both = both.reindex(both["change_t"].abs().sort_values(ascending=False, kind="mergesort").index).head(top)
+        for (f, t, p), r in both.iterrows():
+            rows.append({"scenario": o.scenario, "from_site": f, "to_site": t, "product": p,
+                         "baseline_t": r["baseline_t"], "scenario_t": r["scenario_t"], "change_t": r["change_t"]})
+    return pd.DataFrame(rows, columns=["scenario", "from_site", "to_site", "product", "baseline_t", "scenario_t",
+                                       "change_t"])

@@ -1,0 +1,214 @@
+"""What-if scenarios: parse the ``WhatIf`` table and apply a scenario to validated inputs (pure).
+
+A scenario is every ``WhatIf`` row with one name, applied in row order. A row
+names a sheet, a key (the sheet's id columns joined by ``/``; ``*`` matches any
+value in that part), a column and an operation:
+
+* ``set``: give the column this value in every matching row; a key without
+  ``*`` that matches no row creates the row (a new supply, lane or setting),
+  so several ``set`` rows can fill in a new row's columns;
+* ``add`` / ``multiply``: change a number in every matching row;
+* ``delete``: remove every matching row.
+
+A change that matches nothing (other than a ``set`` that creates), names an
+unknown sheet or column, or leaves the input invalid makes the scenario fail
+with a message; the batch reports it and goes on with the others.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+from planner import schema
+from planner.data import Inputs
+from planner.errors import InputError
+from planner.validate import coerce, tables_to_inputs
+from planner.read import BOOL, EMPTY, NUMBER, TEXT, Cell
+
+_OPERAND = schema.Column("value", "number", required=True)  # any finite number, negative too
+ATTR = {"Sites": "sites", "Supply": "supply", "Recipes": "recipes", "CoProducts": "coproducts", "Lanes": "lanes",
+        "Demand": "demand", "Controls": "controls"}
+
+
+@dataclass(frozen=True)
+class Change:
+    sheet: str
+    key: str
+    column: str
+    operation: str
+    value: object
+    row: int = 0  # WhatIf row, for messages
+
+    def describe(self) -> str:
+        if self.operation == "delete":
+            return f"delete {self.sheet} {self.key}"
+        return f"{self.operation} {self.sheet} {self.key} {self.column} {self.value}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    changes: tuple[Change, ...] = field(default_factory=tuple)
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be applied; the message says which change and why."""
+
+
+def parse_whatif(whatif: pd.DataFrame | None) -> list[Scenario]:
+    """Scenarios in order of first appearance, their changes in row order."""
+    if whatif is None or whatif.empty:
+        return []
+    frame = whatif.sort_values("_row", kind="mergesort")
+    order: list[str] = []
+    changes: dict[str, list[Change]] = {}
+    cols = ["scenario", "sheet", "key", "column", "operation", "value", "_row"]
+    for scenario, sheet, key, column, operation, value, row in zip(*(frame[c] for c in cols), strict=True):
+        name = str(scenario).strip()
+        if name not in changes:
+            order.append(name)
+            changes[name] = []
+        changes[name].append(Change(str(sheet).strip(), str(key).strip(), str(column or "").strip(),
+                                    str(operation).strip().lower(), value, int(row)))
+    return [Scenario(n, tuple(changes[n])) for n in order]
+
+
+def _key_parts(sheet: str) -> tuple[str, ...]:
+    return schema.SHEET_BY_NAME[sheet].key
+
+
+def _matches(frame: pd.DataFrame, sheet: str, key: str) -> pd.Series:
+    cols = _key_parts(sheet)
+    parts = _padded(sheet, key)
+    if len(parts) != len(cols):
+        raise ScenarioError(f"key {key!r} has {len(parts)} parts; {sheet} keys are {'/'.join(cols)}")
+    mask = pd.Series(True, index=frame.index)
+    for col, part in zip(cols, parts, strict=True):
+        if part == "*":
+            continue
+        mask &= frame[col].fillna("").astype(str) == part
+    return mask
+
+
+def _cell(value: object) -> Cell:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str) and not value.strip()):
+        return Cell(None, EMPTY)
+    if isinstance(value, bool):
+        return Cell(value, BOOL)
+    if isinstance(value, (int, float)):
+        return Cell(value, NUMBER)
+    return Cell(str(value), TEXT)
+
+
+def _typed(sheet: str, column: str, value: object) -> object:
+    col = schema.SHEET_BY_NAME[sheet].column(column)
+    typed, problem = coerce(_cell(value), replace(col, required=False))
+    if problem:
+        raise ScenarioError(f"{sheet}.{column}: {problem}")
+    return typed
+
+
+def _settings_frame(settings: dict[str, object]) -> pd.DataFrame:
+    rows = []
+    for k, v in settings.items():
+        if isinstance(v, bool):
+            v = "yes" if v else "no"
+        rows.append({"key": k, "value": v})
+    return pd.DataFrame(rows, columns=["key", "value"])
+
+
+def apply_scenario(inputs: Inputs, scenario: Scenario) -> Inputs:
+    """The inputs with the scenario's changes, validated again.
+
+    Raises
+    ------
+    ScenarioError
+        A change matches nothing, names something unknown, or leaves the input invalid.
+    """
+    tables = {name: getattr(inputs, attr).drop(columns="_row").copy() for name, attr in ATTR.items()}
+    tables["Settings"] = _settings_frame(inputs.settings)
+    for ch in scenario.changes:
+        where = f"WhatIf row {ch.row}" if ch.row else "WhatIf"
+        try:
+            _apply(tables, ch)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{where} ({ch.describe()}): {exc}") from None
+    try:
+        return replace(tables_to_inputs(tables), source=inputs.source, source_sha256=inputs.source_sha256,
+                       whatif=None)
+    except InputError as exc:
+        detail = "; ".join(str(i) for i in exc.issues[:5])
+        raise ScenarioError(f"the changed input is invalid: {detail}") from None
+
+
+def _apply(tables: dict[str, pd.DataFrame], ch: Change) -> None:
+    if ch.sheet not in tables:
+        known = ", ".join([*ATTR, "Settings"])
+        raise ScenarioError(f"unknown sheet {ch.sheet!r} (one of {known})")
+    frame = tables[ch.sheet]
+    if ch.operation not in schema.OPERATIONS:
+        raise ScenarioError(f"unknown operation {ch.operation!r} (set, add, multiply or delete)")
+    if ch.sheet == "Settings":
+        column = "value"
+        if ch.key not in schema.SETTING_BY_KEY:
+            raise ScenarioError(f"unknown setting {ch.key!r}")
+    else:
+        column = ch.column
+        if ch.operation != "delete" and column not in schema.SHEET_BY_NAME[ch.sheet].names:
+            raise ScenarioError(f"unknown column {column!r} in {ch.sheet}")
+    mask = _matches(frame, ch.sheet, ch.key)
+    if ch.operation == "delete":
+        if not mask.any():
+            raise ScenarioError(f"no {ch.sheet} row matches {ch.key!r}")
+        tables[ch.sheet] = frame[~mask].reset_index(drop=True)
+        return
+    if ch.operation == "set":
+        if not mask.any():
+            if "*" in ch.key:
+                raise ScenarioError(f"no {ch.sheet} row matches {ch.key!r}")
+            tables[ch.sheet] = frame = _new_row(frame, ch.sheet, ch.key)
+            mask = _matches(frame, ch.sheet, ch.key)
+        if ch.sheet == "Settings":
+            frame.loc[mask, "value"] = ch.value
+        else:
+            frame[column] = frame[column].astype(object)
+            frame.loc[mask, column] = _typed(ch.sheet, column, ch.value)
+        return
+    if not mask.any():
+        raise ScenarioError(f"no {ch.sheet} row matches {ch.key!r}")
+    number, problem = coerce(_cell(ch.value), _OPERAND)
+    if problem:
+        raise ScenarioError(f"{ch.operation} needs a number: {problem}")
+    spec_kind = "number" if ch.sheet == "Settings" else schema.SHEET_BY_NAME[ch.sheet].column(column).kind
+    if spec_kind not in ("number", "days"):
+        raise ScenarioError(f"{ch.operation} needs a numeric column; {ch.sheet}.{column} is {spec_kind}")
+    current = pd.to_numeric(frame.loc[mask, column], errors="coerce")
+    if ch.sheet != "Settings":
+        default = schema.SHEET_BY_NAME[ch.sheet].column(column).default
+        current = current.fillna(default if isinstance(default, (int, float)) else float("nan"))
+    if current.isna().any():
+        raise ScenarioError(f"{ch.sheet}.{column} is blank in a matching row; use set")
+    new = current + number if ch.operation == "add" else current * number
+    frame[column] = frame[column].astype(object)
+    frame.loc[mask, column] = new.astype(int) if spec_kind == "days" and (new % 1 == 0).all() else new
+
+
+def _padded(sheet: str, key: str) -> list[str]:
+    """Key parts; trailing parts that are optional columns (a lane's product, a recipe's site) may be left off."""
+    cols = _key_parts(sheet)
+    parts = key.split("/")
+    spec = schema.SHEET_BY_NAME[sheet]
+    while len(parts) < len(cols) and not spec.column(cols[len(parts)]).required:
+        parts.append("")
+    return parts
+
+
+def _new_row(frame: pd.DataFrame, sheet: str, key: str) -> pd.DataFrame:
+    cols = _key_parts(sheet)
+    parts = _padded(sheet, key)
+    row = {c: None for c in frame.columns}
+    row.update(dict(zip(cols, parts, strict=True)))
+    return pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
