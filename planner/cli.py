@@ -273,6 +273,66 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
 
 
 @main.command()
+@click.argument("input_path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--param", required=True,
+              help="A Settings key (max_exposed_share, risk_weight, ...) or Sheet:key:column.")
+@click.option("--from", "start", type=float, required=True, help="First value.")
+@click.option("--to", "stop", type=float, required=True, help="Last value.")
+@click.option("--steps", type=click.IntRange(min=2), default=11, show_default=True, help="Number of points.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Sweep workbook to write (default: outputs/<input>_sweep.xlsx).")
+@click.option("--json", "as_json", is_flag=True, help='Print {"points": [...]} on stdout.')
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: the cores).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+def sweep(input_path: Path | None, param: str, start: float, stop: float, steps: int, output: Path | None,
+          as_json: bool, jobs: int | None, quiet: bool, debug: bool) -> None:
+    """Step one parameter over a range and chart the trade-off (cost against exposure).
+
+    \b
+    Examples:
+        planner sweep --param max_exposed_share --from 1 --to 0 --steps 11
+        planner sweep my.xlsx --param Supply:SP_MY_LYNAS/DYTB_OXIDE:capacity_t --from 100 --to 1100 --steps 6
+    """
+
+    def go() -> None:
+        from planner.api import options_from  # noqa: PLC0415
+        from planner.batch import default_jobs, run_batch  # noqa: PLC0415
+        from planner.sheets import sweep_tables  # noqa: PLC0415
+        from planner.sweep import headline, points, sweep_frame  # noqa: PLC0415
+        from planner.validate import load  # noqa: PLC0415
+        from planner.write import check_writable, write_workbook  # noqa: PLC0415
+
+        src = input_path or REFERENCE
+        out = output
+        if out is None:
+            out = Path("outputs") / f"{src.stem}_sweep.xlsx"
+            out.parent.mkdir(parents=True, exist_ok=True)
+        out = _resolve_output(src, out)
+        pts = points(param, start, stop, steps)
+        check_writable(out)
+        inputs = load(src)
+        outcomes = run_batch(inputs, pts, options_from(inputs), jobs=jobs or default_jobs())
+        values = [float(c.changes[0].value) for c in pts]
+        frame = sweep_frame(outcomes, values)
+        sentence = headline(frame, param)
+        write_workbook(out, sweep_tables(frame, param, sentence))
+        if as_json:
+            recs = frame.astype(object).where(frame.notna(), None).to_dict("records")
+            click.echo(json.dumps({"param": param, "headline": sentence, "points": recs, "output": str(out)},
+                                  indent=2, default=str))
+        elif not quiet:
+            for r in frame.itertuples(index=False):
+                cost = "" if r.total_cost_usd is None or r.total_cost_usd != r.total_cost_usd else \
+                    f"{r.total_cost_usd:>18,.0f} USD/yr  exposed {100 * r.exposed_share:5.1f} %"
+                click.echo(f"{r.point[:40]:<40} {r.status:<10} {cost} {r.message or ''}")
+            click.echo(sentence)
+            click.echo(f"Workbook: {out}")
+
+    _run(go, as_json, debug)
+
+
+@main.command()
 @click.argument("input_path", type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
 def validate(input_path: Path, as_json: bool) -> None:

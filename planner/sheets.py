@@ -325,3 +325,26 @@ def batch_tables(outcomes, detail: bool = False) -> list[Table]:  # noqa: ANN001
                 title=[f"Scenario: {o.scenario}"],
             ))
     return tables
+
+
+def sweep_tables(frame, param: str, sentence: str) -> list[Table]:  # noqa: ANN001
+    from planner.write import Chart  # noqa: PLC0415
+
+    cols = [Column("point", 30), Column("value", 10, "0.####"), Column("status", 10),
+            Column("total_cost_usd", 16, USD), Column("delta_from_first_point_usd", 16, USD),
+            Column("exposed_share", 10, PCT), Column("exposed_t", 12, T), Column("shortage_t", 12, T),
+            Column("expected_license_loss_usd", 16, USD),
+            Column("suppliers_in", 30, note="sites that start shipping at this point (against the previous point)"),
+            Column("suppliers_out", 30, note="sites that stop shipping at this point"), Column("message", 40)]
+    pts = frame[frame["value"].notna()]
+    charts = [
+        Chart("scatter", "Total cost against license-exposed share", x=5, ys=[3],
+              x_title="license-exposed share of deliveries", y_title="USD per year", anchor="N4"),
+        Chart("scatter", f"Total cost against {param}", x=1, ys=[3], x_title=param, y_title="USD per year",
+              anchor="N26"),
+    ]
+    return [
+        Table("Sweep", cols, _frame_rows(pts, [c.header for c in cols]),
+              title=[f"Trade-off sweep of {param}", sentence], charts=charts),
+        Table("Baseline", cols, _frame_rows(frame[frame["value"].isna()], [c.header for c in cols])),
+    ]

@@ -38,14 +38,28 @@ class Column:
 
 
 @dataclass
+class Chart:
+    """A native Excel chart of this sheet's columns (0-based column indexes), placed at ``anchor``."""
+
+    kind: str  # "scatter" (x-y with lines and markers) or "bar"
+    title: str
+    x: int
+    ys: list[int]
+    x_title: str = ""
+    y_title: str = ""
+    anchor: str = "H2"
+
+
+@dataclass
 class Table:
-    """A sheet: optional title lines, then a header row and data rows."""
+    """A sheet: optional title lines, then a header row and data rows, and optional charts."""
 
     name: str
     columns: list[Column]
     rows: Iterable[Iterable[object]]
     title: list[str] | None = None
     freeze: bool = True
+    charts: list[Chart] | None = None
 
 
 def check_writable(target: Path) -> None:
@@ -175,11 +189,41 @@ def write_workbook(target: Path, tables: list[Table]) -> list[str]:
             if t.columns:
                 ws.append(header)
             fmts = [c.fmt for c in t.columns]
+            n = 0
             for row in t.rows:
                 ws.append([_cell(ws, v, fmts[i] if i < len(fmts) else None, warnings=warnings)
                            for i, v in enumerate(row)])
+                n += 1
+            header_row = title_rows + 1
+            for ch in t.charts or []:
+                if n:
+                    ws.add_chart(_chart(ws, ch, header_row, header_row + n), ch.anchor)
         wb.save(tmp)
     return warnings
+
+
+def _chart(ws, spec: Chart, header_row: int, last_row: int):  # noqa: ANN001, ANN202
+    from openpyxl.chart import BarChart, Reference, ScatterChart, Series  # noqa: PLC0415
+
+    if spec.kind == "bar":
+        chart = BarChart()
+        for y in spec.ys:
+            chart.add_data(Reference(ws, min_col=y + 1, min_row=header_row, max_row=last_row), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=spec.x + 1, min_row=header_row + 1, max_row=last_row))
+    else:
+        chart = ScatterChart()
+        chart.style = 13
+        xs = Reference(ws, min_col=spec.x + 1, min_row=header_row + 1, max_row=last_row)
+        for y in spec.ys:
+            ys = Reference(ws, min_col=y + 1, min_row=header_row, max_row=last_row)
+            series = Series(ys, xs, title_from_data=True)
+            series.marker.symbol = "circle"
+            chart.series.append(series)
+    chart.title = spec.title
+    chart.x_axis.title = spec.x_title
+    chart.y_axis.title = spec.y_title
+    chart.width, chart.height = 18, 10
+    return chart
 
 
 _BAD_SHEET_CHARS = re.compile(r"[:\\/?*\[\]]")
