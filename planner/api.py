@@ -34,8 +34,8 @@ def options_from(inputs: Inputs, **overrides: object) -> SolveOptions:
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def plan(inputs: Inputs, options: SolveOptions | None = None) -> Plan:
-    """Solve ``inputs`` and return the recommendation.
+def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detail: bool = True) -> Plan:  # noqa: ANN001
+    """Solve ``inputs`` and return the recommendation (``solver``: a warm solver to reuse, in batches).
 
     Raises
     ------
@@ -48,7 +48,8 @@ def plan(inputs: Inputs, options: SolveOptions | None = None) -> Plan:
     t0 = time.perf_counter()
     model = build_model(inputs)
     t1 = time.perf_counter()
-    result = solve(model, options)
+    # ``solver``: a planner.solve.WarmHighs reused across a batch's scenarios
+    result = solver.solve(model) if solver is not None else solve(model, options)
     t2 = time.perf_counter()
     if result.status == INFEASIBLE:
         raise InfeasibleError("demand cannot be met in full and shortage is not allowed (allow_shortage = no)",
@@ -58,7 +59,7 @@ def plan(inputs: Inputs, options: SolveOptions | None = None) -> Plan:
             f"no feasible plan found within the time limit of {options.time_limit_s:g} s; "
             "raise time_limit_s in Settings or --time-limit"
         )
-    out = build_plan(model, result)
+    out = build_plan(model, result, detail=detail)
     t3 = time.perf_counter()
     out.run_info = run_info(inputs, options, model, result, Timings(t1 - t0, t2 - t1, t3 - t2))
     out.warnings = [str(w) for w in inputs.warnings] + out.warnings

@@ -9,9 +9,10 @@ infeasible plan) is reported with its reason; the others still run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -21,6 +22,7 @@ from planner.data import Inputs, SolveOptions
 from planner.errors import InfeasibleError, PlannerError
 from planner.report import Plan
 from planner.scenarios import Change, Scenario, ScenarioError, apply_scenario
+from planner.solve import WarmHighs
 
 BASELINE = "baseline"
 
@@ -36,12 +38,12 @@ class Outcome:
     capacity_t: float = 0.0  # total Supply capacity of the scenario, for the value of a capacity change
 
 
-def run_one(inputs: Inputs, scenario: Scenario, options: SolveOptions) -> Outcome:
+def run_one(inputs: Inputs, scenario: Scenario, options: SolveOptions, warm: WarmHighs | None = None) -> Outcome:
     """Apply and solve one scenario; never raises for a scenario's own failure."""
     try:
         changed = apply_scenario(inputs, scenario) if scenario.changes else inputs
         cap = float(changed.supply["capacity_t"].sum())
-        result = plan(changed, options)
+        result = plan(changed, options, solver=warm, detail=False)
         return Outcome(scenario.name, scenario.changes, result.status, result, capacity_t=cap)
     except ScenarioError as exc:
         return Outcome(scenario.name, scenario.changes, "error", message=str(exc))
@@ -55,34 +57,55 @@ def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
+def run_chunk(inputs: Inputs, scenarios: list[Scenario], options: SolveOptions, warm: bool = True,
+              progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Solve scenarios one after another on one persistent HiGHS model (a worker's share of a batch).
+
+    The baseline model is loaded first; a scenario that only changes numbers
+    (capacities, prices, demand, limits, settings) has the same shape and is
+    re-solved from the previous basis instead of from scratch.
+    """
+    solver = WarmHighs(options) if warm else None
+    if solver is not None and not any(s.name == BASELINE for s in scenarios):
+        with contextlib.suppress(PlannerError):  # load the baseline's basis; its plan is not needed here
+            plan(inputs, options, solver=solver)
+    out = []
+    for sc in scenarios:
+        res = run_one(inputs, sc, options, solver)
+        out.append(res)
+        if progress:
+            progress(res)
+    return out
+
+
 def run_batch(
     inputs: Inputs,
     scenarios: list[Scenario],
     options: SolveOptions,
     jobs: int = 1,
     progress: Callable[[Outcome], None] | None = None,
+    warm: bool = True,
 ) -> list[Outcome]:
-    """The baseline first, then every scenario, in input order whatever order they finish in."""
+    """The baseline first, then every scenario, in input order whatever order they finish in.
+
+    With ``jobs > 1`` the scenarios are split into contiguous chunks, one per
+    worker process, each with its own persistent solver (``warm``).
+    """
     todo = [Scenario(BASELINE), *scenarios]
     if jobs <= 1 or len(todo) == 1:
-        out = []
-        for sc in todo:
-            res = run_one(inputs, sc, options)
-            out.append(res)
-            if progress:
-                progress(res)
-        return out
-    results: dict[int, Outcome] = {}
-    with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
-        futures = {pool.submit(run_one, inputs, sc, options): i for i, sc in enumerate(todo)}
-        from concurrent.futures import as_completed  # noqa: PLC0415
-
+        return run_chunk(inputs, todo, options, warm, progress)
+    n = min(jobs, len(todo))
+    bounds = [round(i * len(todo) / n) for i in range(n + 1)]
+    chunks = [todo[bounds[i]:bounds[i + 1]] for i in range(n)]
+    results: list[list[Outcome]] = [[] for _ in chunks]
+    with ProcessPoolExecutor(max_workers=n) as pool:
+        futures = {pool.submit(run_chunk, inputs, chunk, options, warm): i for i, chunk in enumerate(chunks)}
         for fut in as_completed(futures):
-            res = fut.result()
-            results[futures[fut]] = res
+            results[futures[fut]] = fut.result()
             if progress:
-                progress(res)
-    return [results[i] for i in range(len(todo))]
+                for res in results[futures[fut]]:
+                    progress(res)
+    return [o for chunk in results for o in chunk]
 
 
 # --------------------------------------------------------------------------- comparison

@@ -79,7 +79,8 @@ def _clean(v: float) -> float:
     return 0.0 if r == 0 else r
 
 
-def build_plan(model: LinearModel, result: SolveResult) -> Plan:
+def build_plan(model: LinearModel, result: SolveResult, detail: bool = True) -> Plan:
+    """The plan's tables; ``detail=False`` leaves out the sourcing trace (batches compare without it)."""
     assert result.x is not None
     net, inputs = model.net, model.inputs
     st = inputs.settings
@@ -319,7 +320,7 @@ def build_plan(model: LinearModel, result: SolveResult) -> Plan:
         for s in cand.index
     ], columns=["site_id", "name", "stage", "country", "used", "qualification_cost_usd", "output_t", "min_volume_t"])
 
-    sourcing = _trace(net, ships, batches, plants)
+    sourcing = _trace(net, ships, batches, plants) if detail else _trace(net, ships.iloc[0:0], batches, plants)
 
     delivered = float(plants["delivered_t"].sum()) if len(plants) else 0.0
     exposed_total = float(plants["exposed_t"].sum()) if len(plants) else 0.0
@@ -367,9 +368,11 @@ def _trace(net, ships: pd.DataFrame, batches: pd.DataFrame, plants: pd.DataFrame
     cols = ["plant", "product", "tier", "site_id", "stage", "company", "country", "supplies", "tonnes", "share"]
     if not len(ships) or not len(plants):
         return pd.DataFrame(columns=cols)
-    recv = ships.groupby(["to_site", "product", "from_site"])["tonnes"].sum()
-    recv_tot = ships.groupby(["to_site", "product"])["tonnes"].sum()
-    made = batches.groupby(["site_id", "product"])["tonnes"].sum()
+    recv: dict[tuple[str, str], dict[str, float]] = {}
+    for (t, p, f), v in ships.groupby(["to_site", "product", "from_site"])["tonnes"].sum().items():
+        recv.setdefault((t, p), {})[f] = float(v)
+    recv_tot = {k: sum(v.values()) for k, v in recv.items()}
+    made = batches.groupby(["site_id", "product"])["tonnes"].sum().to_dict()
     rank = {p: i for i, p in enumerate(net.order)}
     sites = net.sites
     out = []
@@ -378,7 +381,7 @@ def _trace(net, ships: pd.DataFrame, batches: pd.DataFrame, plants: pd.DataFrame
             continue
         need: dict[tuple[str, str], float] = {}
         tier: dict[tuple[str, str], int] = {}
-        for f, t in recv.loc[(r.site_id, r.product)].items():
+        for f, t in recv.get((r.site_id, r.product), {}).items():
             need[(f, r.product)] = need.get((f, r.product), 0.0) + float(t)
             tier[(f, r.product)] = 1
         queue = sorted(need, key=lambda k: -rank[k[1]])
@@ -404,7 +407,7 @@ def _trace(net, ships: pd.DataFrame, batches: pd.DataFrame, plants: pd.DataFrame
                 total_in = float(recv_tot.get((s, inp), 0.0))
                 if total_in <= 0:
                     continue
-                for sup, t in recv.loc[(s, inp)].items():
+                for sup, t in recv.get((s, inp), {}).items():
                     k2 = (sup, inp)
                     need[k2] = need.get(k2, 0.0) + amount * f * float(t) / total_in
                     tier[k2] = max(tier.get(k2, 0), tier[key] + 1)

@@ -109,8 +109,6 @@ def _new_highs(options: SolveOptions):  # noqa: ANN202
 
 
 def _solve_highs(model: LinearModel, options: SolveOptions) -> SolveResult:
-    import highspy  # noqa: PLC0415
-
     t0 = time.perf_counter()
     if model.n_cols == 0:  # everything was pruned: HiGHS calls this "Empty"; decide it here
         feasible = bool(np.all(model.row_lo <= 1e-9) and np.all(model.row_hi >= -1e-9))
@@ -122,6 +120,13 @@ def _solve_highs(model: LinearModel, options: SolveOptions) -> SolveResult:
     if not model.is_mip and model.n_cols > IPM_ABOVE:
         h.setOptionValue("solver", "ipm")
     h.passModel(_highs_lp(model))
+    return _run_highs(h, model, t0)
+
+
+def _run_highs(h, model: LinearModel, t0: float) -> SolveResult:  # noqa: ANN001
+    """Run ``h`` (holding ``model``) and map HiGHS's own status honestly."""
+    import highspy  # noqa: PLC0415
+
     h.run()
     ms = h.getModelStatus()
     if ms == highspy.HighsModelStatus.kUnboundedOrInfeasible:
@@ -129,7 +134,7 @@ def _solve_highs(model: LinearModel, options: SolveOptions) -> SolveResult:
         h.run()
         ms = h.getModelStatus()
     info = h.getInfo()
-    version = f"HiGHS {highspy.Highs().version()}" if hasattr(highspy.Highs(), "version") else "HiGHS"
+    version = f"HiGHS {h.version()}" if hasattr(h, "version") else "HiGHS"
     has_x = info.primal_solution_status == 2
     status_name = h.modelStatusToString(ms)
     limits = {
@@ -172,6 +177,66 @@ def _solve_highs(model: LinearModel, options: SolveOptions) -> SolveResult:
         message=status_name,
         limit_hit=ms in limits,
     )
+
+
+class WarmHighs:
+    """One persistent HiGHS model for a series of LPs of the same shape (what-if batches).
+
+    ``solve(model)`` re-solves in place when ``model`` has the same rows, columns
+    and sparsity as the one loaded (only costs, bounds or coefficients differ):
+    HiGHS then hot-starts dual simplex from the previous basis. Anything else (a
+    MIP, a changed structure) is solved cold, and becomes the loaded model.
+    """
+
+    def __init__(self, options: SolveOptions) -> None:
+        self.options = options
+        self.h = None
+        self.model: LinearModel | None = None
+        self.warm_solves = 0
+        self.cold_solves = 0
+
+    def _same_shape(self, model: LinearModel) -> bool:
+        cur = self.model
+        return (
+            cur is not None and not model.is_mip and not cur.is_mip
+            and model.n_cols == cur.n_cols and model.n_rows == cur.n_rows and len(model.a_val) == len(cur.a_val)
+            and np.array_equal(model.a_row, cur.a_row) and np.array_equal(model.a_col, cur.a_col)
+            and model.cols["key"].tolist() == cur.cols["key"].tolist()
+            and model.rows["key"].tolist() == cur.rows["key"].tolist()
+        )
+
+    def solve(self, model: LinearModel) -> SolveResult:
+        if self.options.solver == "cbc" or not self._same_shape(model):
+            self.cold_solves += 1
+            if self.options.solver == "cbc" or model.is_mip or model.n_cols == 0:
+                self.h, self.model = None, None
+                return solve(model, self.options)
+            t0 = time.perf_counter()
+            self.h = _new_highs(self.options)
+            if model.n_cols > IPM_ABOVE:
+                self.h.setOptionValue("solver", "ipm")  # crossover leaves a basis for the warm solves
+            self.h.passModel(_highs_lp(model))
+            self.model = model
+            result = _run_highs(self.h, model, t0)
+            self.h.setOptionValue("solver", "simplex")  # re-solves hot-start dual simplex from that basis
+            return result
+        t0 = time.perf_counter()
+        cur, h = self.model, self.h
+        assert cur is not None and h is not None
+        idx = np.flatnonzero(model.c != cur.c).astype(np.int32)
+        if len(idx):
+            h.changeColsCost(len(idx), idx, model.c[idx])
+        idx = np.flatnonzero((model.col_lo != cur.col_lo) | (model.col_hi != cur.col_hi)).astype(np.int32)
+        if len(idx):
+            h.changeColsBounds(len(idx), idx, model.col_lo[idx], model.col_hi[idx])
+        idx = np.flatnonzero((model.row_lo != cur.row_lo) | (model.row_hi != cur.row_hi)).astype(np.int32)
+        if len(idx):
+            h.changeRowsBounds(len(idx), idx, model.row_lo[idx], model.row_hi[idx])
+        for k in np.flatnonzero(model.a_val != cur.a_val):
+            h.changeCoeff(int(model.a_row[k]), int(model.a_col[k]), float(model.a_val[k]))
+        self.model = model
+        self.warm_solves += 1
+        return _run_highs(h, model, t0)
 
 
 def _fixed_lp_duals(h, model: LinearModel, x: np.ndarray) -> np.ndarray | None:  # noqa: ANN001
