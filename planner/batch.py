@@ -19,7 +19,7 @@ import pandas as pd
 
 from planner.api import plan
 from planner.data import Inputs, SolveOptions
-from planner.errors import InfeasibleError, PlannerError
+from planner.errors import InfeasibleError, PlannerError, UsageError
 from planner.report import Plan
 from planner.scenarios import Change, Scenario, ScenarioError, apply_scenario
 from planner.solve import WarmHighs
@@ -85,20 +85,24 @@ def run_batch(
     jobs: int = 1,
     progress: Callable[[Outcome], None] | None = None,
     warm: bool = True,
+    executor: str = "process",
+    scheduler: str | None = None,
 ) -> list[Outcome]:
     """The baseline first, then every scenario, in input order whatever order they finish in.
 
     With ``jobs > 1`` the scenarios are split into contiguous chunks, one per
-    worker process, each with its own persistent solver (``warm``).
+    worker process, each with its own persistent solver (``warm``). With
+    ``executor="dask"`` the chunks go to the Dask cluster at ``scheduler``
+    (``jobs`` chunks; default: one per worker thread of the cluster).
     """
     todo = [Scenario(BASELINE), *scenarios]
+    if executor == "dask":
+        return _run_dask(inputs, todo, options, jobs, warm, scheduler, progress)
     if jobs <= 1 or len(todo) == 1:
         return run_chunk(inputs, todo, options, warm, progress)
-    n = min(jobs, len(todo))
-    bounds = [round(i * len(todo) / n) for i in range(n + 1)]
-    chunks = [todo[bounds[i]:bounds[i + 1]] for i in range(n)]
+    chunks = _chunks(todo, jobs)
     results: list[list[Outcome]] = [[] for _ in chunks]
-    with ProcessPoolExecutor(max_workers=n) as pool:
+    with ProcessPoolExecutor(max_workers=len(chunks)) as pool:
         futures = {pool.submit(run_chunk, inputs, chunk, options, warm): i for i, chunk in enumerate(chunks)}
         for fut in as_completed(futures):
             results[futures[fut]] = fut.result()
@@ -106,6 +110,39 @@ def run_batch(
                 for res in results[futures[fut]]:
                     progress(res)
     return [o for chunk in results for o in chunk]
+
+
+def _chunks(todo: list[Scenario], jobs: int) -> list[list[Scenario]]:
+    n = max(1, min(jobs, len(todo)))
+    bounds = [round(i * len(todo) / n) for i in range(n + 1)]
+    return [todo[bounds[i]:bounds[i + 1]] for i in range(n)]
+
+
+def _run_dask(inputs: Inputs, todo: list[Scenario], options: SolveOptions, jobs: int, warm: bool,
+              scheduler: str | None, progress: Callable[[Outcome], None] | None) -> list[Outcome]:
+    try:
+        from distributed import Client  # noqa: PLC0415
+    except ImportError as exc:
+        raise UsageError("--executor dask needs the dask extra: pip install 'planner[dask]'") from exc
+    if not scheduler:
+        raise UsageError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+    try:
+        client = Client(scheduler, timeout=30)
+    except OSError as exc:
+        raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+    try:
+        n = jobs if jobs > 1 else max(1, sum(client.nthreads().values()))
+        chunks = _chunks(todo, n)
+        data = client.scatter(inputs, broadcast=True)  # sent once to every worker, not once per chunk
+        futures = [client.submit(run_chunk, data, chunk, options, warm, pure=False) for chunk in chunks]
+        results = client.gather(futures)
+    finally:
+        client.close()
+    out = [o for chunk in results for o in chunk]
+    if progress:
+        for o in out:
+            progress(o)
+    return out
 
 
 # --------------------------------------------------------------------------- comparison

@@ -190,18 +190,26 @@ def _print_summary(result, out: Path) -> None:  # noqa: ANN001
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: the machine's cores).")
 @click.option("--detail", is_flag=True, help="Add one sheet per scenario with its lanes used.")
+@click.option("--executor", type=click.Choice(["process", "dask"]), default="process", show_default=True,
+              help="Where scenarios run: local worker processes, or an existing Dask cluster (planner[dask]).")
+@click.option("--scheduler", default=None, help="Dask scheduler address, with --executor dask.")
+@click.option("--cold", is_flag=True, help="Solve every scenario from scratch (no reuse of the previous basis).")
 @click.option("--solver", type=click.Choice(["auto", "highs", "cbc"]), default=None, help="Override Settings.solver.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Override Settings.time_limit_s (seconds, per scenario).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None, as_json: bool, jobs: int | None,
-          detail: bool, solver: str | None, time_limit: float | None, quiet: bool, debug: bool) -> None:
+          detail: bool, executor: str, scheduler: str | None, cold: bool, solver: str | None,
+          time_limit: float | None, quiet: bool, debug: bool) -> None:
     """Plan the baseline and every what-if scenario, and write one comparison workbook.
 
     Scenarios come from the input's WhatIf sheet, or from --whatif FILE. Each
     row changes one sheet (set, add, multiply or delete; * matches any value in
     a key part). A scenario that cannot be applied is reported and skipped.
+    The input is read once; scenarios that only change numbers re-solve from
+    the previous plan's basis. --executor dask --scheduler ADDRESS sends them to
+    a Dask cluster.
 
     \b
     Example:
@@ -238,7 +246,9 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
         if bar:
             bar.__enter__()
         try:
-            outcomes = run_batch(inputs, scenarios, opts, jobs=jobs or default_jobs(), progress=done)
+            n_jobs = jobs or (0 if executor == "dask" else default_jobs())
+            outcomes = run_batch(inputs, scenarios, opts, jobs=n_jobs, progress=done, warm=not cold,
+                                 executor=executor, scheduler=scheduler)
         finally:
             if bar:
                 bar.__exit__(None, None, None)

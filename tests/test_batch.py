@@ -187,3 +187,50 @@ def test_approval_drop_costs_more_and_general_licences_cost_less(reference_batch
     assert by["Approvals drop to 25 %"]["total_cost_usd"] > base
     assert by["General licences: 95 % in 14 days"]["total_cost_usd"] < base
     assert by["Dy/Tb oxide price shock x3"]["total_cost_usd"] > base
+
+
+def test_warm_resolve_is_used_and_matches_a_cold_solve(base):
+    from planner.model import build_model  # noqa: PLC0415
+    from planner.solve import WarmHighs, solve  # noqa: PLC0415
+
+    warm = WarmHighs(SolveOptions())
+    warm.solve(build_model(base))
+    for k in (5, 10, -10):
+        changed = apply_scenario(base, one("Supply", "A/X", "capacity_t", "add", k))
+        model = build_model(changed)
+        assert warm.solve(model).objective == pytest.approx(solve(model, SolveOptions()).objective, rel=1e-12)
+    assert warm.warm_solves == 3 and warm.cold_solves == 1
+    # a structural change (a new supplier) falls back to a cold solve
+    new = Scenario("new", (Change("Sites", "C", "country", "set", "CA"), Change("Sites", "C", "stage", "set", "mine"),
+                           Change("Supply", "C/X", "capacity_t", "set", 40),
+                           Change("Supply", "C/X", "unit_cost_usd_per_kg", "set", 0.5)))
+    assert warm.solve(build_model(apply_scenario(base, new))).objective == pytest.approx(40 * 500 + 10 * 1000)
+    assert warm.cold_solves == 2
+
+
+def test_warm_and_cold_batches_agree(base):
+    scenarios = [Scenario(f"x{f}", (Change("Supply", "*/X", "capacity_t", "multiply", f),)) for f in (0.5, 1.5, 3)]
+    warm = run_batch(base, scenarios, SolveOptions(), warm=True)
+    cold = run_batch(base, scenarios, SolveOptions(), warm=False)
+    for a, b in zip(warm, cold, strict=True):
+        assert a.plan.summary["total_cost_usd"] == pytest.approx(b.plan.summary["total_cost_usd"], rel=1e-12)
+
+
+def test_dask_gives_the_same_results_as_serial(base):
+    distributed = pytest.importorskip("distributed")
+    scenarios = [Scenario(f"x{f}", (Change("Supply", "*/X", "capacity_t", "multiply", f),)) for f in (0.5, 1.5, 3)]
+    serial = run_batch(base, scenarios, SolveOptions(), jobs=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = run_batch(base, scenarios, SolveOptions(), executor="dask", scheduler=cluster.scheduler_address)
+    assert [o.scenario for o in remote] == [o.scenario for o in serial]
+    for a, b in zip(serial, remote, strict=True):
+        assert a.plan.summary["total_cost_usd"] == b.plan.summary["total_cost_usd"]
+        pd.testing.assert_frame_equal(a.plan.flows, b.plan.flows)
+
+
+def test_dask_without_a_scheduler_is_a_usage_error(base):
+    from planner.errors import UsageError  # noqa: PLC0415
+
+    pytest.importorskip("distributed")
+    with pytest.raises(UsageError, match="--scheduler"):
+        run_batch(base, [], SolveOptions(), executor="dask")
