@@ -62,7 +62,7 @@ def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detai
     out = build_plan(model, result, detail=detail)
     t3 = time.perf_counter()
     out.run_info = run_info(inputs, options, model, result, Timings(t1 - t0, t2 - t1, t3 - t2))
-    out.warnings = [str(w) for w in inputs.warnings] + out.warnings
+    out.warnings = [str(w) for w in inputs.warnings] + model.net.warnings + out.warnings
     if result.status == FEASIBLE:
         gap = "unknown" if result.gap is None else f"{100 * result.gap:.2f} %"
         out.warnings.append(

@@ -47,7 +47,8 @@ def _report_error(exc: PlannerError, as_json: bool) -> None:
     if isinstance(exc, InfeasibleError):
         for f in exc.findings:
             _err(f"  - {f}")
-    _err("Nothing was written.")
+    if getattr(exc, "kept", None) is None:
+        _err("Nothing was written.")
 
 
 def _run(fn, as_json: bool = False, debug: bool = False) -> None:  # noqa: ANN001
@@ -84,6 +85,14 @@ def _resolve_output(input_path: Path, output: Path | None) -> Path:
     return output
 
 
+def input_options(fn):  # noqa: ANN001, ANN201
+    """--max-rows and --strict-numerics, for every command that reads an input."""
+    fn = click.option("--strict-numerics", is_flag=True,
+                      help="Refuse numbers spanning too many orders of magnitude instead of warning.")(fn)
+    return click.option("--max-rows", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+                        help="Refuse a sheet with more data rows than this.")(fn)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="planner")
 def main() -> None:
@@ -113,8 +122,10 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Show model size and the solver log.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@input_options
 def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: str | None, time_limit: float | None,
-          mip_gap: float | None, require_optimal: bool, quiet: bool, verbose: bool, debug: bool) -> None:
+          mip_gap: float | None, require_optimal: bool, quiet: bool, verbose: bool, debug: bool, max_rows: int,
+          strict_numerics: bool) -> None:
     """Plan the sourcing mix and write the recommendation workbook.
 
     INPUT_PATH is an .xlsx workbook or a folder of CSV files (one per sheet);
@@ -137,7 +148,7 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
             raise UsageError(f"the bundled reference case {src} is missing; give an input file")
         out = _resolve_output(src, output)
         check_writable(out)
-        inputs = load(src)
+        inputs = load(src, max_rows, strict_numerics)
         opts = options_from(inputs, solver=solver, time_limit_s=time_limit, mip_gap=mip_gap, verbose=verbose)
         if verbose:
             _err(f"planner {__version__}: read {src}")
@@ -199,9 +210,10 @@ def _print_summary(result, out: Path) -> None:  # noqa: ANN001
               help="Override Settings.time_limit_s (seconds, per scenario).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@input_options
 def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None, as_json: bool, jobs: int | None,
           detail: bool, executor: str, scheduler: str | None, cold: bool, solver: str | None,
-          time_limit: float | None, quiet: bool, debug: bool) -> None:
+          time_limit: float | None, quiet: bool, debug: bool, max_rows: int, strict_numerics: bool) -> None:
     """Plan the baseline and every what-if scenario, and write one comparison workbook.
 
     Scenarios come from the input's WhatIf sheet, or from --whatif FILE. Each
@@ -233,7 +245,7 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
         if whatif_path is not None and out.resolve() == whatif_path.resolve():
             raise UsageError(f"refusing to write the output over the what-if file ({out})")
         check_writable(out)
-        inputs = load(src)
+        inputs = load(src, max_rows, strict_numerics)
         whatif = load_whatif(whatif_path) if whatif_path else inputs.whatif
         scenarios = parse_whatif(whatif)
         if not scenarios and not quiet:
@@ -295,8 +307,9 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: the cores).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@input_options
 def sweep(input_path: Path | None, param: str, start: float, stop: float, steps: int, output: Path | None,
-          as_json: bool, jobs: int | None, quiet: bool, debug: bool) -> None:
+          as_json: bool, jobs: int | None, quiet: bool, debug: bool, max_rows: int, strict_numerics: bool) -> None:
     """Step one parameter over a range and chart the trade-off (cost against exposure).
 
     \b
@@ -321,7 +334,7 @@ def sweep(input_path: Path | None, param: str, start: float, stop: float, steps:
         out = _resolve_output(src, out)
         pts = points(param, start, stop, steps)
         check_writable(out)
-        inputs = load(src)
+        inputs = load(src, max_rows, strict_numerics)
         outcomes = run_batch(inputs, pts, options_from(inputs), jobs=jobs or default_jobs())
         values = [float(c.changes[0].value) for c in pts]
         frame = sweep_frame(outcomes, values)
@@ -345,7 +358,8 @@ def sweep(input_path: Path | None, param: str, start: float, stop: float, steps:
 @main.command()
 @click.argument("input_path", type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
-def validate(input_path: Path, as_json: bool) -> None:
+@input_options
+def validate(input_path: Path, as_json: bool, max_rows: int, strict_numerics: bool) -> None:
     """Check an input workbook (or CSV folder) and list every problem with its sheet, row and column.
 
     Exits 0 only when the input is valid.
@@ -358,11 +372,14 @@ def validate(input_path: Path, as_json: bool) -> None:
     def go() -> None:
         from planner.validate import load  # noqa: PLC0415
 
-        inputs = load(input_path)
+        from planner.network import build_network  # noqa: PLC0415
+
+        inputs = load(input_path, max_rows, strict_numerics)
+        warnings = [str(w) for w in inputs.warnings] + build_network(inputs).warnings
         if as_json:
-            click.echo(json.dumps({"status": "valid", "warnings": [str(w) for w in inputs.warnings]}, indent=2))
+            click.echo(json.dumps({"status": "valid", "warnings": warnings}, indent=2))
             return
-        for w in inputs.warnings:
+        for w in warnings:
             _err(f"Warning: {w}")
         counts = ", ".join(f"{len(getattr(inputs, t))} {t}" for t in ("sites", "supply", "lanes", "demand"))
         click.echo(f"{input_path} is valid ({counts}).")

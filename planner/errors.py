@@ -81,6 +81,10 @@ class NoSolutionError(PlannerError):
 
 
 class OutputError(PlannerError):
-    """The plan was computed but could not be written. Exit 6."""
+    """The plan was computed but could not be written. Exit 6.
+
+    ``kept``: where the finished workbook was saved instead, if anywhere.
+    """
 
     exit_code = 6
+    kept = None

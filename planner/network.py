@@ -84,6 +84,7 @@ class Network:
     origin: dict[tuple[str, str], int] = field(default_factory=dict)
     lane_events: dict[tuple[int, int], list[License]] = field(default_factory=dict)
     thr_in: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # supply that can never be used, and why
 
 
 # --------------------------------------------------------------------------- recipes
@@ -312,6 +313,7 @@ def build_network(inputs: Inputs) -> Network:
         keep = [lane_active(f, t, p) for f, t, p in zip(lanes["from_site"], lanes["to_site"], lanes["product"], strict=True)]
         lanes = lanes[keep].reset_index(drop=True)
 
+    warnings = _unusable_supply(supply, made, makeable, active, recipe, joint, senders)
     sup = supply.loc[sorted(active)] if active else supply.iloc[0:0]
     unit_cost = sup["unit_cost_usd_per_kg"].to_dict()
     lanes["sender_unit_cost"] = [unit_cost[(f, p)] for f, p in zip(lanes["from_site"], lanes["product"], strict=True)]
@@ -335,10 +337,32 @@ def build_network(inputs: Inputs) -> Network:
         order=order,
         content_countries=[],
         binary_sites=binary,
+        warnings=warnings,
     )
     _assign_classes(net, inputs, country, rank)
     _assign_buckets(net, proc)
     return net
+
+
+def _unusable_supply(supply: pd.DataFrame, made: set, makeable: set, active: set, recipe: dict, joint: dict,
+                     senders: dict, most: int = 10) -> list[str]:
+    """Why Supply rows can never carry flow: an input that cannot arrive, or no way on to a plant."""
+    out = []
+    for s, q in sorted(made - active):
+        row = int(supply.at[(s, q), "_row"]) if "_row" in supply.columns else 0
+        where = f"Supply!A{row}: " if row else ""
+        if (s, q) not in makeable:
+            if (s, q) in joint:
+                why = f"it comes only with {', '.join(m for m, _ in joint[(s, q)])}, which {s} cannot make"
+            else:
+                missing = [i for i, _ in recipe[(s, q)] if not any((f, i) in makeable for f in senders.get((s, i), ()))]
+                why = f"no lane brings {', '.join(missing)} from a site that can make it"
+            out.append(f"{where}{s} cannot make {q}: {why}")
+        else:
+            out.append(f"{where}{s}'s {q} cannot reach a plant that needs it (no lane onward to a user of {q})")
+    if len(out) > most:
+        out = [*out[:most], f"...and {len(out) - most} more Supply rows that cannot be used"]
+    return out
 
 
 # --------------------------------------------------------------------------- classes

@@ -15,9 +15,11 @@ from pathlib import Path
 
 from planner.errors import InputError, Issue
 
-# Cell kinds.
-EMPTY, NUMBER, TEXT, BOOL, ERROR, DATE = "empty", "number", "text", "bool", "error", "date"
+# Cell kinds. FORMULA: a formula whose result was never saved (a file written by a script and never
+# opened in Excel): its value is unknown, which must not pass for a blank.
+EMPTY, NUMBER, TEXT, BOOL, ERROR, DATE, FORMULA = "empty", "number", "text", "bool", "error", "date", "formula"
 
+MAX_ROWS = 1_000_000  # data rows per sheet, unless --max-rows says otherwise
 MAX_FILE_MB = 200
 MAX_UNCOMPRESSED_MB = 2000
 MAX_RATIO = 200
@@ -93,12 +95,40 @@ def _guard_xlsx(path: Path) -> None:
             )
 
 
-def read_xlsx(path: Path) -> RawBook:
+def _formula_cells(path: Path) -> dict[str, set[tuple[int, int]]]:
+    """(row, column) of every formula cell, per sheet title (a second pass, only if there are formulas).
+
+    Excel saves a formula's last result, which the first pass reads; a formula
+    whose result was never calculated reads as blank there and must be reported
+    instead of being taken for an empty cell.
+    """
+    import openpyxl  # noqa: PLC0415
+
+    with zipfile.ZipFile(path) as zf:
+        has_formulas = any(b"<f" in zf.read(n) for n in zf.namelist() if n.startswith("xl/worksheets/"))
+    if not has_formulas:
+        return {}
+    formulas: dict[str, set[tuple[int, int]]] = {}
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=False, keep_links=False)
+    try:
+        for ws in wb.worksheets:
+            ws.reset_dimensions()
+            for row in ws.iter_rows():
+                for c in row:
+                    if getattr(c, "data_type", None) == "f":
+                        formulas.setdefault(ws.title, set()).add((c.row, c.column))
+    finally:
+        wb.close()
+    return formulas
+
+
+def read_xlsx(path: Path, max_rows: int = MAX_ROWS) -> RawBook:
     import openpyxl  # noqa: PLC0415 - keep start-up light for CSV inputs
 
     if not openpyxl.DEFUSEDXML:
         raise InputError("the installation is unsafe: openpyxl is not using defusedxml; reinstall the planner")
     _guard_xlsx(path)
+    formulas = _formula_cells(path)
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
     except Exception as exc:  # openpyxl raises many types for damaged or hostile files
@@ -116,8 +146,12 @@ def read_xlsx(path: Path) -> RawBook:
             headers: list[str] = []
             rows: list[tuple[int, list[Cell]]] = []
             header_found = False
+            unsaved = formulas.get(ws.title, set())
             for row in rows_iter:
                 cells = [_cell_from_value(c.value, getattr(c, "data_type", None)) for c in row]
+                if unsaved:
+                    cells = [Cell(None, FORMULA) if cell.kind == EMPTY and (getattr(c, "row", 0),
+                             getattr(c, "column", 0)) in unsaved else cell for cell, c in zip(cells, row, strict=True)]
                 if not header_found:
                     if all(c.kind == EMPTY for c in cells):
                         continue
@@ -131,13 +165,15 @@ def read_xlsx(path: Path) -> RawBook:
                 if excel_row is None:
                     excel_row = header_row + len(rows) + 1
                 rows.append((excel_row, cells))
+                if len(rows) > max_rows:
+                    raise InputError(f"{ws.title} has more than {max_rows:,} data rows (limit: --max-rows {max_rows})")
             sheets[ws.title] = RawSheet(ws.title, headers, rows, hidden=ws.sheet_state != "visible")
     finally:
         wb.close()
     return RawBook(path, sheets, "xlsx")
 
 
-def read_csv_folder(path: Path) -> RawBook:
+def read_csv_folder(path: Path, max_rows: int = MAX_ROWS) -> RawBook:
     sheets: dict[str, RawSheet] = {}
     for file in sorted(path.glob("*.csv")):
         text = file.read_bytes().decode("utf-8-sig")
@@ -154,11 +190,13 @@ def read_csv_folder(path: Path) -> RawBook:
             if all(c.kind == EMPTY for c in cells):
                 continue
             rows.append((lineno, cells))
+            if len(rows) > max_rows:
+                raise InputError(f"{file.stem} has more than {max_rows:,} data rows (limit: --max-rows {max_rows})")
         sheets[file.stem] = RawSheet(file.stem, headers, rows)
     return RawBook(path, sheets, "csv")
 
 
-def read_input(path: Path) -> RawBook:
+def read_input(path: Path, max_rows: int = MAX_ROWS) -> RawBook:
     """Read ``path`` (an .xlsx file or a folder of CSV files named after the sheets).
 
     Raises
@@ -170,13 +208,13 @@ def read_input(path: Path) -> RawBook:
     if not path.exists():
         raise InputError(f"{path} does not exist")
     if path.is_dir():
-        book = read_csv_folder(path)
+        book = read_csv_folder(path, max_rows)
         if not book.sheets:
             raise InputError(f"{path} is a folder with no .csv files (expected Sites.csv, Supply.csv, ...)")
         return book
     if path.suffix.lower() == ".csv":
         raise InputError(f"{path} is a single CSV file; give the folder holding one CSV per sheet")
-    return read_xlsx(path)
+    return read_xlsx(path, max_rows)
 
 
 def hidden_warnings(book: RawBook) -> list[Issue]:

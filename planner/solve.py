@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,15 +124,48 @@ def _solve_highs(model: LinearModel, options: SolveOptions) -> SolveResult:
     return _run_highs(h, model, t0)
 
 
+def run_interruptible(h) -> None:  # noqa: ANN001
+    """``h.run()`` in a worker thread, so that Ctrl-C can cancel it.
+
+    HiGHS holds the thread inside C++ for the whole solve; run there, Ctrl-C would
+    wait for the end of a possibly long MIP. Here the main thread waits, and on
+    KeyboardInterrupt asks HiGHS to stop (``cancelSolve``), waits for it, and
+    re-raises, so the command line exits 130 with nothing written.
+    """
+    h.HandleUserInterrupt = True  # makes cancelSolve effective
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            h.run()
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            failure.append(exc)
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=target, name="highs", daemon=True)
+    worker.start()
+    try:
+        while not done.wait(0.1):
+            pass
+    except KeyboardInterrupt:
+        h.cancelSolve()
+        worker.join()
+        raise
+    if failure:
+        raise failure[0]
+
+
 def _run_highs(h, model: LinearModel, t0: float) -> SolveResult:  # noqa: ANN001
     """Run ``h`` (holding ``model``) and map HiGHS's own status honestly."""
     import highspy  # noqa: PLC0415
 
-    h.run()
+    run_interruptible(h)
     ms = h.getModelStatus()
     if ms == highspy.HighsModelStatus.kUnboundedOrInfeasible:
         h.setOptionValue("presolve", "off")
-        h.run()
+        run_interruptible(h)
         ms = h.getModelStatus()
     info = h.getInfo()
     version = f"HiGHS {h.version()}" if hasattr(h, "version") else "HiGHS"
@@ -248,7 +282,7 @@ def _fixed_lp_duals(h, model: LinearModel, x: np.ndarray) -> np.ndarray | None: 
     h.changeColsIntegrality(len(idx), idx, np.array([highspy.HighsVarType.kContinuous] * len(idx)))
     h.changeColsBounds(len(idx), idx, vals, vals)
     h.setOptionValue("time_limit", 60.0)
-    h.run()
+    run_interruptible(h)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     return np.asarray(h.getSolution().row_dual, dtype=float)
@@ -289,7 +323,10 @@ def _solve_cbc(model: LinearModel, options: SolveOptions) -> SolveResult:
         cmd = [cbc_path(), str(mps), "-sec", str(options.time_limit_s), "-threads", "1",
                "-randomSeed", str(options.seed or 1), "-ratioGap", str(options.mip_gap), "-allowableGap", "0",
                "-printingOptions", "all", "-solve", "-solu", str(sol)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env={**os.environ})
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env={**os.environ})
+        except OSError as exc:  # binary missing or not executable
+            raise NoSolutionError(f"the CBC solver could not be run ({exc}); use --solver highs") from exc
         log = proc.stdout + proc.stderr
         if not sol.exists():
             raise NoSolutionError(f"CBC failed (exit {proc.returncode}): {log[-500:]}")

@@ -19,7 +19,20 @@ import pandas as pd
 from planner import countries, schema
 from planner.data import Inputs
 from planner.errors import InputError, Issue, column_letter
-from planner.read import BOOL, DATE, EMPTY, ERROR, NUMBER, TEXT, Cell, RawBook, RawSheet, hidden_warnings
+from planner.read import (
+    BOOL,
+    DATE,
+    EMPTY,
+    ERROR,
+    FORMULA,
+    MAX_ROWS,
+    NUMBER,
+    TEXT,
+    Cell,
+    RawBook,
+    RawSheet,
+    hidden_warnings,
+)
 
 _NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _YES = {"yes", "y", "true", "1"}
@@ -57,6 +70,8 @@ def coerce(cell: Cell, col: schema.Column) -> tuple[object, str | None]:
     """Coerce one cell to the column's kind. Returns ``(value, problem)``."""
     if cell.kind == ERROR:
         return None, f"cell contains the Excel error {cell.value}"
+    if cell.kind == FORMULA:
+        return None, "holds a formula with no saved result; open and save the file in Excel, or paste values"
     if cell.kind == EMPTY:
         if col.required:
             return None, "value required"
@@ -373,8 +388,11 @@ def _finish(frame: pd.DataFrame, spec: schema.Sheet) -> pd.DataFrame:
     return frame
 
 
-def validate_book(book: RawBook, *, need_whatif: bool = False) -> Inputs:
-    """Validate a raw book. Raises ``InputError`` listing every problem."""
+def validate_book(book: RawBook, *, strict_numerics: bool = False) -> Inputs:
+    """Validate a raw book. Raises ``InputError`` listing every problem.
+
+    ``strict_numerics``: numbers spanning too many orders of magnitude are errors, not warnings.
+    """
     issues: list[Issue] = list(hidden_warnings(book))
     by_norm = {_normalise(n): n for n in book.sheets}
     tables: dict[str, pd.DataFrame] = {}
@@ -424,6 +442,10 @@ def validate_book(book: RawBook, *, need_whatif: bool = False) -> Inputs:
         _check_references(tables, issues)
         _check_cycles(tables["Recipes"], tables["CoProducts"], issues)
     settings = _settings(tables["Settings"], issues)
+    if not [i for i in issues if i.severity == "error"]:
+        for w in numeric_warnings(tables):
+            issues.append(Issue(w.sheet, message=w.message + (" (--strict-numerics)" if strict_numerics else ""),
+                                severity="error" if strict_numerics else "warning"))
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise InputError(f"{book.path} has {len(errors)} problem{'s' * (len(errors) != 1)}", sorted(errors))
@@ -446,6 +468,46 @@ def validate_book(book: RawBook, *, need_whatif: bool = False) -> Inputs:
     )
 
 
+# Numbers compared for range, by family: a span of more than SPAN_LIMIT within one family (or a value above
+# HUGE) is usually a unit slip or a typo, and it costs the solver precision (PuLP's and HiGHS's guides).
+SPAN_LIMIT = 1e9
+HUGE = 1e12
+FAMILIES = {
+    "prices (USD/kg)": [("Supply", "unit_cost_usd_per_kg"), ("Lanes", "freight_usd_per_kg"),
+                        ("Lanes", "duty_usd_per_kg"), ("Demand", "shortage_cost_usd_per_kg"),
+                        ("Controls", "denial_cost_usd_per_kg")],
+    "tonnages (t/yr)": [("Supply", "capacity_t"), ("Demand", "quantity_t"), ("Sites", "min_volume_t")],
+    "factors (t/t)": [("Recipes", "input_t_per_t"), ("CoProducts", "coproduct_t_per_t")],
+}
+
+
+def numeric_warnings(tables: dict[str, pd.DataFrame]) -> list[Issue]:
+    """Warnings for numbers spanning too many orders of magnitude within a family, naming both cells."""
+    out = []
+    for family, cols in FAMILIES.items():
+        found = []
+        for sheet, col in cols:
+            frame = tables.get(sheet)
+            if frame is None or col not in frame or frame.empty:
+                continue
+            vals = pd.to_numeric(frame[col], errors="coerce").abs()
+            for v, row in zip(vals, frame["_row"], strict=True):
+                if v == v and v > 0:
+                    found.append((float(v), sheet, int(row), col))
+        if not found:
+            continue
+        lo, hi = min(found), max(found)
+        where = lambda f: f"{f[1]}!{column_letter(_col(schema.SHEET_BY_NAME[f[1]], f[3]))}{f[2]} ({f[3]})"  # noqa: E731
+        if hi[0] / lo[0] > SPAN_LIMIT:
+            out.append(Issue("", message=f"numbers span {math.log10(hi[0] / lo[0]):.0f} orders of magnitude among "
+                             f"{family} (smallest {lo[0]:g} at {where(lo)}, largest {hi[0]:g} at {where(hi)}): "
+                             "the solver may lose precision; check units and typos", severity="warning"))
+        elif hi[0] > HUGE:
+            out.append(Issue("", message=f"numbers up to {hi[0]:g} among {family} (at {where(hi)}): "
+                             "the solver may lose precision; check units and typos", severity="warning"))
+    return out
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
@@ -455,11 +517,11 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def load(path: Path | str) -> Inputs:
-    """Read and validate an input workbook or CSV folder."""
+def load(path: Path | str, max_rows: int = MAX_ROWS, strict_numerics: bool = False) -> Inputs:
+    """Read and validate an input workbook or CSV folder (at most ``max_rows`` data rows a sheet)."""
     from planner.read import read_input  # noqa: PLC0415
 
-    return validate_book(read_input(Path(path)))
+    return validate_book(read_input(Path(path), max_rows), strict_numerics=strict_numerics)
 
 
 def tables_to_inputs(tables: dict[str, pd.DataFrame], source: Path | None = None) -> Inputs:

@@ -16,6 +16,7 @@ import math
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,15 +94,42 @@ def atomic_path(target: Path) -> Iterator[Path]:
         yield tmp_path
         with tmp_path.open("rb+") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp_path, target)
-    except PermissionError as exc:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        raise OutputError(f"could not write {target}: {exc}") from exc
     except BaseException:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
         raise
+    try:
+        _replace(tmp_path, target)
+    except PermissionError as exc:
+        # The plan is finished: keep it beside the locked target rather than lose the minutes of solving.
+        kept = target.with_name(f"{target.stem}.locked-{time.strftime('%Y%m%d-%H%M%S')}{target.suffix}")
+        try:
+            os.rename(tmp_path, kept)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp_path.unlink()
+            raise OutputError(f"could not write {target}: {exc}; nothing was written") from exc
+        err = OutputError(f"{target} is open or locked ({exc.strerror or exc}); it is unchanged, and the new "
+                          f"workbook was saved as {kept}")
+        err.kept = kept
+        raise err from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    """os.replace, retried briefly on Windows, where antivirus and indexers lock files for a moment."""
+    tries = 5 if os.name == "nt" else 1
+    for i in range(tries):
+        try:
+            os.replace(tmp, target)
+            return
+        except PermissionError:
+            if i == tries - 1:
+                raise
+            time.sleep(0.4)
 
 
 def _umask() -> int:

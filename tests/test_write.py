@@ -133,7 +133,11 @@ def test_failure_to_replace_the_target_is_an_output_error(collect_garbage, tmp_p
         write_workbook(out, one_column(["a", 1.0]))
     assert info.value.exit_code == 6
     assert out.read_bytes() == b"previous plan"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.xlsx"]
+    # the finished workbook is kept beside the locked target (B.7), and no temp file is left
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 2 and names[0] == "out.locked-" + names[0][len("out.locked-"):] and names[1] == "out.xlsx"
+    assert names[0].endswith(".xlsx") and str(info.value.kept).endswith(names[0])
+    assert [c.value for c in read_column(tmp_path / names[0])] == ["a", 1.0]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")

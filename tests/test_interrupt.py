@@ -1,0 +1,51 @@
+"""Ctrl-C during a solve cancels HiGHS and leaves nothing behind; a missing solver is a clear error."""
+
+from __future__ import annotations
+
+import _thread
+import threading
+import time
+
+import pytest
+
+from planner.data import SolveOptions
+from planner.errors import NoSolutionError
+from planner.solve import run_interruptible
+
+
+class SlowHighs:
+    """Stands in for highspy.Highs: 'solves' until cancelled (or 5 s)."""
+
+    def __init__(self) -> None:
+        self.HandleUserInterrupt = False
+        self.cancelled = threading.Event()
+
+    def run(self) -> None:
+        self.cancelled.wait(timeout=5)
+
+    def cancelSolve(self) -> None:  # noqa: N802 - highspy's name
+        self.cancelled.set()
+
+
+def test_ctrl_c_cancels_the_solver_and_propagates():
+    h = SlowHighs()
+    threading.Timer(0.3, _thread.interrupt_main).start()  # what Ctrl-C does to the main thread
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        run_interruptible(h)
+    assert h.cancelled.is_set()
+    assert h.HandleUserInterrupt
+    assert time.perf_counter() - t0 < 3
+
+
+def test_missing_cbc_binary_is_a_no_solution_error(monkeypatch):
+    from planner import solve as solve_mod  # noqa: PLC0415
+    from tests.conftest import build  # noqa: PLC0415
+    from planner.model import build_model  # noqa: PLC0415
+
+    inp = build([{"site_id": "M", "country": "AU", "stage": "mine"}, {"site_id": "P", "country": "DE", "stage": "plant"}],
+                [{"site_id": "M", "product": "X", "capacity_t": 10, "unit_cost_usd_per_kg": 1}],
+                [{"from_site": "M", "to_site": "P"}], [{"site_id": "P", "product": "X", "quantity_t": 5}])
+    monkeypatch.setattr(solve_mod, "cbc_path", lambda: "/nonexistent/cbc")
+    with pytest.raises(NoSolutionError, match="could not be run"):
+        solve_mod.solve(build_model(inp), SolveOptions(solver="cbc"))
