@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from planner.model import LinearModel
-from planner.network import EXPOSED, INF
+from planner.network import EXPOSED, INF, round_up
 from planner.solve import SolveResult
 
 TOL = 1e-7  # tonnes below this are noise from the solver's tolerances
@@ -147,8 +147,13 @@ def build_plan(model: LinearModel, result: SolveResult, detail: bool = True) -> 
         for (s, q), rows in sorted((k, v) for k, v in make_by_sp.items() if k[1] == p):
             for (_, _, cls, bk, _v, _j) in rows:
                 if (s, q) in net.joint:
+                    # only the main batches this coproduct batch comes from: same class (plus the
+                    # coproduct's own origin flags) and a bound that rounds to this batch's bound
+                    oc = net.origin.get((s, q), 0)
+                    th = net.out_buckets.get((s, q), [])
                     src = [actual_make.get((s, m, mc, mb), 0) for m, _ in net.joint[(s, q)]
-                           for (_, _, mc, mb, _v2, _j2) in make_by_sp.get((s, m), [])]
+                           for (_, _, mc, mb, _v2, _j2) in make_by_sp.get((s, m), [])
+                           if (mc | oc) == cls and round_up(mb, th) == bk]
                     a = max(src, default=proc[s])
                 elif not net.recipe.get((s, q)):
                     a = proc[s]
