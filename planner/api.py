@@ -135,24 +135,39 @@ def diagnose(inputs: Inputs, options: SolveOptions) -> list[str]:
     base = _shortages(elastic, quick)
     if base is None:
         return findings or ["the solver could not find even a plan with shortage; check the input for extreme values"]
+    base, binding = base
     relaxations = {
-        "the lead-time limits (Demand.max_lead_time_days)": _without_lead_times,
-        "the exposure caps (max_exposed_share)": _without_exposure_caps,
-        "the supplier and country share caps (max_supplier_share, max_country_share)": _without_share_caps,
-        "the minimum volumes of candidate sites (Sites.min_volume_t)": _without_min_volumes,
+        "its lead-time limit ({cell} max_lead_time_days)": _without_lead_times,
+        "its exposure cap ({cell} max_exposed_share, or Settings max_exposed_share)": _without_exposure_caps,
+        "the supplier and country share caps (Settings max_supplier_share, max_country_share)": _without_share_caps,
+        "the minimum volumes of candidate sites (Sites min_volume_t)": _without_min_volumes,
     }
     relaxed = {name: _shortages(fn(elastic), quick) for name, fn in relaxations.items()}
+    d = inputs.demand.set_index(["site_id", "product"])
     for (site, product), short in sorted(base.items()):
         if short <= 1e-6:
             continue
-        qty = float(inputs.demand.set_index(["site_id", "product"]).at[(site, product), "quantity_t"])
+        qty = float(d.at[(site, product), "quantity_t"])
         if (site, product) not in served:
             continue
-        causes = [name for name, res in relaxed.items() if res is not None and res.get((site, product), 0) < short - 1e-6]
+        row = int(d.at[(site, product), "_row"])
+        cells = {"max_lead_time_days": f"Demand!D{row}", "max_exposed_share": f"Demand!E{row}"}
+        causes, left = [], short
+        for name, res in relaxed.items():
+            if res is not None and res[0].get((site, product), 0) < short - 1e-6:
+                cell = cells["max_lead_time_days"] if "lead-time" in name else cells["max_exposed_share"]
+                causes.append(name.format(cell=cell))
+                left = min(left, res[0].get((site, product), 0))
+        caps = ", ".join(binding[:3])
+        capacity = "capacity along its supply chain" + (f" (the binding capacities are {caps})" if caps else
+                                                        " or the lanes available")
         if causes:
-            why = "limited by " + " and ".join(causes) + ": lifting them would let more be delivered"
+            why = (f"limited by {' and '.join(causes)}: lifting {'it' if len(causes) == 1 else 'them'} would let "
+                   f"{short - left:,.1f} t more be delivered")
+            if left > 1e-6:
+                why += f"; the other {left:,.1f} t are limited by {capacity}"
         else:
-            why = "limited by capacity along its supply chain (Supply.capacity_t) or by the lanes available"
+            why = f"limited by {capacity}"
         findings.append(
             f"{site} can get only {qty - short:,.1f} t of the {qty:,.1f} t of {product} it needs "
             f"({_where(inputs, site, product)}); {short:,.1f} t short, {why}"
@@ -162,7 +177,8 @@ def diagnose(inputs: Inputs, options: SolveOptions) -> list[str]:
     return findings
 
 
-def _shortages(inputs: Inputs, options: SolveOptions) -> dict[tuple[str, str], float] | None:
+def _shortages(inputs: Inputs, options: SolveOptions) -> tuple[dict[tuple[str, str], float], list[str]] | None:
+    """Shortage per demand with shortage priced, and the capacities that bind most (as Supply cells)."""
     model = build_model(inputs)
     res = solve(model, options)
     if res.status not in (OPTIMAL, FEASIBLE) or res.x is None:
@@ -171,7 +187,15 @@ def _shortages(inputs: Inputs, options: SolveOptions) -> dict[tuple[str, str], f
     for j, k in enumerate(model.cols["key"]):
         if k[0] == "short":
             out[(k[1], k[2])] = float(res.x[j])
-    return out
+    binding: list[str] = []
+    if res.row_dual is not None:
+        sup = inputs.supply.set_index(["site_id", "product"])
+        caps = [(res.row_dual[i], k) for i, k in enumerate(model.rows["key"]) if k[0] == "capacity"]
+        for dual, k in sorted(caps, key=lambda t: t[0]):  # most negative first: worth most per tonne
+            if dual < -1e-6:
+                row = int(sup.at[(k[1], k[2]), "_row"])
+                binding.append(f"Supply!C{row} ({k[1]} {k[2]}, {float(sup.at[(k[1], k[2]), 'capacity_t']):,.0f} t)")
+    return out, binding
 
 
 def _without_lead_times(inputs: Inputs) -> Inputs:

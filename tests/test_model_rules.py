@@ -427,7 +427,11 @@ def test_lead_time_diagnosis_names_the_limit():
     inp = _lead_case(20).with_settings(allow_shortage=False)
     with pytest.raises(InfeasibleError) as info:
         plan(inp)
-    assert "lead-time limits" in "\n".join(info.value.findings)
+    text = "\n".join(info.value.findings)
+    # 4 days' processing + 35 days' transit can never meet a 20-day limit: all 10 t short, and the finding
+    # points at the limit's cell
+    assert "10.0 t short, limited by its lead-time limit (Demand!D2 max_lead_time_days)" in text
+    assert "10.0 t more be delivered" in text
 
 
 def test_most_specific_lane_row_governs():
