@@ -70,6 +70,13 @@ def _run(fn, as_json: bool = False, debug: bool = False) -> None:  # noqa: ANN00
         sys.exit(1)
 
 
+def _existing(path: Path) -> Path:
+    """An input path that must exist (checked here, not by click, so the error reads like every other)."""
+    if not path.exists():
+        raise UsageError(f"{path} does not exist")
+    return path
+
+
 def _resolve_output(input_path: Path, output: Path | None) -> Path:
     if output is None:
         output = Path("outputs") / f"{input_path.stem}_plan.xlsx"
@@ -109,7 +116,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("input_path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.argument("input_path", required=False, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Recommendation workbook to write (default: outputs/<input>_plan.xlsx).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout.")
@@ -143,7 +150,7 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
         from planner.validate import load  # noqa: PLC0415
         from planner.write import check_writable, write_workbook  # noqa: PLC0415
 
-        src = input_path or REFERENCE
+        src = _existing(input_path) if input_path else REFERENCE
         if not src.exists():
             raise UsageError(f"the bundled reference case {src} is missing; give an input file")
         out = _resolve_output(src, output)
@@ -192,8 +199,8 @@ def _print_summary(result, out: Path) -> None:  # noqa: ANN001
 
 
 @main.command()
-@click.argument("input_path", required=False, type=click.Path(exists=True, path_type=Path))
-@click.option("--whatif", "whatif_path", type=click.Path(exists=True, path_type=Path),
+@click.argument("input_path", required=False, type=click.Path(path_type=Path))
+@click.option("--whatif", "whatif_path", type=click.Path(path_type=Path),
               help="Workbook (or CSV folder) whose WhatIf sheet holds the scenarios (default: the input's own).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Comparison workbook to write (default: outputs/<input>_batch.xlsx).")
@@ -236,7 +243,7 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
         from planner.validate import load, load_whatif  # noqa: PLC0415
         from planner.write import check_writable, write_workbook  # noqa: PLC0415
 
-        src = input_path or REFERENCE
+        src = _existing(input_path) if input_path else _existing(REFERENCE)
         out = output
         if out is None:
             out = Path("outputs") / f"{src.stem}_batch.xlsx"
@@ -246,7 +253,7 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
             raise UsageError(f"refusing to write the output over the what-if file ({out})")
         check_writable(out)
         inputs = load(src, max_rows, strict_numerics)
-        whatif = load_whatif(whatif_path) if whatif_path else inputs.whatif
+        whatif = load_whatif(_existing(whatif_path)) if whatif_path else inputs.whatif
         scenarios = parse_whatif(whatif)
         if not scenarios and not quiet:
             _err("Warning: no WhatIf scenarios found; only the baseline is planned")
@@ -295,7 +302,7 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
 
 
 @main.command()
-@click.argument("input_path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.argument("input_path", required=False, type=click.Path(path_type=Path))
 @click.option("--param", required=True,
               help="A Settings key (max_exposed_share, risk_weight, ...) or Sheet:key:column.")
 @click.option("--from", "start", type=float, required=True, help="First value.")
@@ -326,7 +333,7 @@ def sweep(input_path: Path | None, param: str, start: float, stop: float, steps:
         from planner.validate import load  # noqa: PLC0415
         from planner.write import check_writable, write_workbook  # noqa: PLC0415
 
-        src = input_path or REFERENCE
+        src = _existing(input_path) if input_path else _existing(REFERENCE)
         out = output
         if out is None:
             out = Path("outputs") / f"{src.stem}_sweep.xlsx"
@@ -356,7 +363,7 @@ def sweep(input_path: Path | None, param: str, start: float, stop: float, steps:
 
 
 @main.command()
-@click.argument("input_path", type=click.Path(exists=True, path_type=Path))
+@click.argument("input_path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
 @input_options
 def validate(input_path: Path, as_json: bool, max_rows: int, strict_numerics: bool) -> None:
@@ -374,7 +381,7 @@ def validate(input_path: Path, as_json: bool, max_rows: int, strict_numerics: bo
 
         from planner.network import build_network  # noqa: PLC0415
 
-        inputs = load(input_path, max_rows, strict_numerics)
+        inputs = load(_existing(input_path), max_rows, strict_numerics)
         warnings = [str(w) for w in inputs.warnings] + build_network(inputs).warnings
         if as_json:
             click.echo(json.dumps({"status": "valid", "warnings": warnings}, indent=2))

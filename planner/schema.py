@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 # (lanes only); "days" is a whole, non-negative number of calendar days.
 KINDS = ("id", "group", "text", "number", "days", "enum", "yesno", "country", "any")
 
+# A century: longer is a typo (or a unit slip), and sums of days along a chain must stay exact integers.
+MAX_DAYS = 36_525
+
 
 @dataclass(frozen=True)
 class Column:
@@ -49,7 +52,7 @@ class Column:
         if self.kind == "yesno":
             return "yes or no"
         if self.kind == "days":
-            return "a whole number of days >= 0"
+            return f"a whole number of days >= 0 and <= {MAX_DAYS:,}"
         if self.kind != "number":
             return "text"
         parts = []

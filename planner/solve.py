@@ -186,7 +186,10 @@ def _run_highs(h, model: LinearModel, t0: float) -> SolveResult:  # noqa: ANN001
     elif ms in limits:
         status = NO_SOLUTION
     else:
-        raise NoSolutionError(f"HiGHS stopped with status {status_name!r}")
+        raise NoSolutionError(
+            f"the solver failed (HiGHS: {status_name!r}); extreme numbers are the usual cause: "
+            "run planner validate and look for a 'numbers span' warning"
+        )
     x = np.asarray(h.getSolution().col_value, dtype=float) if status in (OPTIMAL, FEASIBLE) else None
     objective = info.objective_function_value if x is not None else None
     bound = gap = None

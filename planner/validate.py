@@ -124,7 +124,7 @@ def coerce(cell: Cell, col: schema.Column) -> tuple[object, str | None]:
         return None, f"expected {col.bounds_text()}, got {problem}"
     assert value is not None
     if kind == "days":
-        if value < 0 or not float(value).is_integer():
+        if value < 0 or value > schema.MAX_DAYS or not float(value).is_integer():
             return None, f"expected {col.bounds_text()}, got {value:g}"
         return int(value), None
     bad = (
@@ -183,7 +183,13 @@ def sheet_to_frame(raw: RawSheet, spec: schema.Sheet, issues: list[Issue]) -> pd
             found = [str(h).strip() for h in raw.headers if str(h).strip()]
             close = difflib.get_close_matches(col.name.lower(), [f.lower() for f in found], n=1, cutoff=0.6)
             near = next((f for f in found if close and f.lower() == close[0]), None)
-            hint = f'; found "{near}": rename it to "{col.name}"' if near else ""
+            hint = ""
+            if near and re.search(r"[(\[]", near):  # a unit in the header: renaming alone would mislabel the values
+                hint = (f'; found "{near}": the column must be "{col.name}" in {col.unit or "the documented unit"}; '
+                        "convert the values if the unit differs, then rename it")
+            elif near:
+                hint = f'; found "{near}": rename it to "{col.name}"'
+
             near_col = next((i for i, h in enumerate(raw.headers) if str(h).strip() == near), -1) if near else -1
             issues.append(
                 Issue(
@@ -268,7 +274,7 @@ def _settings(frame: pd.DataFrame, issues: list[Issue]) -> dict[str, object]:
 
 def _check_references(t: dict[str, pd.DataFrame], issues: list[Issue]) -> None:
     sites = t["Sites"]
-    site_ids = set(sites["site_id"])
+    site_ids = {s for s in sites["site_id"] if isinstance(s, str)}
     stage = dict(zip(sites["site_id"], sites["stage"], strict=True))
     all_ids = sorted(site_ids)
 
@@ -282,6 +288,8 @@ def _check_references(t: dict[str, pd.DataFrame], issues: list[Issue]) -> None:
 
     for _, r in t["Supply"].iterrows():
         s = r["site_id"]
+        if not isinstance(s, str):
+            continue
         if s not in site_ids:
             unknown("Supply", r, "site_id", s)
         elif stage[s] == "plant":
@@ -290,6 +298,8 @@ def _check_references(t: dict[str, pd.DataFrame], issues: list[Issue]) -> None:
             )
     for _, r in t["Demand"].iterrows():
         s = r["site_id"]
+        if not isinstance(s, str):
+            continue
         if s not in site_ids:
             unknown("Demand", r, "site_id", s)
         elif stage[s] != "plant":
@@ -299,18 +309,20 @@ def _check_references(t: dict[str, pd.DataFrame], issues: list[Issue]) -> None:
     for sheet in ("Recipes", "CoProducts"):
         for _, r in t[sheet].iterrows():
             s = r["site_id"]
-            if s and s not in site_ids:
+            if isinstance(s, str) and s and s not in site_ids:
                 unknown(sheet, r, "site_id", s)
-    companies = sorted(set(sites["company"]))
+    companies = sorted({c for c in sites["company"] if isinstance(c, str)})
     for _, r in t["Lanes"].iterrows():
         for column in ("from_site", "to_site"):
             value = r[column]
+            if not isinstance(value, str):
+                continue
             problem = _group_problem(value, site_ids, companies, all_ids)
             if problem:
                 issues.append(Issue("Lanes", int(r["_row"]), _col(schema.LANES, column), column, problem))
-    made = set(t["Supply"]["product"])
+    made = {p for p in t["Supply"]["product"] if isinstance(p, str)}
     for _, r in t["Recipes"].iterrows():
-        if r["product"] not in made:
+        if isinstance(r["product"], str) and r["product"] not in made:
             issues.append(
                 Issue(
                     "Recipes", int(r["_row"]), 0, "product",
@@ -318,7 +330,7 @@ def _check_references(t: dict[str, pd.DataFrame], issues: list[Issue]) -> None:
                 )
             )
     for _, r in t["Demand"].iterrows():
-        if r["product"] not in made:
+        if isinstance(r["product"], str) and r["product"] not in made:
             issues.append(
                 Issue(
                     "Demand", int(r["_row"]), 1, "product",
@@ -352,10 +364,11 @@ def _group_problem(value: str, site_ids: set[str], companies: list[str], all_ids
 
 def _check_cycles(recipes: pd.DataFrame, coproducts: pd.DataFrame, issues: list[Issue]) -> None:
     edges: dict[str, set[str]] = {}
-    for inp, out in zip(recipes["input"], recipes["product"], strict=True):
-        edges.setdefault(inp, set()).add(out)
-    for main, co in zip(coproducts["product"], coproducts["coproduct"], strict=True):
-        edges.setdefault(main, set()).add(co)
+    pairs = [*zip(recipes["input"], recipes["product"], strict=True),
+             *zip(coproducts["product"], coproducts["coproduct"], strict=True)]
+    for a, b in pairs:
+        if isinstance(a, str) and isinstance(b, str):
+            edges.setdefault(a, set()).add(b)
     state: dict[str, int] = {}
     stack_path: list[str] = []
 

@@ -298,9 +298,9 @@ def test_excel_error_cell(book):
 @pytest.mark.parametrize(
     ("sheet", "row", "col", "value", "message"),
     [
-        ("Lanes", 1, 6, 2.5, "Lanes!G2 (transit_days): expected a whole number of days >= 0, got 2.5"),
-        ("Sites", 1, 8, -3, "Sites!I2 (processing_days): expected a whole number of days >= 0, got -3"),
-        ("Demand", 1, 3, "200.5", "Demand!D2 (max_lead_time_days): expected a whole number of days >= 0, got 200.5"),
+        ("Lanes", 1, 6, 2.5, "Lanes!G2 (transit_days): expected a whole number of days >= 0 and <= 36,525, got 2.5"),
+        ("Sites", 1, 8, -3, "Sites!I2 (processing_days): expected a whole number of days >= 0 and <= 36,525, got -3"),
+        ("Demand", 1, 3, "200.5", "Demand!D2 (max_lead_time_days): expected a whole number of days >= 0 and <= 36,525, got 200.5"),
     ],
 )
 def test_days_must_be_whole_and_non_negative(book, sheet, row, col, value, message):
@@ -512,7 +512,7 @@ def test_all_cell_problems_are_reported_at_once_and_sorted(book):
         "Controls!C2 (approval_probability): expected a number >= 0 and <= 1, got 60 "
         "(a fraction, not percent: use 0.6 for 60 %)",
         'Demand!C2 (quantity_t): expected a number >= 0, got "lots"',
-        "Lanes!G2 (transit_days): expected a whole number of days >= 0, got 2.5",
+        "Lanes!G2 (transit_days): expected a whole number of days >= 0 and <= 36,525, got 2.5",
         'Sites!D2 (country): expected a 2-letter ISO country code, got "AUS"',
         "Supply!C3 (capacity_t): expected a number >= 0, got -50",
     ]
