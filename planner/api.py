@@ -60,6 +60,10 @@ def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detai
             "raise time_limit_s in Settings or --time-limit"
         )
     out = build_plan(model, result, detail=detail)
+    if detail:
+        from planner.explain import explain  # noqa: PLC0415
+
+        out.explanation = explain(model, result, out, options)
     t3 = time.perf_counter()
     out.run_info = run_info(inputs, options, model, result, Timings(t1 - t0, t2 - t1, t3 - t2))
     out.warnings = [str(w) for w in inputs.warnings] + model.net.warnings + out.warnings

@@ -38,6 +38,7 @@ class Plan:
     shipments: pd.DataFrame
     run_info: dict[str, object] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    explanation: object = None  # planner.explain.Explanation, when computed
 
     def to_json(self) -> dict[str, object]:
         plants = [

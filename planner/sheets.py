@@ -157,7 +157,83 @@ def recommendation_tables(plan: Plan) -> list[Table]:
             v = json.dumps(v, default=str, sort_keys=True)
         info_rows.append([k, v if isinstance(v, (int, float, str)) or v is None else str(v)])
     info = Table("Run info", [Column("key", 22), Column("value", 80)], info_rows)
-    return [summary, plants, sourcing, flows, sites, lic, cand, info]
+    out = [summary, plants, sourcing, flows, sites, lic, cand, info]
+    ex = plan.explanation
+    if ex is not None:
+        out = [_findings(plan, ex), *out[:5], _suppliers(ex), _limits(ex), *out[5:]]
+    out.insert(out.index(plants) + 1, _charts(plan))
+    return out
+
+
+def _findings(plan: Plan, ex) -> Table:  # noqa: ANN001
+    return Table(
+        "Findings",
+        [Column("finding", 140)],
+        [[f"{i}. {line}"] for i, line in enumerate(ex.findings, start=1)],
+        title=["Findings", f"Status: {status_text(plan)}. Figures per year; details on the following sheets."],
+        freeze=False,
+    )
+
+
+def _suppliers(ex) -> Table:  # noqa: ANN001
+    cols = [Column("site", 20), Column("product", 14), Column("stage", 9), Column("country", 8), Column("status", 10),
+            Column("in_mix", 7), Column("made_t", 12, T), Column("capacity_t", 12, T), Column("utilisation", 10, PCT),
+            Column("supplies", 40, note="its largest customers in this plan"),
+            Column("capacity_value_usd_per_kg", 14, USD_KG, "saving per extra kg/yr of capacity (LP dual)"),
+            Column("price_to_win_usd_per_kg", 14, USD_KG,
+                   "for a supplier not in the mix: how much cheaper per kg it must be to enter (re-solve)"),
+            Column("why", 90)]
+    return Table("Suppliers", cols, _frame_rows(ex.suppliers, [
+        "site_id", "product", "stage", "country", "status", "in_mix", "made_t", "capacity_t", "utilisation",
+        "supplies", "capacity_value_usd_per_kg", "price_to_win_usd_per_kg", "why"]) if len(ex.suppliers) else [])
+
+
+def _limits(ex) -> Table:  # noqa: ANN001
+    return Table("Limits", [Column("limit", 20), Column("where", 40), Column("value", 16, "#,##0.00"),
+                            Column("unit", 60)],
+                 _frame_rows(ex.limits, ["limit", "where", "value", "unit"]) if len(ex.limits) else [],
+                 title=["Limits that bind", "What one more unit of each is worth (LP duals; lead time by re-solving)"])
+
+
+def _charts(plan: Plan) -> Table:
+    from planner.write import Chart  # noqa: PLC0415
+
+    parts = [[k.replace("_", " "), v] for k, v in plan.cost_breakdown.items() if abs(v) > 0.005]
+    cost = Table("Charts", [Column("cost part", 26), Column("USD per year", 18, USD)], parts,
+                 title=["Cost by part"], freeze=False,
+                 charts=[Chart("bar", "Total cost by part (USD per year)", x=0, ys=[1], anchor="E1",
+                               y_format="#,##0,,\ \M")])
+    sections = []
+    # supply mix per plant: tonnes delivered by the country of the magnet maker
+    f = plan.flows
+    if len(f) and len(plan.plants):
+        plants = sorted(set(plan.plants["site_id"]))
+        into = f[f["to_site"].isin(plants)]
+        pivot = into.pivot_table(index="to_site", columns="from_country", values="tonnes", aggfunc="sum",
+                                 fill_value=0.0).reindex(plants, fill_value=0.0)
+        countries = list(pivot.columns)
+        sections.append(Table(
+            "mix", [Column("plant", 26), *[Column(c, 10, T) for c in countries]],
+            [[p, *[float(pivot.at[p, c]) for c in countries]] for p in plants],
+            title=["Supply mix per plant: tonnes by the supplier's country"],
+            charts=[Chart("bar", "Supply mix per plant by supplier country (t/yr)", x=0,
+                          ys=list(range(1, len(countries) + 1)), anchor="E", stacked=True)]))
+        pl = plan.plants
+        sections.append(Table(
+            "exposure", [Column("plant / product", 26), Column("exposed share", 12, PCT), Column("cap", 12, PCT)],
+            [[f"{r.site_id} {r.product}", r.exposed_share, r.exposed_cap_share] for r in pl.itertuples(index=False)],
+            title=["License-exposed share of each plant's deliveries, against its cap"],
+            charts=[Chart("bar", "Exposed share against the cap", x=0, ys=[1, 2], anchor="E", y_format="0%")]))
+    pr = plan.production
+    if len(pr):
+        busy = pr[pr["made_t"] > 0].sort_values(["utilisation", "made_t"], ascending=False).head(15)
+        sections.append(Table(
+            "utilisation", [Column("site / product", 26), Column("utilisation", 12, PCT)],
+            [[f"{r.site_id} {r.product}", r.utilisation] for r in busy.itertuples(index=False)],
+            title=["Utilisation of the busiest sites"],
+            charts=[Chart("bar", "Utilisation of the busiest sites", x=0, ys=[1], anchor="E", y_format="0%")]))
+    cost.sections = sections
+    return cost
 
 
 # --------------------------------------------------------------------------- template

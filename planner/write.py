@@ -49,6 +49,8 @@ class Chart:
     x_title: str = ""
     y_title: str = ""
     anchor: str = "H2"
+    stacked: bool = False
+    y_format: str | None = None
 
 
 @dataclass
@@ -61,6 +63,8 @@ class Table:
     title: list[str] | None = None
     freeze: bool = True
     charts: list[Chart] | None = None
+    # further tables written below this one on the same sheet (a sheet of small tables, each with its chart)
+    sections: list[Table] | None = None
 
 
 def check_writable(target: Path) -> None:
@@ -197,35 +201,50 @@ def write_workbook(target: Path, tables: list[Table]) -> list[str]:
         header_fill = PatternFill("solid", fgColor="DDEBF7")
         for t in tables:
             ws = wb.create_sheet(safe_sheet_name(t.name))
-            for i, col in enumerate(t.columns, start=1):
-                ws.column_dimensions[get_column_letter(i)].width = col.width
+            parts = [t, *(t.sections or [])]
+            for i in range(max(len(p.columns) for p in parts)):
+                ws.column_dimensions[get_column_letter(i + 1)].width = max(
+                    p.columns[i].width for p in parts if i < len(p.columns))
             title_rows = len(t.title) + 1 if t.title else 0
-            if t.freeze and t.columns:  # a write-only sheet must know its panes before its first row
+            if t.freeze and t.columns and not t.sections:  # write-only: panes before the first row
                 ws.freeze_panes = f"A{title_rows + 2}"
-            for i, line in enumerate(t.title or []):
-                ws.append([_cell(ws, line, bold=i == 0, warnings=warnings)])
-            if t.title:
-                ws.append([])
-            header = []
-            for col in t.columns:
-                c = _cell(ws, col.header, bold=True)
-                c.fill = header_fill
-                c.font = Font(bold=True)
-                if col.note:
-                    c.comment = Comment(col.note, "planner")
-                header.append(c)
-            if t.columns:
-                ws.append(header)
-            fmts = [c.fmt for c in t.columns]
-            n = 0
-            for row in t.rows:
-                ws.append([_cell(ws, v, fmts[i] if i < len(fmts) else None, warnings=warnings)
-                           for i, v in enumerate(row)])
-                n += 1
-            header_row = title_rows + 1
-            for ch in t.charts or []:
-                if n:
-                    ws.add_chart(_chart(ws, ch, header_row, header_row + n), ch.anchor)
+            row_no = 0
+            for part in parts:
+                for i, line in enumerate(part.title or []):
+                    ws.append([_cell(ws, line, bold=i == 0, warnings=warnings)])
+                    row_no += 1
+                if part.title:
+                    ws.append([])
+                    row_no += 1
+                header = []
+                for col in part.columns:
+                    c = _cell(ws, col.header, bold=True)
+                    c.fill = header_fill
+                    c.font = Font(bold=True)
+                    if col.note:
+                        c.comment = Comment(col.note, "planner")
+                    header.append(c)
+                if part.columns:
+                    ws.append(header)
+                    row_no += 1
+                header_row = row_no
+                fmts = [c.fmt for c in part.columns]
+                n = 0
+                for row in part.rows:
+                    ws.append([_cell(ws, v, fmts[i] if i < len(fmts) else None, warnings=warnings)
+                               for i, v in enumerate(row)])
+                    n += 1
+                row_no += n
+                for ch in part.charts or []:
+                    if n:
+                        anchor = ch.anchor if part is t else f"{ch.anchor.rstrip('0123456789')}{header_row}"
+                        ws.add_chart(_chart(ws, ch, header_row, header_row + n), anchor)
+                if part is not parts[-1] and t.sections:
+                    # leave room for the chart beside this block (about 20 rows tall)
+                    gap = max(3, 22 - n - 1) if part.charts else 3
+                    for _ in range(gap):
+                        ws.append([])
+                    row_no += gap
         wb.save(tmp)
     return warnings
 
@@ -238,6 +257,9 @@ def _chart(ws, spec: Chart, header_row: int, last_row: int):  # noqa: ANN001, AN
         for y in spec.ys:
             chart.add_data(Reference(ws, min_col=y + 1, min_row=header_row, max_row=last_row), titles_from_data=True)
         chart.set_categories(Reference(ws, min_col=spec.x + 1, min_row=header_row + 1, max_row=last_row))
+        if spec.stacked:
+            chart.grouping = "stacked"
+            chart.overlap = 100
     else:
         chart = ScatterChart()
         chart.style = 13
@@ -250,6 +272,11 @@ def _chart(ws, spec: Chart, header_row: int, last_row: int):  # noqa: ANN001, AN
     chart.title = spec.title
     chart.x_axis.title = spec.x_title
     chart.y_axis.title = spec.y_title
+    if spec.y_format:
+        chart.y_axis.numFmt = spec.y_format
+    # openpyxl hides axes by default in recent versions; a chart for a manager shows them
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
     chart.width, chart.height = 18, 10
     return chart
 

@@ -1,0 +1,377 @@
+"""Why the plan is what it is: suppliers in and out, the limits that bind, and findings in words (pure).
+
+* **Price to win.** For a supplier not in the mix, the smallest reduced cost of
+  making one more tonne and shipping it along any of its lanes (the two moves
+  together keep its outflow balanced, so their reduced costs add): how much
+  cheaper per kg it would have to be to enter. A site with no lane that can
+  meet a lead-time limit, a candidate not worth qualifying, or a site that
+  cannot make or deliver its product is reported with that reason instead.
+* **Binding limits.** Rows with a non-zero dual, in business units: one more
+  kg/yr of capacity, one more point of allowed exposure or supplier share, one
+  more tonne of demand. One more day of lead time is measured by re-solving
+  (small models only), since a limit in days is not one row.
+* **Findings.** Plain sentences built from those numbers for the front sheet.
+
+For a MIP the duals come from the LP with the qualification decisions fixed, so
+they price changes that keep the same suppliers qualified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from planner.model import LinearModel
+from planner.report import Plan
+from planner.solve import SolveResult
+
+RESOLVE_BELOW = 50_000  # columns: re-solve for lead-time values only on models this small
+TOL = 1e-6
+
+
+@dataclass
+class Explanation:
+    suppliers: pd.DataFrame
+    limits: pd.DataFrame
+    findings: list[str]
+
+
+def reduced_costs(model: LinearModel, result: SolveResult) -> np.ndarray | None:
+    """c - A^T y with the solver's row duals (HiGHS's sign convention; CBC's duals follow it)."""
+    if result.row_dual is None:
+        return None
+    d = model.c.astype(float).copy()
+    np.add.at(d, model.a_col, -model.a_val * result.row_dual[model.a_row])
+    return d
+
+
+def _usd(v: float) -> str:
+    a = abs(v)
+    if a >= 1e9:
+        return f"{v / 1e9:,.2f} bn USD"
+    if a >= 1e6:
+        return f"{v / 1e6:,.1f} M USD"
+    if a >= 1e3:
+        return f"{v / 1e3:,.0f} k USD"
+    return f"{v:,.0f} USD"
+
+
+def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None) -> Explanation:  # noqa: ANN001
+    net, inputs = model.net, model.inputs
+    keys = model.cols["key"].tolist()
+    d = reduced_costs(model, result)
+    y = result.row_dual
+    sites = net.sites
+    prod = plan.production.set_index(["site_id", "product"]) if len(plan.production) else pd.DataFrame()
+    flows = plan.flows
+
+    # ---- suppliers not in the mix: what it would take (re-solves on the plan's LP)
+    lanes = net.lanes
+    ship_cols: dict[tuple[str, str], list[int]] = {}
+    for j, k in enumerate(keys):
+        if k[0] == "ship":
+            ship_cols.setdefault((lanes.at[k[1], "from_site"], lanes.at[k[1], "product"]), []).append(j)
+    shipped_now = {(r.from_site, r.product) for r in flows.itertuples(index=False) if r.tonnes > TOL} \
+        if len(flows) else set()
+    unused = [k for k in sorted(ship_cols) if k not in shipped_now]
+    prices, blocked, cand_delta = _what_it_would_take(model, result, ship_cols, unused, plan)
+    cap_dual = {}
+    if y is not None:
+        for i, k in enumerate(model.rows["key"]):
+            if k[0] == "capacity":
+                cap_dual[(k[1], k[2])] = -y[i] / 1000.0
+    unusable = {}
+    for w in net.warnings:
+        for (s, q) in inputs.supply[["site_id", "product"]].itertuples(index=False):
+            if f" {s} cannot make {q}:" in w or f" {s}'s {q} cannot reach" in w:
+                unusable[(s, q)] = w.split(": ", 1)[1]
+    customers_of: dict[tuple[str, str], str] = {}
+    if len(flows):
+        by = flows.groupby(["from_site", "product", "to_site"])["tonnes"].sum().reset_index()
+        by = by.sort_values(["from_site", "product", "tonnes"], ascending=[True, True, False], kind="mergesort")
+        for (fs, fp), g in by.groupby(["from_site", "product"], sort=False):
+            customers_of[(fs, fp)] = ", ".join(f"{t} {v:,.0f} t" for t, v in zip(g["to_site"][:3], g["tonnes"][:3],
+                                                                                  strict=True))
+    rows = []
+    for r in inputs.supply.itertuples(index=False):
+        s, q = r.site_id, r.product
+        made = float(prod.at[(s, q), "made_t"]) if (s, q) in prod.index else 0.0
+        shipped = float(prod.at[(s, q), "shipped_t"]) if (s, q) in prod.index else 0.0
+        cap = float(r.capacity_t)
+        status = str(sites.at[s, "status"]) if s in sites.index else ""
+        customers = customers_of.get((s, q), "")
+        row = {"site_id": s, "product": q, "stage": sites.at[s, "stage"], "country": sites.at[s, "country"],
+               "status": status, "in_mix": shipped > TOL, "made_t": made, "capacity_t": cap,
+               "utilisation": made / cap if cap > 0 else 0.0, "supplies": customers,
+               "capacity_value_usd_per_kg": cap_dual.get((s, q), 0.0), "price_to_win_usd_per_kg": None,
+               "why": ""}
+        if shipped > TOL:
+            if cap_dual.get((s, q), 0.0) > TOL and made >= cap - 1e-6:
+                row["why"] = (f"in the mix at full capacity: one more kg/yr here would save "
+                              f"{cap_dual[(s, q)]:,.2f} USD")
+            else:
+                row["why"] = "in the mix"
+        elif cap <= 0:
+            row["why"] = "no capacity"
+        elif (s, q) in unusable:
+            row["why"] = unusable[(s, q)]
+        elif (s, q) not in ship_cols:
+            row["why"] = "every route from it is too slow for the plants' lead-time limits"
+        elif s in cand_delta:
+            qc = float(sites.at[s, "qualification_cost_usd"])
+            delta = cand_delta[s]
+            row["why"] = ("not qualified: qualifying it (" + _usd(qc) + ") would " +
+                          (f"add {_usd(delta)} a year to the total" if delta >= 0 else
+                           f"save {_usd(-delta)} a year") if delta is not None else
+                          f"not qualified (qualification {_usd(qc)})")
+        elif (s, q) in blocked:
+            row["why"] = "cannot be used within the plan's limits (exposure caps, lead times or share caps)"
+        elif (s, q) in prices:
+            ptw = prices[(s, q)]
+            row["price_to_win_usd_per_kg"] = ptw
+            row["why"] = (f"too dear: it would enter {ptw:,.2f} USD/kg cheaper" if ptw > 0.005 else
+                          "as cheap as the mix at the margin: it could enter at no extra cost")
+        else:
+            row["why"] = "not evaluated (model too large for the re-solves)"
+        rows.append(row)
+    suppliers = pd.DataFrame(rows)
+
+    # ---- binding limits
+    lim = []
+    if y is not None:
+        dem = inputs.demand.set_index(["site_id", "product"])
+        ship_tot: dict[tuple, float] = {}
+        if len(flows):
+            st_map = sites["stage"].to_dict()
+            for r in flows.itertuples(index=False):
+                k = (st_map[r.from_site], r.product)
+                ship_tot[k] = ship_tot.get(k, 0.0) + r.tonnes
+        for i, k in enumerate(model.rows["key"]):
+            dual = y[i]
+            if abs(dual) < 1e-6:
+                continue
+            kind = k[0]
+            if kind == "capacity":
+                lim.append({"limit": "capacity", "where": f"{k[1]} {k[2]}", "value": -dual / 1000.0,
+                            "unit": "USD per extra kg/yr of capacity"})
+            elif kind == "exposure":
+                qty = float(dem.at[(k[1], k[2]), "quantity_t"])
+                lim.append({"limit": "exposure cap", "where": f"{k[1]} {k[2]}", "value": -dual * qty * 0.01,
+                            "unit": "USD/yr per extra percentage point of allowed exposure"})
+            elif kind == "supplier_share":
+                qty = float(dem.at[(k[1], k[2]), "quantity_t"])
+                lim.append({"limit": "supplier share cap", "where": f"{k[1]} {k[2]} from {k[3]}",
+                            "value": -dual * qty * 0.01, "unit": "USD/yr per extra percentage point"})
+            elif kind == "country_share":
+                tot = ship_tot.get((k[1], k[2]), 0.0)
+                lim.append({"limit": "country share cap", "where": f"{k[1]} {k[2]} from {k[3]}",
+                            "value": -dual * tot * 0.01, "unit": "USD/yr per extra percentage point"})
+            elif kind == "demand":
+                lim.append({"limit": "demand", "where": f"{k[1]} {k[2]}", "value": dual / 1000.0,
+                            "unit": "USD per extra kg/yr delivered (marginal cost)"})
+            elif kind == "min_volume":
+                lim.append({"limit": "minimum volume", "where": k[1], "value": dual / 1000.0,
+                            "unit": "USD per kg/yr less take-or-pay"})
+    lim.extend(_lead_time_values(model, plan, options))
+    lim.extend(_zero_exposure_costs(model, plan, options))
+    limits = pd.DataFrame(lim, columns=["limit", "where", "value", "unit", "shortage_t"])
+    if len(limits):
+        limits = limits.sort_values(["limit", "value"], ascending=[True, False], kind="mergesort").reset_index(
+            drop=True)
+    return Explanation(suppliers, limits, findings(plan, suppliers, limits, net))
+
+
+PRICE_LIMIT = 400  # suppliers priced by re-solve per plan; beyond that, "not evaluated"
+
+
+def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict, unused: list, plan: Plan):  # noqa: ANN001, ANN202
+    """Price to win per unused (site, product), those that cannot be used at all, and candidates' net effect.
+
+    On the plan's LP (qualification decisions fixed at the plan's), one extra row
+    per unused supplier, "ships at least 0", is added; each in turn is raised to
+    a small epsilon and the model re-solved from the plan's basis: the cost
+    increase per kg is exactly how much cheaper the supplier would have to be.
+    An unqualified candidate is instead re-solved qualified (its yes/no fixed
+    at 1, its qualification cost included).
+    """
+    import highspy  # noqa: PLC0415
+
+    from planner.data import SolveOptions  # noqa: PLC0415
+    from planner.solve import _highs_lp, _new_highs, run_interruptible  # noqa: PLC0415
+
+    prices: dict[tuple, float] = {}
+    blocked: set[tuple] = set()
+    cand: dict[str, float | None] = {}
+    if result.x is None or model.n_cols > RESOLVE_BELOW or len(unused) > PRICE_LIMIT:
+        return prices, blocked, cand
+    x = result.x
+    lo, hi = model.col_lo.copy(), model.col_hi.copy()
+    ints = np.flatnonzero(model.integer)
+    lo[ints] = hi[ints] = np.round(x[ints])
+    lp_model = replace(model, integer=np.zeros_like(model.integer), col_lo=lo, col_hi=hi)
+    h = _new_highs(SolveOptions(time_limit_s=60))
+    h.passModel(_highs_lp(lp_model))
+    run_interruptible(h)
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return prices, blocked, cand
+    base = h.getInfo().objective_function_value
+    first_row = h.getNumRow()
+    for key in unused:
+        cols = np.array(ship_cols[key], dtype=np.int32)
+        h.addRow(0.0, highspy.kHighsInf, len(cols), cols, np.ones(len(cols)))
+    for i, key in enumerate(unused):
+        s, q = key
+        cap = float(model.net.supply.at[key, "capacity_t"]) if key in model.net.supply.index else 1.0
+        eps = min(1.0, max(cap, 1e-6) / 2)
+        r = first_row + i
+        h.changeRowBounds(r, eps, highspy.kHighsInf)
+        run_interruptible(h)
+        status = h.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            prices[key] = max(h.getInfo().objective_function_value - base, 0.0) / eps / 1000.0
+        elif status == highspy.HighsModelStatus.kInfeasible:
+            blocked.add(key)
+        h.changeRowBounds(r, 0.0, highspy.kHighsInf)
+    # candidates not qualified: the plan with that one qualified (its fixed cost counted)
+    use_col = {k[1]: j for j, k in enumerate(model.cols["key"]) if k[0] == "use"}
+    for site, j in sorted(use_col.items()):
+        if round(x[j]) >= 1 or model.net.sites.at[site, "status"] != "candidate":
+            continue
+        h.changeColBounds(j, 1.0, 1.0)
+        run_interruptible(h)
+        cand[site] = (h.getInfo().objective_function_value - base
+                      if h.getModelStatus() == highspy.HighsModelStatus.kOptimal else None)
+        h.changeColBounds(j, 0.0, 0.0)
+    return prices, blocked, cand
+
+
+def _lead_time_values(model: LinearModel, plan: Plan, options) -> list[dict]:  # noqa: ANN001
+    """What one more day of each plant's lead-time limit is worth (re-solves; small models only)."""
+    from planner.api import options_from  # noqa: PLC0415
+    from planner.model import build_model  # noqa: PLC0415
+    from planner.solve import OPTIMAL, solve  # noqa: PLC0415
+
+    inputs = model.inputs
+    if model.n_cols > RESOLVE_BELOW or model.is_mip and model.n_cols > RESOLVE_BELOW // 5:
+        return []
+    opts = options or options_from(inputs)
+    base = plan.summary["total_cost_usd"]
+    out = []
+    limited = plan.plants[plan.plants["lead_time_limit_days"].notna()] if len(plan.plants) else plan.plants
+    for r in limited.itertuples(index=False):
+        # only where the limit is reached or demand is short: elsewhere a day more changes nothing
+        if r.shortage_t <= TOL and (r.max_lead_time_days is None or r.max_lead_time_days < r.lead_time_limit_days):
+            continue
+        dem = inputs.demand.copy()
+        m = (dem["site_id"] == r.site_id) & (dem["product"] == r.product)
+        dem.loc[m, "max_lead_time_days"] = int(r.lead_time_limit_days) + 1
+        res = solve(build_model(replace(inputs, demand=dem)), replace(opts, verbose=False))
+        if res.status != OPTIMAL or res.objective is None or result_obj(res) is None:
+            continue
+        saving = base - result_obj(res)
+        if saving > 1.0:
+            out.append({"limit": "lead time", "where": f"{r.site_id} {r.product}", "value": saving,
+                        "unit": "USD/yr saved by one more day of allowed lead time"})
+    return out
+
+
+def _zero_exposure_costs(model: LinearModel, plan: Plan, options) -> list[dict]:  # noqa: ANN001
+    """For each plant with exposed deliveries: the extra cost (and shortage) of allowing it none (re-solves)."""
+    from planner.api import options_from  # noqa: PLC0415
+    from planner.model import build_model  # noqa: PLC0415
+    from planner.report import build_plan  # noqa: PLC0415
+    from planner.solve import OPTIMAL, solve  # noqa: PLC0415
+
+    if model.n_cols > RESOLVE_BELOW or not len(plan.plants):
+        return []
+    inputs = model.inputs
+    opts = options or options_from(inputs)
+    out = []
+    for r in plan.plants[plan.plants["exposed_t"] > TOL].itertuples(index=False):
+        dem = inputs.demand.copy()
+        m = (dem["site_id"] == r.site_id) & (dem["product"] == r.product)
+        dem.loc[m, "max_exposed_share"] = 0.0
+        changed = replace(inputs, demand=dem)
+        mod = build_model(changed)
+        res = solve(mod, replace(opts, verbose=False))
+        if res.status != OPTIMAL or res.x is None:
+            continue
+        alt = build_plan(mod, res, detail=False)
+        row = alt.plants[(alt.plants["site_id"] == r.site_id) & (alt.plants["product"] == r.product)].iloc[0]
+        out.append({"limit": "no exposure", "where": f"{r.site_id} {r.product}",
+                    "value": alt.summary["total_cost_usd"] - plan.summary["total_cost_usd"],
+                    "unit": "USD/yr to allow it no license-exposed supply", "shortage_t": float(row["shortage_t"])})
+    return out
+
+
+def result_obj(res) -> float | None:  # noqa: ANN001
+    return None if res.objective is None else float(res.objective)
+
+
+def findings(plan: Plan, suppliers: pd.DataFrame, limits: pd.DataFrame, net) -> list[str]:  # noqa: ANN001, C901
+    s = plan.summary
+    out = []
+    parts = plan.cost_breakdown
+    biggest = max(parts, key=lambda k: parts[k]) if parts else ""
+    out.append(
+        f"The plan costs {_usd(s['total_cost_usd'])} a year for {s['delivered_t']:,.0f} t delivered of "
+        f"{s['demand_t']:,.0f} t needed; the largest part is {biggest.replace('_', ' ')} "
+        f"({_usd(parts.get(biggest, 0))})."
+    )
+    if s["exposed_t"] > TOL:
+        out.append(
+            f"{100 * s['exposed_share']:.1f} % of deliveries ({s['exposed_t']:,.0f} t) depend on an export license; "
+            f"the expected license loss is {_usd(s['expected_license_loss_usd'])} a year."
+        )
+    else:
+        out.append("No delivery depends on an export license.")
+    p = plan.plants
+    marginal = {r.where: r.value for r in limits[limits["limit"] == "demand"].itertuples(index=False)} \
+        if len(limits) else {}
+    for r in p[p["shortage_t"] > TOL].itertuples(index=False) if len(p) else []:
+        text = (f"{r.site_id} is short {r.shortage_t:,.1f} t of its {r.demand_t:,.1f} t of {r.product} "
+                f"({100 * r.shortage_t / r.demand_t:.0f} %)")
+        cost = marginal.get(f"{r.site_id} {r.product}")
+        if cost is not None:
+            text += (f": more supply would cost over {cost:,.0f} USD/kg, the shortage cost set for it "
+                     "(raise Demand.shortage_cost_usd_per_kg to buy it anyway)")
+        out.append(text + ".")
+    zero = {r.where: r for r in limits[limits["limit"] == "no exposure"].itertuples(index=False)} \
+        if len(limits) else {}
+    for r in p[p["exposed_t"] > TOL].itertuples(index=False) if len(p) else []:
+        text = f"{r.site_id}'s {r.exposed_t:,.0f} t of {r.product} are license-exposed (from {r.suppliers})"
+        z = zero.get(f"{r.site_id} {r.product}")
+        if z is not None:
+            text += f"; allowing it none would cost {_usd(z.value)} a year more"
+            if z.shortage_t > TOL:
+                text += f" and leave {z.shortage_t:,.0f} t short"
+        out.append(text + ".")
+    caps = limits[(limits["limit"] == "capacity") & (limits["value"] >= 0.5)].sort_values(
+        "value", ascending=False) if len(limits) else limits
+    for r in caps.head(3).itertuples(index=False):
+        site, product = r.where.split(" ", 1)
+        sup = suppliers[(suppliers["site_id"] == site) & (suppliers["product"] == product)]
+        cap = float(sup["capacity_t"].iloc[0]) if len(sup) else float("nan")
+        out.append(f"{site}'s {product} capacity ({cap:,.0f} t/yr) is a bottleneck: one more kg/yr would save "
+                   f"{r.value:,.2f} USD.")
+    lt = limits[limits["limit"] == "lead time"] if len(limits) else limits
+    for r in lt.itertuples(index=False):
+        out.append(f"One more day of allowed lead time at {r.where} would save {_usd(r.value)} a year.")
+    exp = limits[limits["limit"] == "exposure cap"] if len(limits) else limits
+    for r in exp.itertuples(index=False):
+        out.append(f"The exposure cap binds at {r.where}: each extra point of allowed exposure would save "
+                   f"{_usd(r.value)} a year.")
+    cands = suppliers[suppliers["status"] == "candidate"] if len(suppliers) else suppliers
+    used = sorted(set(cands.loc[cands["in_mix"], "site_id"]))
+    if used:
+        out.append("Qualify " + ", ".join(used) + ": the plan uses "
+                   + ("it." if len(used) == 1 else "them."))
+    close = suppliers[(~suppliers["in_mix"]) & suppliers["price_to_win_usd_per_kg"].notna()] if len(suppliers) \
+        else suppliers
+    close = close.sort_values("price_to_win_usd_per_kg").head(3) if len(close) else close
+    for r in close.itertuples(index=False):
+        out.append(f"{r.site_id} ({r.country}) would win {r.product} business if it were "
+                   f"{r.price_to_win_usd_per_kg:,.2f} USD/kg cheaper.")
+    return out
