@@ -77,6 +77,16 @@ def _existing(path: Path) -> Path:
     return path
 
 
+_PROGRESS_SHOWN: list[bool] = []
+
+
+def _progress_line(elapsed: float) -> None:
+    """'Solving... 12 s' on stderr, redrawn in place, once a solve has run for 2 seconds."""
+    if elapsed >= 2.0:
+        _PROGRESS_SHOWN.append(True)
+        click.echo(f"\rSolving... {elapsed:,.0f} s (Ctrl-C stops)", err=True, nl=False)
+
+
 def _resolve_output(input_path: Path, output: Path | None) -> Path:
     if output is None:
         output = Path("outputs") / f"{input_path.stem}_plan.xlsx"
@@ -159,7 +169,15 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
         opts = options_from(inputs, solver=solver, time_limit_s=time_limit, mip_gap=mip_gap, verbose=verbose)
         if verbose:
             _err(f"planner {__version__}: read {src}")
-        result = plan(inputs, opts)
+        from planner import solve as solve_mod  # noqa: PLC0415
+
+        if sys.stderr.isatty() and not quiet and not as_json and not verbose:
+            solve_mod.PROGRESS["tick"] = _progress_line
+        try:
+            result = plan(inputs, opts)
+        finally:
+            if solve_mod.PROGRESS.pop("tick", None) is not None and _PROGRESS_SHOWN:
+                click.echo("\r" + " " * 40 + "\r", err=True, nl=False)
         if require_optimal and result.status != "optimal":
             raise NoSolutionError(f"the plan is {result.status}, not proven optimal (--require-optimal)")
         if verbose:

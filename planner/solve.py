@@ -25,6 +25,9 @@ from planner.errors import NoSolutionError
 from planner.model import LinearModel
 
 OPTIMAL, FEASIBLE, INFEASIBLE, NO_SOLUTION = "optimal", "feasible", "infeasible", "no_solution"
+# The command line's progress display for long solves: PROGRESS["tick"](elapsed_s), set only by the CLI
+# (a callable cannot travel to batch worker processes, so it is not part of SolveOptions).
+PROGRESS: dict[str, object] = {}
 # Above this many columns HiGHS's interior point beats its dual simplex on this
 # model family (performance.md: 1.44 s vs 4.15 s at 100k columns).
 IPM_ABOVE = 50_000
@@ -124,7 +127,7 @@ def _solve_highs(model: LinearModel, options: SolveOptions) -> SolveResult:
     return _run_highs(h, model, t0)
 
 
-def run_interruptible(h) -> None:  # noqa: ANN001
+def run_interruptible(h, on_tick=None) -> None:  # noqa: ANN001
     """``h.run()`` in a worker thread, so that Ctrl-C can cancel it.
 
     HiGHS holds the thread inside C++ for the whole solve; run there, Ctrl-C would
@@ -146,9 +149,11 @@ def run_interruptible(h) -> None:  # noqa: ANN001
 
     worker = threading.Thread(target=target, name="highs", daemon=True)
     worker.start()
+    t0 = time.perf_counter()
     try:
         while not done.wait(0.1):
-            pass
+            if on_tick is not None:
+                on_tick(time.perf_counter() - t0)
     except KeyboardInterrupt:
         h.cancelSolve()
         worker.join()
@@ -161,7 +166,7 @@ def _run_highs(h, model: LinearModel, t0: float) -> SolveResult:  # noqa: ANN001
     """Run ``h`` (holding ``model``) and map HiGHS's own status honestly."""
     import highspy  # noqa: PLC0415
 
-    run_interruptible(h)
+    run_interruptible(h, PROGRESS.get("tick"))
     ms = h.getModelStatus()
     if ms == highspy.HighsModelStatus.kUnboundedOrInfeasible:
         h.setOptionValue("presolve", "off")
