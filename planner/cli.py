@@ -60,6 +60,11 @@ def _run(fn, as_json: bool = False, debug: bool = False) -> None:  # noqa: ANN00
     except KeyboardInterrupt:
         _err("Interrupted. Nothing was written.")
         sys.exit(130)
+    except BrokenPipeError:
+        # the reader of stdout went away (planner solve | head): the work is done; stop printing quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
     except Exception as exc:  # a bug: say so, and show the traceback only on request
         if debug or os.environ.get("PLANNER_DEBUG"):
             traceback.print_exc()
