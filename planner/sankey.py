@@ -51,15 +51,15 @@ COUNTRY_COLORS = {
     "MY": "#8c6d31",
     "KR": "#1aa1b0",
     "DE": "#4d5866",
-    "GB": "#5b8cd6",
-    "FR": "#3c4f9c",
+    "GB": "#6baed6",
+    "FR": "#393b79",
     "EE": "#6b8e23",
     "IN": "#e0a030",
     "VN": "#9bb53a",
     "CA": "#6b6ecf",
     "BR": "#31a354",
-    "MM": "#b8963a",
-    "MX": "#7f9fbf",
+    "MM": "#a8a84a",
+    "MX": "#b07aa1",
     "MW": "#8ca252",
     "TZ": "#9e9ac8",
     "NG": "#8d8d8d",
@@ -96,7 +96,7 @@ FONT_FAMILY = "'Helvetica Neue', Helvetica, Arial, 'Liberation Sans', sans-serif
 WIDTH = 1800
 DIAGRAM_HEIGHT = 760  # the band area; grows when a column has many nodes
 NODE_W = 14
-LABEL_LEFT = 250  # room for the first column's labels, left of its nodes
+LABEL_LEFT = 270  # room for the first column's labels, left of its nodes
 LABEL_RIGHT = 280  # room for the last column's labels, right of its nodes
 MIN_SLOT = 36  # each node gets at least this much height, so its two label lines never collide
 GAP = 8
@@ -279,7 +279,8 @@ def sankey_layout(plan, width: int = WIDTH, diagram_height: int = DIAGRAM_HEIGHT
         n["x"] = columns[n["column"]]["x"] + n["level"] * sub_dx
         n["w"] = NODE_W
 
-    # ---- order in a column: country (China first, then by tonnage in the whole picture), then throughput
+    # ---- order in a column: by country (China first), then by throughput inside a country; the start
+    # order of the other countries (tonnage in the whole picture) is refined by the sweeps below
     by_country: dict[str, float] = {}
     for n in nodes.values():
         by_country[n["country"]] = by_country.get(n["country"], 0.0) + n["value_t"]
@@ -311,6 +312,7 @@ def sankey_layout(plan, width: int = WIDTH, diagram_height: int = DIAGRAM_HEIGHT
         else:
             k_hi = mid
     k = k_lo
+
     def place() -> None:
         for lst in col_nodes:
             y = TOP + (avail - col_height(lst, k)) / 2
@@ -520,15 +522,18 @@ def _svg(layout: dict, title: str) -> str:  # noqa: C901, PLR0915
             tx, anchor = n["x"] - 8, "end"
         else:
             tx, anchor = n["x"] + NODE_W + 8, "start"
-        halo = 'stroke="#ffffff" stroke-width="3.5" stroke-linejoin="round" paint-order="stroke"'
+        # a white copy under each label (not paint-order, which some SVG renderers ignore)
+        halo = 'fill="#ffffff" stroke="#ffffff" stroke-width="3.5" stroke-linejoin="round" aria-hidden="true"'
+        t1 = (f'x="{_f(tx)}" y="{_f(cy - 2)}" font-size="{LABEL_PX}" font-weight="600" '
+              f'text-anchor="{anchor}"')
+        t2 = f'x="{_f(tx)}" y="{_f(cy + 12)}" font-size="{SUB_PX}" text-anchor="{anchor}"'
+        label, detail = _e(n["label"]), _e(n["detail"])
         out.append(
             f'<g class="node" data-site="{_e(n["id"])}" data-country="{_e(n["country"])}">'
             f'<title>{_e(n["tooltip"])}</title>'
             f'<rect x="{_f(n["x"])}" y="{_f(y)}" width="{NODE_W}" height="{_f(h)}" rx="2" fill="{n["color"]}"/>'
-            f'<text x="{_f(tx)}" y="{_f(cy - 2)}" font-size="{LABEL_PX}" font-weight="600" text-anchor="{anchor}" '
-            f'fill="{TEXT}" {halo}>{_e(n["label"])}</text>'
-            f'<text x="{_f(tx)}" y="{_f(cy + 12)}" font-size="{SUB_PX}" text-anchor="{anchor}" fill="{MUTED}" '
-            f'{halo}>{_e(n["detail"])}</text></g>')
+            f'<text {t1} {halo}>{label}</text><text {t2} {halo}>{detail}</text>'
+            f'<text {t1} fill="{TEXT}">{label}</text><text {t2} fill="{MUTED}">{detail}</text></g>')
     out.append("</g>")
     if not layout["links"]:
         out.append(f'<text x="{W / 2}" y="{layout["top"] + layout["diagram_height"] / 2}" font-size="18" '
@@ -550,7 +555,7 @@ def _svg(layout: dict, title: str) -> str:  # noqa: C901, PLR0915
 def _cards(layout: dict) -> list[dict]:
     """The headline figures as cards along the top right (same geometry in SVG and PNG)."""
     cards = layout["headline"]["cards"]
-    widths = [max(150.0, 20 + 10.5 * max(len(c["value"]), len(c["label"]))) for c in cards]
+    widths = [max(150.0, 24 + 11 * max(len(c["value"]), len(c["label"]))) for c in cards]
     x = layout["width"] - 40 - sum(widths) - 12 * (len(cards) - 1)
     out = []
     for c, w in zip(cards, widths, strict=True):
@@ -761,9 +766,13 @@ def render_png(layout: dict, path: str | os.PathLike, title: str = DEFAULT_TITLE
         text(W / 2, layout["top"] + layout["diagram_height"] / 2, "No shipments in this plan", 18, MUTED,
              anchor="ms")
 
-    # ---- legend
+    # ---- legend: the layout's rows, spaced by the measured text widths
+    lx, row_y = None, None
     for it in layout["legend"]:
-        x, y = it["x"], it["y"]
+        if it["y"] != row_y:
+            lx, row_y = it["x"], it["y"]
+        x, y = lx, it["y"]
+        lx += 26 + _font(13 * S).getlength(it["text"]) / S + 22
         box = [x * S, (y - 11) * S, (x + 18) * S, (y + 3) * S]
         if it["kind"] == "country":
             d.rounded_rectangle(box, radius=2 * S, fill=_rgb(it["color"]))
