@@ -141,21 +141,24 @@ def main() -> None:
               help="Override Settings.time_limit_s (seconds).")
 @click.option("--mip-gap", type=click.FloatRange(0, 1), default=None, help="Override Settings.mip_gap.")
 @click.option("--require-optimal", is_flag=True, help="Exit 5 unless the plan is proven optimal.")
+@click.option("--picture", is_flag=True,
+              help="Also write the chain as a Sankey diagram next to the workbook: <output>_chain.html and .png.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Show model size and the solver log.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 @input_options
 def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: str | None, time_limit: float | None,
-          mip_gap: float | None, require_optimal: bool, quiet: bool, verbose: bool, debug: bool, max_rows: int,
-          strict_numerics: bool) -> None:
+          mip_gap: float | None, require_optimal: bool, picture: bool, quiet: bool, verbose: bool, debug: bool,
+          max_rows: int, strict_numerics: bool) -> None:
     """Plan the sourcing mix and write the recommendation workbook.
 
     INPUT_PATH is an .xlsx workbook or a folder of CSV files (one per sheet);
     without it the bundled reference case is planned.
 
     \b
-    Example:
+    Examples:
         planner solve inputs/rare_earth_magnets.xlsx -o outputs/plan.xlsx --json
+        planner solve --picture          # also outputs/rare_earth_magnets_plan_chain.html and .png
     """
 
     def go() -> None:
@@ -170,6 +173,10 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
             raise UsageError(f"the bundled reference case {src} is missing; give an input file")
         out = _resolve_output(src, output)
         check_writable(out)
+        pictures = (out.with_name(f"{out.stem}_chain.html"), out.with_name(f"{out.stem}_chain.png")) \
+            if picture else ()
+        for p in pictures:
+            check_writable(p)
         inputs = load(src, max_rows, strict_numerics)
         opts = options_from(inputs, solver=solver, time_limit_s=time_limit, mip_gap=mip_gap, verbose=verbose)
         if verbose:
@@ -190,9 +197,15 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
             _err(f"model: {ri['variables']:,} variables of a possible {ri['variables_possible']:,}, "
                  f"{ri['constraints']:,} constraints, {ri['integer_variables']} integer")
         result.warnings += write_workbook(out, recommendation_tables(result))
+        if pictures:
+            from planner.sankey import write_picture  # noqa: PLC0415
+
+            write_picture(result, pictures[0], pictures[1], title=f"Sourcing plan: {src.stem}")
         if as_json:
             payload = result.to_json()
             payload["output"] = str(out)
+            if pictures:
+                payload["pictures"] = [str(p) for p in pictures]
             click.echo(json.dumps(payload, indent=2, default=str))
         elif not quiet:
             _print_summary(result, out)
@@ -216,9 +229,11 @@ def _print_summary(result, out: Path) -> None:  # noqa: ANN001
     click.echo(f"License-exposed: {s['exposed_t']:,.1f} t ({100 * s['exposed_share']:.1f} % of deliveries); "
                f"expected license loss {s['expected_license_loss_usd']:,.0f} USD/yr")
     short = result.plants[result.plants["shortage_t"] > 0] if len(result.plants) else result.plants
-    for r in short.itertuples(index=False):
+    for r in short.itertuples(index=False) if result.explanation is None else []:  # else the findings say it
         click.echo(f"  short: {r.site_id} {r.product} {r.shortage_t:,.1f} t of {r.demand_t:,.1f} t")
     click.echo(f"Solved in {s['solve_time_s']:.2f} s with {s['solver']}. Workbook: {out}")
+    for line in result.explanation.findings[2:5] if result.explanation is not None else []:
+        click.echo(f"  - {line}")
 
 
 @main.command()

@@ -270,3 +270,23 @@ def test_a_plan_without_shipments_still_draws(tmp_path):  # noqa: ANN001
     page = out["html"].read_text(encoding="utf-8")
     assert _parse(page).links == [] and "No shipments in this plan" in page
     assert out["png"].stat().st_size > 1000
+
+
+def test_solve_picture_writes_the_diagram_next_to_the_workbook(tmp_path):
+    import json  # noqa: PLC0415
+
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from planner.cli import main  # noqa: PLC0415
+
+    out = tmp_path / "plan.xlsx"
+    res = CliRunner().invoke(main, ["solve", "-o", str(out), "--picture", "--json"])
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    html, png = tmp_path / "plan_chain.html", tmp_path / "plan_chain.png"
+    assert payload["pictures"] == [str(html), str(png)]
+    text = html.read_text()
+    assert text.startswith("<!DOCTYPE html>") or text.lstrip().lower().startswith("<!doctype html>")
+    assert "<svg" in text and text.count("data-tonnes=") >= len(payload["plants"]) - 1
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.xlsx", "plan_chain.html", "plan_chain.png"]
