@@ -313,6 +313,15 @@ def result_obj(res) -> float | None:  # noqa: ANN001
 def findings(plan: Plan, suppliers: pd.DataFrame, limits: pd.DataFrame, net) -> list[str]:  # noqa: ANN001, C901
     s = plan.summary
     out = []
+    names = net.sites["name"].to_dict()
+
+    def n(site: str) -> str:  # a manager reads names; the id is in every table
+        return str(names.get(site, site))
+
+    def nn(where: str) -> str:  # "SITE PRODUCT" -> "Name PRODUCT"
+        site, _, rest = where.partition(" ")
+        return f"{n(site)} {rest}".strip()
+
     parts = plan.cost_breakdown
     biggest = max(parts, key=lambda k: parts[k]) if parts else ""
     out.append(
@@ -331,7 +340,7 @@ def findings(plan: Plan, suppliers: pd.DataFrame, limits: pd.DataFrame, net) -> 
     marginal = {r.where: r.value for r in limits[limits["limit"] == "demand"].itertuples(index=False)} \
         if len(limits) else {}
     for r in p[p["shortage_t"] > TOL].itertuples(index=False) if len(p) else []:
-        text = (f"{r.site_id} is short {r.shortage_t:,.1f} t of its {r.demand_t:,.1f} t of {r.product} "
+        text = (f"{n(r.site_id)} is short {r.shortage_t:,.1f} t of its {r.demand_t:,.1f} t of {r.product} "
                 f"({100 * r.shortage_t / r.demand_t:.0f} %)")
         cost = marginal.get(f"{r.site_id} {r.product}")
         if cost is not None:
@@ -341,7 +350,8 @@ def findings(plan: Plan, suppliers: pd.DataFrame, limits: pd.DataFrame, net) -> 
     zero = {r.where: r for r in limits[limits["limit"] == "no exposure"].itertuples(index=False)} \
         if len(limits) else {}
     for r in p[p["exposed_t"] > TOL].itertuples(index=False) if len(p) else []:
-        text = f"{r.site_id}'s {r.exposed_t:,.0f} t of {r.product} are license-exposed (from {r.suppliers})"
+        text = (f"{n(r.site_id)}'s {r.exposed_t:,.0f} t of {r.product} are license-exposed "
+                f"(from {', '.join(n(x) for x in str(r.suppliers).split(', ') if x)})")
         z = zero.get(f"{r.site_id} {r.product}")
         if z is not None:
             text += f"; allowing it none would cost {_usd(z.value)} a year more"
@@ -354,24 +364,24 @@ def findings(plan: Plan, suppliers: pd.DataFrame, limits: pd.DataFrame, net) -> 
         site, product = r.where.split(" ", 1)
         sup = suppliers[(suppliers["site_id"] == site) & (suppliers["product"] == product)]
         cap = float(sup["capacity_t"].iloc[0]) if len(sup) else float("nan")
-        out.append(f"{site}'s {product} capacity ({cap:,.0f} t/yr) is a bottleneck: one more kg/yr would save "
+        out.append(f"{n(site)}'s {product} capacity ({cap:,.0f} t/yr) is a bottleneck: one more kg/yr would save "
                    f"{r.value:,.2f} USD.")
     lt = limits[limits["limit"] == "lead time"] if len(limits) else limits
     for r in lt.itertuples(index=False):
-        out.append(f"One more day of allowed lead time at {r.where} would save {_usd(r.value)} a year.")
+        out.append(f"One more day of allowed lead time at {nn(r.where)} would save {_usd(r.value)} a year.")
     exp = limits[limits["limit"] == "exposure cap"] if len(limits) else limits
     for r in exp.itertuples(index=False):
-        out.append(f"The exposure cap binds at {r.where}: each extra point of allowed exposure would save "
+        out.append(f"The exposure cap binds at {nn(r.where)}: each extra point of allowed exposure would save "
                    f"{_usd(r.value)} a year.")
     cands = suppliers[suppliers["status"] == "candidate"] if len(suppliers) else suppliers
     used = sorted(set(cands.loc[cands["in_mix"], "site_id"]))
     if used:
-        out.append("Qualify " + ", ".join(used) + ": the plan uses "
+        out.append("Qualify " + ", ".join(n(u) for u in used) + ": the plan uses "
                    + ("it." if len(used) == 1 else "them."))
     close = suppliers[(~suppliers["in_mix"]) & suppliers["price_to_win_usd_per_kg"].notna()] if len(suppliers) \
         else suppliers
     close = close.sort_values("price_to_win_usd_per_kg").head(3) if len(close) else close
     for r in close.itertuples(index=False):
-        out.append(f"{r.site_id} ({r.country}) would win {r.product} business if it were "
+        out.append(f"{n(r.site_id)} ({r.country}) would win {r.product} business if it were "
                    f"{r.price_to_win_usd_per_kg:,.2f} USD/kg cheaper.")
     return out

@@ -217,13 +217,15 @@ def _charts(plan: Plan) -> Table:
             [[p, *[float(pivot.at[p, c]) for c in countries]] for p in plants],
             title=["Supply mix per plant: tonnes by the supplier's country"],
             charts=[Chart("bar", "Supply mix per plant by supplier country (t/yr)", x=0,
-                          ys=list(range(1, len(countries) + 1)), anchor="E", stacked=True)]))
+                          ys=list(range(1, len(countries) + 1)), anchor="E", stacked=True,
+                          colors={i + 1: "D62728" for i, c in enumerate(countries) if c == "CN"})]))
         pl = plan.plants
         sections.append(Table(
             "exposure", [Column("plant / product", 26), Column("exposed share", 12, PCT), Column("cap", 12, PCT)],
             [[f"{r.site_id} {r.product}", r.exposed_share, r.exposed_cap_share] for r in pl.itertuples(index=False)],
             title=["License-exposed share of each plant's deliveries, against its cap"],
-            charts=[Chart("bar", "Exposed share against the cap", x=0, ys=[1, 2], anchor="E", y_format="0%")]))
+            charts=[Chart("bar", "Exposed share against the cap", x=0, ys=[1, 2], anchor="E", y_format="0%",
+                          colors={1: "D62728", 2: "BFBFBF"})]))
     pr = plan.production
     if len(pr):
         busy = pr[pr["made_t"] > 0].sort_values(["utilisation", "made_t"], ascending=False).head(15)

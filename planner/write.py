@@ -51,6 +51,7 @@ class Chart:
     anchor: str = "H2"
     stacked: bool = False
     y_format: str | None = None
+    colors: dict[int, str] | None = None  # series column -> RGB hex, e.g. China in red
 
 
 @dataclass
@@ -121,6 +122,12 @@ def atomic_path(target: Path) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
         raise
+
+
+def _column_index(letters: str) -> int:
+    from openpyxl.utils import column_index_from_string  # noqa: PLC0415
+
+    return column_index_from_string(letters) if letters else 1
 
 
 def _replace(tmp: Path, target: Path) -> None:
@@ -201,6 +208,11 @@ def write_workbook(target: Path, tables: list[Table]) -> list[str]:
         header_fill = PatternFill("solid", fgColor="DDEBF7")
         for t in tables:
             ws = wb.create_sheet(safe_sheet_name(t.name))
+            # printed (or saved as PDF) landscape, one page wide: how a plan goes into a board pack
+            ws.page_setup.orientation = "landscape"
+            ws.page_setup.fitToWidth = 1
+            ws.page_setup.fitToHeight = 0
+            ws.sheet_properties.pageSetUpPr.fitToPage = True
             parts = [t, *(t.sections or [])]
             for i in range(max(len(p.columns) for p in parts)):
                 ws.column_dimensions[get_column_letter(i + 1)].width = max(
@@ -237,7 +249,9 @@ def write_workbook(target: Path, tables: list[Table]) -> list[str]:
                 row_no += n
                 for ch in part.charts or []:
                     if n:
-                        anchor = ch.anchor if part is t else f"{ch.anchor.rstrip('0123456789')}{header_row}"
+                        # beside its own table: never over the table's last columns
+                        col = max(_column_index(ch.anchor.rstrip("0123456789")), len(part.columns) + 2)
+                        anchor = ch.anchor if part is t and not t.sections else f"{get_column_letter(col)}{header_row}"
                         ws.add_chart(_chart(ws, ch, header_row, header_row + n), anchor)
                 if part is not parts[-1] and t.sections:
                     # leave room for the chart beside this block (about 20 rows tall)
@@ -260,6 +274,10 @@ def _chart(ws, spec: Chart, header_row: int, last_row: int):  # noqa: ANN001, AN
         if spec.stacked:
             chart.grouping = "stacked"
             chart.overlap = 100
+        for series, y in zip(chart.series, spec.ys, strict=False):
+            if spec.colors and y in spec.colors:
+                series.graphicalProperties.solidFill = spec.colors[y]
+                series.graphicalProperties.line.solidFill = spec.colors[y]
     else:
         chart = ScatterChart()
         chart.style = 13
