@@ -204,6 +204,22 @@ def _charts(plan: Plan) -> Table:
                  charts=[Chart("bar", "Total cost by part (USD per year)", x=0, ys=[1], anchor="E1",
                                y_format="#,##0,,\ \M")])
     sections = []
+    pr = plan.production
+    if len(pr):
+        # what each stage adds: production cost by the producing site's stage; freight, duty and tariff
+        # as "logistics"; shortage, qualification and license risk as they are
+        by_stage = pr.groupby("stage")["production_cost_usd"].sum()
+        order = [st for st in schema.STAGES if st in by_stage.index and by_stage[st] > 0.005]
+        cb = plan.cost_breakdown
+        rows = [[f"{st} (production)", float(by_stage[st])] for st in order]
+        rows += [[label, v] for label, v in (
+            ("logistics (freight, duty, tariff)", cb.get("freight", 0) + cb.get("duty", 0) + cb.get("tariff", 0)),
+            ("qualification", cb.get("qualification", 0)), ("shortage", cb.get("shortage", 0)),
+            ("license risk", cb.get("license_risk", 0))) if abs(v) > 0.005]
+        sections.append(Table(
+            "stage", [Column("stage", 26), Column("USD per year", 18, USD)], rows, title=["Cost by stage"],
+            charts=[Chart("bar", "Total cost by stage (USD per year)", x=0, ys=[1], anchor="E",
+                          y_format="#,##0,,\\ \\M")]))
     # supply mix per plant: tonnes delivered by the country of the magnet maker
     f = plan.flows
     if len(f) and len(plan.plants):
@@ -226,7 +242,6 @@ def _charts(plan: Plan) -> Table:
             title=["License-exposed share of each plant's deliveries, against its cap"],
             charts=[Chart("bar", "Exposed share against the cap", x=0, ys=[1, 2], anchor="E", y_format="0%",
                           colors={1: "D62728", 2: "BFBFBF"})]))
-    pr = plan.production
     if len(pr):
         busy = pr[pr["made_t"] > 0].sort_values(["utilisation", "made_t"], ascending=False).head(15)
         sections.append(Table(

@@ -129,13 +129,32 @@ def test_charts_are_native_excel_charts_over_their_tables(reference_workbook):
     with zipfile.ZipFile(reference_workbook) as z:
         charts = sorted(n for n in z.namelist() if re.match(r"xl/charts/chart\d+\.xml", n))
         xml = [z.read(n).decode() for n in charts]
-    assert len(charts) == 4
+    assert len(charts) == 5
     titles = " ".join(xml)
-    for title in ("Total cost by part", "Supply mix per plant", "Exposed share against the cap",
-                  "Utilisation of the busiest sites"):
+    for title in ("Total cost by part", "Total cost by stage", "Supply mix per plant",
+                  "Exposed share against the cap", "Utilisation of the busiest sites"):
         assert title in titles
     # the cost chart's values are the cost parts listed on the Charts sheet, starting under its header (row 3)
     assert re.search(r"Charts'?!\$B\$4:\$B\$\d+", xml[0])
+
+
+def test_cost_by_stage_adds_up_to_the_total(reference_workbook):
+    import openpyxl  # noqa: PLC0415
+
+    from planner.api import plan  # noqa: PLC0415
+    from planner.validate import load  # noqa: PLC0415
+
+    rows = list(openpyxl.load_workbook(reference_workbook)["Charts"].iter_rows(values_only=True))
+    start = next(i for i, r in enumerate(rows) if r[0] == "Cost by stage") + 3  # title, blank line, header
+    block = []
+    for r in rows[start:]:
+        if r[0] is None:
+            break
+        block.append(r)
+    labels = [r[0] for r in block]
+    assert labels[:4] == ["mine (production)", "refiner (production)", "metal (production)", "magnet (production)"]
+    total = plan(load(ROOT / "inputs" / "rare_earth_magnets.xlsx")).summary["total_cost_usd"]
+    assert sum(r[1] for r in block) == pytest.approx(total, abs=1.0)
 
 
 def test_findings_come_first(reference_workbook):
