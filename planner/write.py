@@ -194,8 +194,11 @@ def _cell(ws, value: object, fmt: str | None = None, bold: bool = False, warning
     return cell
 
 
-def write_workbook(target: Path, tables: list[Table]) -> list[str]:
-    """Write ``tables`` as one workbook at ``target``, atomically. Returns warnings."""
+def write_workbook(target: Path, tables: list[Table], one_page: bool = False) -> list[str]:
+    """Write ``tables`` as one workbook at ``target``, atomically. Returns warnings.
+
+    ``one_page``: print each sheet on a single page (else one page wide, as long as it needs).
+    """
     from openpyxl import Workbook  # noqa: PLC0415
     from openpyxl.comments import Comment  # noqa: PLC0415
     from openpyxl.styles import Font, PatternFill  # noqa: PLC0415
@@ -211,7 +214,7 @@ def write_workbook(target: Path, tables: list[Table]) -> list[str]:
             # printed (or saved as PDF) landscape, one page wide: how a plan goes into a board pack
             ws.page_setup.orientation = "landscape"
             ws.page_setup.fitToWidth = 1
-            ws.page_setup.fitToHeight = 0
+            ws.page_setup.fitToHeight = 1 if one_page else 0
             ws.sheet_properties.pageSetUpPr.fitToPage = True
             parts = [t, *(t.sections or [])]
             for i in range(max(len(p.columns) for p in parts)):

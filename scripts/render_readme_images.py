@@ -47,13 +47,14 @@ def main() -> None:
         tmp = Path(tmp)
         for name, sheets in (("findings", ["Findings"]), ("charts", ["Charts"])):
             book = tmp / f"{name}.xlsx"
-            write_workbook(book, [tables[s] for s in sheets])
+            write_workbook(book, [tables[s] for s in sheets], one_page=True)
             subprocess.run(["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(tmp), str(book)],
                            check=True, capture_output=True)
-            subprocess.run(["pdftoppm", "-r", "110", "-png", "-f", "1", "-l", "2", str(tmp / f"{name}.pdf"),
+            subprocess.run(["pdftoppm", "-r", "150" if name == "charts" else "110", "-png", "-f", "1", "-l", "1",
+                            str(tmp / f"{name}.pdf"),
                             str(tmp / name)], check=True)
             pages = sorted(tmp.glob(f"{name}-*.png"))
-            imgs = [trim(Image.open(pg).convert("RGB")) for pg in pages[: 1 if name == "findings" else 2]]
+            imgs = [trim(Image.open(pg).convert("RGB")) for pg in pages[:1]]
             width = max(i.width for i in imgs)
             canvas = Image.new("RGB", (width, sum(i.height for i in imgs)), "white")
             y = 0
