@@ -34,7 +34,8 @@ def options_from(inputs: Inputs, **overrides: object) -> SolveOptions:
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detail: bool = True) -> Plan:  # noqa: ANN001
+def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detail: bool = True,  # noqa: ANN001
+         mps_path=None) -> Plan:  # noqa: ANN001
     """Solve ``inputs`` and return the recommendation (``solver``: a warm solver to reuse, in batches).
 
     Raises
@@ -48,6 +49,10 @@ def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detai
     t0 = time.perf_counter()
     model = build_model(inputs)
     t1 = time.perf_counter()
+    if mps_path is not None:  # the planner's own model, for timing a solver on it alone (bench/)
+        from planner.solve import write_mps  # noqa: PLC0415
+
+        write_mps(model, mps_path)
     # ``solver``: a planner.solve.WarmHighs reused across a batch's scenarios
     result = solver.solve(model) if solver is not None else solve(model, options)
     t2 = time.perf_counter()

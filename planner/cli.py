@@ -141,6 +141,8 @@ def main() -> None:
               help="Override Settings.time_limit_s (seconds).")
 @click.option("--mip-gap", type=click.FloatRange(0, 1), default=None, help="Override Settings.mip_gap.")
 @click.option("--require-optimal", is_flag=True, help="Exit 5 unless the plan is proven optimal.")
+@click.option("--write-mps", "mps_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the model as an MPS file (to time a solver on it alone).")
 @click.option("--picture", is_flag=True,
               help="Also write the chain as a Sankey diagram next to the workbook: <output>_chain.html and .png.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
@@ -148,8 +150,8 @@ def main() -> None:
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 @input_options
 def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: str | None, time_limit: float | None,
-          mip_gap: float | None, require_optimal: bool, picture: bool, quiet: bool, verbose: bool, debug: bool,
-          max_rows: int, strict_numerics: bool) -> None:
+          mip_gap: float | None, require_optimal: bool, mps_path: Path | None, picture: bool, quiet: bool,
+          verbose: bool, debug: bool, max_rows: int, strict_numerics: bool) -> None:
     """Plan the sourcing mix and write the recommendation workbook.
 
     INPUT_PATH is an .xlsx workbook or a folder of CSV files (one per sheet);
@@ -186,7 +188,7 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
         if sys.stderr.isatty() and not quiet and not as_json and not verbose:
             solve_mod.PROGRESS["tick"] = _progress_line
         try:
-            result = plan(inputs, opts)
+            result = plan(inputs, opts, mps_path=mps_path)
         finally:
             if solve_mod.PROGRESS.pop("tick", None) is not None and _PROGRESS_SHOWN:
                 click.echo("\r" + " " * 40 + "\r", err=True, nl=False)
