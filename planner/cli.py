@@ -92,9 +92,10 @@ def _progress_line(elapsed: float) -> None:
         click.echo(f"\rSolving... {elapsed:,.0f} s (Ctrl-C stops)", err=True, nl=False)
 
 
-def _resolve_output(input_path: Path, output: Path | None) -> Path:
+def _resolve_output(input_path: Path, output: Path | None, kind: str = "plan") -> Path:
+    """The output path: given, or outputs/<input>_<kind>.xlsx; never the input or the bundled inputs."""
     if output is None:
-        output = Path("outputs") / f"{input_path.stem}_plan.xlsx"
+        output = Path("outputs") / f"{input_path.stem}_{kind}.xlsx"
         output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix.lower() != ".xlsx":
         raise UsageError(f"the output must be an .xlsx file, got {output}")
@@ -284,11 +285,7 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
         from planner.write import check_writable, write_workbook  # noqa: PLC0415
 
         src = _existing(input_path) if input_path else _existing(REFERENCE)
-        out = output
-        if out is None:
-            out = Path("outputs") / f"{src.stem}_batch.xlsx"
-            out.parent.mkdir(parents=True, exist_ok=True)
-        out = _resolve_output(src, out)
+        out = _resolve_output(src, output, "batch")
         if whatif_path is not None and out.resolve() == whatif_path.resolve():
             raise UsageError(f"refusing to write the output over the what-if file ({out})")
         check_writable(out)
@@ -374,11 +371,7 @@ def sweep(input_path: Path | None, param: str, start: float, stop: float, steps:
         from planner.write import check_writable, write_workbook  # noqa: PLC0415
 
         src = _existing(input_path) if input_path else _existing(REFERENCE)
-        out = output
-        if out is None:
-            out = Path("outputs") / f"{src.stem}_sweep.xlsx"
-            out.parent.mkdir(parents=True, exist_ok=True)
-        out = _resolve_output(src, out)
+        out = _resolve_output(src, output, "sweep")
         pts = points(param, start, stop, steps)
         check_writable(out)
         inputs = load(src, max_rows, strict_numerics)

@@ -59,6 +59,10 @@ def _usd(v: float) -> str:
 
 
 def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None) -> Explanation:  # noqa: ANN001
+    """Explain ``plan``. Re-solves share a time budget of 3x the plan's own solve (at least 1 s)."""
+    import time  # noqa: PLC0415
+
+    deadline = time.perf_counter() + max(1.0, 3.0 * result.runtime_s)
     net, inputs = model.net, model.inputs
     keys = model.cols["key"].tolist()
     d = reduced_costs(model, result)
@@ -76,7 +80,7 @@ def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None) -
     shipped_now = {(r.from_site, r.product) for r in flows.itertuples(index=False) if r.tonnes > TOL} \
         if len(flows) else set()
     unused = [k for k in sorted(ship_cols) if k not in shipped_now]
-    prices, blocked, cand_delta = _what_it_would_take(model, result, ship_cols, unused, plan)
+    prices, blocked, cand_delta = _what_it_would_take(model, result, ship_cols, unused, plan, deadline)
     cap_dual = {}
     if y is not None:
         for i, k in enumerate(model.rows["key"]):
@@ -134,7 +138,7 @@ def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None) -
             row["why"] = (f"too dear: it would enter {ptw:,.2f} USD/kg cheaper" if ptw > 0.005 else
                           "as cheap as the mix at the margin: it could enter at no extra cost")
         else:
-            row["why"] = "not evaluated (model too large for the re-solves)"
+            row["why"] = "not evaluated (model too large, or the explanations' time budget was used up)"
         rows.append(row)
     suppliers = pd.DataFrame(rows)
 
@@ -174,8 +178,8 @@ def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None) -
             elif kind == "min_volume":
                 lim.append({"limit": "minimum volume", "where": k[1], "value": dual / 1000.0,
                             "unit": "USD per kg/yr less take-or-pay"})
-    lim.extend(_lead_time_values(model, plan, options))
-    lim.extend(_zero_exposure_costs(model, plan, options))
+    lim.extend(_lead_time_values(model, plan, options, deadline))
+    lim.extend(_zero_exposure_costs(model, plan, options, deadline))
     limits = pd.DataFrame(lim, columns=["limit", "where", "value", "unit", "shortage_t"])
     if len(limits):
         limits = limits.sort_values(["limit", "value"], ascending=[True, False], kind="mergesort").reset_index(
@@ -186,7 +190,8 @@ def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None) -
 PRICE_LIMIT = 400  # suppliers priced by re-solve per plan; beyond that, "not evaluated"
 
 
-def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict, unused: list, plan: Plan):  # noqa: ANN001, ANN202
+def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict, unused: list, plan: Plan,  # noqa: ANN001, ANN202
+                        deadline: float = float("inf")):
     """Price to win per unused (site, product), those that cannot be used at all, and candidates' net effect.
 
     On the plan's LP (qualification decisions fixed at the plan's), one extra row
@@ -221,7 +226,11 @@ def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict
     for key in unused:
         cols = np.array(ship_cols[key], dtype=np.int32)
         h.addRow(0.0, highspy.kHighsInf, len(cols), cols, np.ones(len(cols)))
+    import time  # noqa: PLC0415
+
     for i, key in enumerate(unused):
+        if time.perf_counter() > deadline:
+            break
         s, q = key
         cap = float(model.net.supply.at[key, "capacity_t"]) if key in model.net.supply.index else 1.0
         eps = min(1.0, max(cap, 1e-6) / 2)
@@ -237,7 +246,7 @@ def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict
     # candidates not qualified: the plan with that one qualified (its fixed cost counted)
     use_col = {k[1]: j for j, k in enumerate(model.cols["key"]) if k[0] == "use"}
     for site, j in sorted(use_col.items()):
-        if round(x[j]) >= 1 or model.net.sites.at[site, "status"] != "candidate":
+        if round(x[j]) >= 1 or model.net.sites.at[site, "status"] != "candidate" or time.perf_counter() > deadline:
             continue
         h.changeColBounds(j, 1.0, 1.0)
         run_interruptible(h)
@@ -247,8 +256,10 @@ def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict
     return prices, blocked, cand
 
 
-def _lead_time_values(model: LinearModel, plan: Plan, options) -> list[dict]:  # noqa: ANN001
+def _lead_time_values(model: LinearModel, plan: Plan, options, deadline: float = float("inf")) -> list[dict]:  # noqa: ANN001
     """What one more day of each plant's lead-time limit is worth (re-solves; small models only)."""
+    import time  # noqa: PLC0415
+
     from planner.api import options_from  # noqa: PLC0415
     from planner.model import build_model  # noqa: PLC0415
     from planner.solve import OPTIMAL, solve  # noqa: PLC0415
@@ -261,6 +272,8 @@ def _lead_time_values(model: LinearModel, plan: Plan, options) -> list[dict]:  #
     out = []
     limited = plan.plants[plan.plants["lead_time_limit_days"].notna()] if len(plan.plants) else plan.plants
     for r in limited.itertuples(index=False):
+        if time.perf_counter() > deadline:
+            break
         # only where the limit is reached or demand is short: elsewhere a day more changes nothing
         if r.shortage_t <= TOL and (r.max_lead_time_days is None or r.max_lead_time_days < r.lead_time_limit_days):
             continue
@@ -277,8 +290,10 @@ def _lead_time_values(model: LinearModel, plan: Plan, options) -> list[dict]:  #
     return out
 
 
-def _zero_exposure_costs(model: LinearModel, plan: Plan, options) -> list[dict]:  # noqa: ANN001
+def _zero_exposure_costs(model: LinearModel, plan: Plan, options, deadline: float = float("inf")) -> list[dict]:  # noqa: ANN001
     """For each plant with exposed deliveries: the extra cost (and shortage) of allowing it none (re-solves)."""
+    import time  # noqa: PLC0415
+
     from planner.api import options_from  # noqa: PLC0415
     from planner.model import build_model  # noqa: PLC0415
     from planner.report import build_plan  # noqa: PLC0415
@@ -290,6 +305,8 @@ def _zero_exposure_costs(model: LinearModel, plan: Plan, options) -> list[dict]:
     opts = options or options_from(inputs)
     out = []
     for r in plan.plants[plan.plants["exposed_t"] > TOL].itertuples(index=False):
+        if time.perf_counter() > deadline:
+            break
         dem = inputs.demand.copy()
         m = (dem["site_id"] == r.site_id) & (dem["product"] == r.product)
         dem.loc[m, "max_exposed_share"] = 0.0
