@@ -256,34 +256,39 @@ def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict
     return prices, blocked, cand
 
 
+def _with_demand_cell(model: LinearModel, site: str, product: str, column: str, value: object, options) -> Plan | None:  # noqa: ANN001
+    """The plan (costs recomputed) with one Demand cell changed, or None if it is not solved to optimality."""
+    from planner.api import options_from  # noqa: PLC0415
+    from planner.model import build_model  # noqa: PLC0415
+    from planner.report import build_plan  # noqa: PLC0415
+    from planner.solve import OPTIMAL, solve  # noqa: PLC0415
+
+    inputs = model.inputs
+    dem = inputs.demand.copy()
+    dem.loc[(dem["site_id"] == site) & (dem["product"] == product), column] = value
+    changed = build_model(replace(inputs, demand=dem))
+    res = solve(changed, replace(options or options_from(inputs), verbose=False))
+    if res.status != OPTIMAL or res.x is None:
+        return None
+    return build_plan(changed, res, detail=False)
+
+
 def _lead_time_values(model: LinearModel, plan: Plan, options, deadline: float = float("inf")) -> list[dict]:  # noqa: ANN001
     """What one more day of each plant's lead-time limit is worth (re-solves; small models only)."""
     import time  # noqa: PLC0415
 
-    from planner.api import options_from  # noqa: PLC0415
-    from planner.model import build_model  # noqa: PLC0415
-    from planner.solve import OPTIMAL, solve  # noqa: PLC0415
-
-    inputs = model.inputs
-    if model.n_cols > RESOLVE_BELOW or model.is_mip and model.n_cols > RESOLVE_BELOW // 5:
+    if model.n_cols > RESOLVE_BELOW or (model.is_mip and model.n_cols > RESOLVE_BELOW // 5) or not len(plan.plants):
         return []
-    opts = options or options_from(inputs)
-    base = plan.summary["total_cost_usd"]
     out = []
-    limited = plan.plants[plan.plants["lead_time_limit_days"].notna()] if len(plan.plants) else plan.plants
-    for r in limited.itertuples(index=False):
+    for r in plan.plants[plan.plants["lead_time_limit_days"].notna()].itertuples(index=False):
         if time.perf_counter() > deadline:
             break
         # only where the limit is reached or demand is short: elsewhere a day more changes nothing
         if r.shortage_t <= TOL and (r.max_lead_time_days is None or r.max_lead_time_days < r.lead_time_limit_days):
             continue
-        dem = inputs.demand.copy()
-        m = (dem["site_id"] == r.site_id) & (dem["product"] == r.product)
-        dem.loc[m, "max_lead_time_days"] = int(r.lead_time_limit_days) + 1
-        res = solve(build_model(replace(inputs, demand=dem)), replace(opts, verbose=False))
-        if res.status != OPTIMAL or res.objective is None or result_obj(res) is None:
-            continue
-        saving = base - result_obj(res)
+        alt = _with_demand_cell(model, r.site_id, r.product, "max_lead_time_days", int(r.lead_time_limit_days) + 1,
+                                options)
+        saving = plan.summary["total_cost_usd"] - alt.summary["total_cost_usd"] if alt is not None else 0.0
         if saving > 1.0:
             out.append({"limit": "lead time", "where": f"{r.site_id} {r.product}", "value": saving,
                         "unit": "USD/yr saved by one more day of allowed lead time"})
@@ -294,37 +299,20 @@ def _zero_exposure_costs(model: LinearModel, plan: Plan, options, deadline: floa
     """For each plant with exposed deliveries: the extra cost (and shortage) of allowing it none (re-solves)."""
     import time  # noqa: PLC0415
 
-    from planner.api import options_from  # noqa: PLC0415
-    from planner.model import build_model  # noqa: PLC0415
-    from planner.report import build_plan  # noqa: PLC0415
-    from planner.solve import OPTIMAL, solve  # noqa: PLC0415
-
     if model.n_cols > RESOLVE_BELOW or not len(plan.plants):
         return []
-    inputs = model.inputs
-    opts = options or options_from(inputs)
     out = []
     for r in plan.plants[plan.plants["exposed_t"] > TOL].itertuples(index=False):
         if time.perf_counter() > deadline:
             break
-        dem = inputs.demand.copy()
-        m = (dem["site_id"] == r.site_id) & (dem["product"] == r.product)
-        dem.loc[m, "max_exposed_share"] = 0.0
-        changed = replace(inputs, demand=dem)
-        mod = build_model(changed)
-        res = solve(mod, replace(opts, verbose=False))
-        if res.status != OPTIMAL or res.x is None:
+        alt = _with_demand_cell(model, r.site_id, r.product, "max_exposed_share", 0.0, options)
+        if alt is None:
             continue
-        alt = build_plan(mod, res, detail=False)
         row = alt.plants[(alt.plants["site_id"] == r.site_id) & (alt.plants["product"] == r.product)].iloc[0]
         out.append({"limit": "no exposure", "where": f"{r.site_id} {r.product}",
                     "value": alt.summary["total_cost_usd"] - plan.summary["total_cost_usd"],
                     "unit": "USD/yr to allow it no license-exposed supply", "shortage_t": float(row["shortage_t"])})
     return out
-
-
-def result_obj(res) -> float | None:  # noqa: ANN001
-    return None if res.objective is None else float(res.objective)
 
 
 def findings(plan: Plan, suppliers: pd.DataFrame, limits: pd.DataFrame, net) -> list[str]:  # noqa: ANN001, C901
