@@ -410,9 +410,8 @@ def validate(input_path: Path, as_json: bool, max_rows: int, strict_numerics: bo
     """
 
     def go() -> None:
-        from planner.validate import load  # noqa: PLC0415
-
         from planner.network import build_network  # noqa: PLC0415
+        from planner.validate import load  # noqa: PLC0415
 
         inputs = load(_existing(input_path), max_rows, strict_numerics)
         warnings = [str(w) for w in inputs.warnings] + build_network(inputs).warnings

@@ -1,9 +1,9 @@
 """Why the plan is what it is: suppliers in and out, the limits that bind, and findings in words (pure).
 
-* **Price to win.** For a supplier not in the mix, the smallest reduced cost of
-  making one more tonne and shipping it along any of its lanes (the two moves
-  together keep its outflow balanced, so their reduced costs add): how much
-  cheaper per kg it would have to be to enter. A site with no lane that can
+* **Price to win.** For a supplier not in the mix, the cost of making it ship a
+  little, per kg, found by re-solving the plan's LP from its basis: how much
+  cheaper per kg it would have to be to enter. (One-step reduced costs are not
+  enough: a processor whose inputs sit idle has degenerate duals there.) A site with no lane that can
   meet a lead-time limit, a candidate not worth qualifying, or a site that
   cannot make or deliver its product is reported with that reason instead.
 * **Binding limits.** Rows with a non-zero dual, in business units: one more
@@ -38,15 +38,6 @@ class Explanation:
     findings: list[str]
 
 
-def reduced_costs(model: LinearModel, result: SolveResult) -> np.ndarray | None:
-    """c - A^T y with the solver's row duals (HiGHS's sign convention; CBC's duals follow it)."""
-    if result.row_dual is None:
-        return None
-    d = model.c.astype(float).copy()
-    np.add.at(d, model.a_col, -model.a_val * result.row_dual[model.a_row])
-    return d
-
-
 def _usd(v: float) -> str:
     a = abs(v)
     if a >= 1e9:
@@ -65,7 +56,6 @@ def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None) -
     deadline = time.perf_counter() + max(1.0, 3.0 * result.runtime_s)
     net, inputs = model.net, model.inputs
     keys = model.cols["key"].tolist()
-    d = reduced_costs(model, result)
     y = result.row_dual
     sites = net.sites
     prod = plan.production.set_index(["site_id", "product"]) if len(plan.production) else pd.DataFrame()

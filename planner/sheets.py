@@ -14,6 +14,7 @@ T = "#,##0.0"  # tonnes
 USD = "#,##0"
 USD_KG = "#,##0.00"
 PCT = "0.0%"
+MILLIONS = r"#,##0,,\ \M"  # Excel: each trailing comma divides by 1,000; then a literal " M"
 
 
 def status_text(plan: Plan) -> str:
@@ -202,7 +203,7 @@ def _charts(plan: Plan) -> Table:
     cost = Table("Charts", [Column("cost part", 26), Column("USD per year", 18, USD)], parts,
                  title=["Cost by part"], freeze=False,
                  charts=[Chart("bar", "Total cost by part (USD per year)", x=0, ys=[1], anchor="E1",
-                               y_format="#,##0,,\ \M")])
+                               y_format=MILLIONS)])
     sections = []
     pr = plan.production
     if len(pr):
@@ -219,7 +220,7 @@ def _charts(plan: Plan) -> Table:
         sections.append(Table(
             "stage", [Column("stage", 26), Column("USD per year", 18, USD)], rows, title=["Cost by stage"],
             charts=[Chart("bar", "Total cost by stage (USD per year)", x=0, ys=[1], anchor="E",
-                          y_format="#,##0,,\\ \\M")]))
+                          y_format=MILLIONS)]))
     # supply mix per plant: tonnes delivered by the country of the magnet maker
     f = plan.flows
     if len(f) and len(plan.plants):
