@@ -20,7 +20,11 @@ import pandas as pd
 
 
 def generate(scale: int, seed: int = 1, candidates: int = 0, density: float = 0.3,
-             lead_times: bool = True, controls: bool = True) -> dict[str, pd.DataFrame]:
+             lead_times: bool = True, controls: bool = True,
+             limit_days: tuple[int, ...] | None = None) -> dict[str, pd.DataFrame]:
+    """``limit_days``: the plants' lead-time limits are drawn from these values (sourcing policies use a few,
+    e.g. 120/180/270 days); by default each plant gets its own random limit in 200-319 days, the worst case
+    for the number of lead-time buckets."""
     rng = np.random.default_rng(seed)
     tiers = {"mine": 2 * scale, "refiner": scale, "metal": scale, "magnet": 2 * scale, "plant": 3 * scale}
     countries = np.array(["CN", "AU", "US", "MY", "JP", "DE", "KR", "VN", "BR", "FR"])
@@ -74,6 +78,8 @@ def generate(scale: int, seed: int = 1, candidates: int = 0, density: float = 0.
     for p in ids["plant"]:
         qty = float(rng.integers(100, 1500))
         limit = int(rng.integers(200, 320)) if lead_times else None
+        if lead_times and limit_days:
+            limit = int(limit_days[int(rng.integers(0, len(limit_days)))])
         demand.append((p, "NDFEB_HT", round(qty * 0.7), limit, None, 2000.0))
         demand.append((p, "NDFEB_STD", round(qty * 0.3), limit, None, 2000.0))
     tables = {

@@ -28,9 +28,10 @@ OPTIMAL, FEASIBLE, INFEASIBLE, NO_SOLUTION = "optimal", "feasible", "infeasible"
 # The command line's progress display for long solves: PROGRESS["tick"](elapsed_s), set only by the CLI
 # (a callable cannot travel to batch worker processes, so it is not part of SolveOptions).
 PROGRESS: dict[str, object] = {}
-# Above this many columns HiGHS's interior point beats its dual simplex on this
-# model family (performance.md: 1.44 s vs 4.15 s at 100k columns).
-IPM_ABOVE = 50_000
+# Above this many columns HiGHS's interior point (with crossover) beats its dual simplex on the
+# planner's LPs (bench/RESULTS.md, synthetic cases: 7k columns 0.31 s vs 0.26 s; 35k 4.1 s vs 7.4 s;
+# 79k 14.8 s vs 28.0 s; 203k 22 s vs over 150 s; primal simplex and PDLP are slower still).
+IPM_ABOVE = 20_000
 # MIPs from this many columns are solved LP-guided (``_solve_mip_guided``); below it HiGHS alone is
 # fast (every OR-Library instance but capa, the reference case). The shares split the time limit.
 GUIDED_ABOVE = 20_000
