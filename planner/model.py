@@ -14,17 +14,29 @@ Rows: capacity, outflow <= make (free disposal), input balance per class and
 bucket, coproduct <= ratio x main, demand, exposure caps, supplier and country
 share caps, minimum volumes, and ``ship <= bound x use`` for lanes out of
 binary sites (a valid tightening that makes the MIP relaxation strong).
+
+How it is built: each kind of column is one block of arrays (its keys, cost
+and bounds), and each kind of row one function that lays out its rows and
+joins its terms to the columns with vectorised look-ups on integer keys
+(``_Index``), never element by element. Columns come in the order use, make,
+ship, down, short; rows in the order listed above; within a kind, in sorted key
+order (ship columns: in lane order, as ``Network.ships``). That order is part
+of the model: solvers break ties on degenerate models by it.
 """
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain, repeat
 
 import numpy as np
 import pandas as pd
 
 from planner.data import Inputs
-from planner.network import EXPOSED, INF, Network, build_network, hasse_edges, round_arrival, round_up, time_edges
+from planner.network import EXPOSED, INF, Network, build_network, distinct, hasse_edges, ragged
 
 # Tie-break, USD per tonne made or delivered in a class with more flags than it had: among
 # equally cheap plans prefer the least exposed one, so a clean batch is never
@@ -69,45 +81,533 @@ class LinearModel:
         return int(self.cols.attrs.get("possible", self.n_cols))
 
 
-class _Builder:
+# --------------------------------------------------------------------------- building blocks
+
+
+def _keys(kind: str, *parts: np.ndarray | list) -> list[tuple]:
+    """Key tuples ``(kind, *part values)``; array parts become Python objects (ints, strings)."""
+    lists = [(_int_objects(p) if p.dtype.kind == "i" else p.tolist()) if isinstance(p, np.ndarray) else p
+             for p in parts]
+    n = len(lists[0]) if lists else 0
+    return list(zip(repeat(kind, n), *lists, strict=True))
+
+
+def _int_objects(values: np.ndarray) -> list[int]:
+    """``values.tolist()``, with one int object per distinct value (lanes, days, INF): keys hold millions."""
+    if not len(values) or values.min() < 0:
+        return values.tolist()
+    finite = values < INF
+    top = int(values.max(where=finite, initial=-1)) + 1
+    if top > 1 << 20 or not (finite | (values == INF)).all():
+        return values.tolist()
+    table = np.arange(top + 1).astype(object)
+    table[top] = INF
+    return table[np.where(finite, values, top)].tolist()
+
+
+def _ints(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lists of ints as one flat array, with each list's start and length."""
+    n = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
+    flat = np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=int(n.sum()))
+    return flat, np.cumsum(n) - n, n
+
+
+def _grid(first: list[list[int]], second: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each owner k: every (a, b) of first[k] x second[k], a-major. Returns owner, a, b per element."""
+    fa, sa, na = _ints(first)
+    fb, sb, nb = _ints(second)
+    owner, pos = ragged(na * nb)
+    nb_o = nb[owner]
+    return owner, fa[sa[owner] + pos // np.maximum(nb_o, 1)], fb[sb[owner] + pos % np.maximum(nb_o, 1)]
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(x.astype(np.int64))
+
+
+class _Index:
+    """Positions of integer tuples in a table of them: a vectorised dict look-up (-1: absent).
+
+    Tuples are packed into one int64; a column too wide for that is replaced by its rank among the
+    table's distinct values.
+    """
+
+    MAX_BITS = 62
+
+    def __init__(self, *columns: np.ndarray) -> None:
+        self.n = len(columns[0])
+        self.values: list[np.ndarray | None] = [None] * len(columns)
+        self.bits = [int(c.max()).bit_length() if len(c) else 1 for c in columns]
+        assert all(not len(c) or c.min() >= 0 for c in columns)
+        for k in np.argsort(self.bits)[::-1].tolist():  # widest first
+            if sum(self.bits) <= self.MAX_BITS:
+                break
+            self.values[k] = distinct(columns[k])
+            self.bits[k] = max(len(self.values[k]) - 1, 1).bit_length()
+        assert sum(self.bits) <= self.MAX_BITS, "too many distinct keys to pack"
+        code, _ = self._pack(columns)
+        self.order = np.argsort(code, kind="stable")
+        self.sorted = code[self.order]
+
+    def _pack(self, columns: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+        n = len(columns[0])
+        code = np.zeros(n, dtype=np.int64)
+        ok = np.ones(n, dtype=bool)
+        for col, bits, values in zip(columns, self.bits, self.values, strict=True):
+            col = np.asarray(col, dtype=np.int64)
+            if values is not None:
+                i = np.searchsorted(values, col)
+                ok &= (i < len(values)) & (values[np.minimum(i, len(values) - 1)] == col)
+                col = i
+            else:
+                ok &= (col >= 0) & (col < (1 << bits))
+            code = (code << bits) | np.where(ok, col, 0)
+        return code, ok
+
+    def find(self, *columns: np.ndarray) -> np.ndarray:
+        if not self.n:
+            return np.full(len(columns[0]), -1, dtype=np.int64)
+        code, ok = self._pack(columns)
+        i = np.searchsorted(self.sorted, code)
+        at = np.minimum(i, self.n - 1)
+        return np.where(ok & (i < self.n) & (self.sorted[at] == code), self.order[at], -1)
+
+
+class _Columns:
+    """The model's columns, a kind at a time."""
+
     def __init__(self) -> None:
-        self.c: list[float] = []
-        self.lo: list[float] = []
-        self.hi: list[float] = []
-        self.integer: list[bool] = []
-        self.col_keys: list[tuple] = []
-        self.ar: list[int] = []
-        self.ac: list[int] = []
-        self.av: list[float] = []
-        self.rlo: list[float] = []
-        self.rhi: list[float] = []
-        self.row_keys: list[tuple] = []
+        self.n = 0
+        self.parts: list[tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
-    def col(self, key: tuple, cost: float, lo: float = 0.0, hi: float = np.inf, integer: bool = False) -> int:
-        self.c.append(cost)
-        self.lo.append(lo)
-        self.hi.append(hi)
-        self.integer.append(integer)
-        self.col_keys.append(key)
-        return len(self.c) - 1
+    def add(self, keys: list[tuple], cost: np.ndarray | float, lo: np.ndarray | float = 0.0,
+            hi: np.ndarray | float = np.inf, integer: bool = False) -> int:
+        """Append one column per key; returns the index of the first."""
+        n = len(keys)
+        first = self.n
+        self.parts.append((keys, *(np.broadcast_to(np.asarray(v, dtype=float), n) for v in (cost, lo, hi)),
+                           np.full(n, integer, dtype=bool)))
+        self.n += n
+        return first
 
-    def row(self, key: tuple, terms: list[tuple[int, float]], lo: float, hi: float) -> int:
-        r = len(self.rlo)
-        for j, v in terms:
-            if v != 0.0:
-                self.ar.append(r)
-                self.ac.append(j)
-                self.av.append(v)
-        self.rlo.append(lo)
-        self.rhi.append(hi)
-        self.row_keys.append(key)
-        return r
+
+class _Rows:
+    """The model's rows, a kind at a time, and the matrix entries of each."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.parts: list[tuple[list[tuple], np.ndarray, np.ndarray]] = []
+        self.mixed: list[bool] = []  # per part: whether its keys are of several kinds
+        self.entries: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, keys: list[tuple], lo: np.ndarray | float, hi: np.ndarray | float, mixed: bool = False) -> int:
+        """Append one row per key (all of one kind unless ``mixed``); returns the index of the first."""
+        n = len(keys)
+        first = self.n
+        self.parts.append((keys, *(np.broadcast_to(np.asarray(v, dtype=float), n) for v in (lo, hi))))
+        self.mixed.append(mixed)
+        self.n += n
+        return first
+
+    def terms(self, row: np.ndarray | int, col: np.ndarray | int, val: np.ndarray | float) -> None:
+        """Matrix entries (broadcast); zeros are dropped when the model is assembled."""
+        row, col, val = np.broadcast_arrays(np.asarray(row, dtype=np.int64), np.asarray(col, dtype=np.int64),
+                                            np.asarray(val, dtype=float))
+        self.entries.append((row.ravel(), col.ravel(), val.ravel()))
+
+
+@dataclass
+class _Make:
+    """The make columns: one per (active key, class, bucket), keys in sorted order."""
+
+    first: int
+    keys: list[tuple[str, str]]  # sorted active (site, product)
+    pos: dict[tuple[str, str], int]
+    key: np.ndarray  # per column: position of its (site, product) in ``keys``
+    cls: np.ndarray
+    bucket: np.ndarray
+    start: np.ndarray  # per key: its first column (relative to ``first``) and count
+    count: np.ndarray
+    index: _Index  # (key, cls, bucket) -> column (relative)
+
+
+@dataclass
+class _Ships:
+    """The ship columns, as ``Network.ships``: one per departure (lane, class, bucket) that can arrive in time."""
+
+    first: int
+    lane: np.ndarray
+    cls: np.ndarray
+    bucket: np.ndarray
+    arr_cls: np.ndarray
+    arr_bucket: np.ndarray
+
+
+@dataclass
+class _Down:
+    """The down columns: input carried from (class, bucket) to a dirtier class or a later bucket."""
+
+    first: int
+    key: np.ndarray  # position of (site, product) in the balance keys
+    cls_from: np.ndarray
+    b_from: np.ndarray
+    cls_to: np.ndarray
+    b_to: np.ndarray
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def _use_columns(x: _Columns, net: Network) -> dict[str, int]:
+    """Per binary site: its use column (qualification cost for a candidate)."""
+    sites = net.sites
+    cost = [float(sites.at[s, "qualification_cost_usd"]) if sites.at[s, "status"] == "candidate" else 0.0
+            for s in net.binary_sites]
+    first = x.add(_keys("use", list(net.binary_sites)), cost, 0.0, 1.0, integer=True)
+    return {s: first + i for i, s in enumerate(net.binary_sites)}
+
+
+def _make_columns(x: _Columns, net: Network) -> _Make:
+    """Per active (site, product), class made and bucket: unit cost, plus the class tie-break."""
+    keys = sorted(net.active)
+    key, cls, bucket = _grid([net.out_classes.get(k, []) for k in keys], [net.out_buckets.get(k, []) for k in keys])
+    count = np.bincount(key, minlength=len(keys)).astype(np.int64)
+    unit = net.supply["unit_cost_usd_per_kg"].to_numpy(dtype=float)[net.supply.index.get_indexer(keys)] if keys \
+        else np.zeros(0)
+    origin = np.array([net.origin.get(k, 0) for k in keys], dtype=np.int64)
+    cost = (1000.0 * unit)[key] + EPS_CLASS * _popcount(cls ^ origin[key])
+    site = np.array([s for s, _ in keys], dtype=object)
+    product = np.array([q for _, q in keys], dtype=object)
+    first = x.add(_keys("make", site[key], product[key], cls, bucket), cost)
+    return _Make(first, keys, {k: i for i, k in enumerate(keys)}, key, cls, bucket, np.cumsum(count) - count, count,
+                 _Index(key, cls, bucket))
+
+
+def _ship_columns(x: _Columns, net: Network, risk_weight: float) -> _Ships:
+    """Per departure: freight, duty and tariff, plus the weighted expected denial loss and the class tie-break."""
+    sh = net.ships
+    assert sh is not None, "a network from build_network lists its ships"
+    lane, cls, arr_cls = (sh[c].to_numpy(dtype=np.int64) for c in ("lane", "cls", "arr_cls"))
+    bucket, arr_bucket = sh["bucket"].to_numpy(dtype=np.int64), sh["arr_bucket"].to_numpy(dtype=np.int64)
+    loss = sh["loss"].to_numpy(dtype=float)
+    per_t = net.lanes["cost_per_t"].to_numpy(dtype=float)[lane]
+    cost = per_t + risk_weight * loss + EPS_CLASS * _popcount(arr_cls ^ cls)
+    first = x.add(_keys("ship", lane, cls, bucket), cost)
+    return _Ships(first, lane, cls, bucket, arr_cls, arr_bucket)
+
+
+def _balance_keys(net: Network) -> list[tuple[str, str]]:
+    """Input buffers that get balance rows and down columns: every buffer but a plant's."""
+    plants = set(zip(net.demand["site_id"], net.demand["product"], strict=True))
+    return [k for k in sorted(net.buffer_classes) if k not in plants]
+
+
+def _down_columns(x: _Columns, net: Network, keys: list[tuple[str, str]]) -> _Down:
+    """Per buffer: for each bucket, each class -> covering dirtier class; then for each class, bucket -> next."""
+    classes = [net.buffer_classes[k] for k in keys]
+    buckets = [net.buffer_buckets.get(k, []) for k in keys]
+    cache: dict[tuple[int, ...], list[tuple[int, int]]] = {}
+    edges = [cache.setdefault(tuple(c), hasse_edges(c)) for c in classes]
+    e_from, e_start, n_edges = _ints([[a for a, _ in e] for e in edges])
+    e_to = _ints([[z for _, z in e] for e in edges])[0]
+    b_flat, b_start, n_b = _ints(buckets)
+    # class moves: bucket-major, then edge
+    key1, b1, edge = _grid(buckets, [list(range(s, s + n)) for s, n in zip(e_start.tolist(), n_edges.tolist(),
+                                                                            strict=True)])
+    # time moves: class-major, then consecutive buckets (by position in b_flat)
+    key2, c2, step = _grid(classes, [list(range(s, s + max(n - 1, 0))) for s, n in zip(b_start.tolist(), n_b.tolist(),
+                                                                                      strict=True)])
+    # per buffer, its class moves first
+    key = np.concatenate([key1, key2])
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    cls_from = np.concatenate([e_from[edge], c2])[order]
+    cls_to = np.concatenate([e_to[edge], c2])[order]
+    b_from = np.concatenate([b1, b_flat[step]])[order]
+    b_to = np.concatenate([b1, b_flat[step + 1]])[order]
+    site = np.array([s for s, _ in keys], dtype=object)
+    product = np.array([p for _, p in keys], dtype=object)
+    first = x.add(_keys("down", site[key], product[key], cls_from, b_from, cls_to, b_to), 0.0)
+    return _Down(first, key, cls_from, b_from, cls_to, b_to)
+
+
+def _short_columns(x: _Columns, net: Network, default_short: float) -> dict[int, int]:
+    """Per demand row (position in ``net.demand``): its shortage column."""
+    dem = net.demand
+    cost = [1000.0 * (default_short if c is None or pd.isna(c) else float(c)) for c in dem["shortage_cost_usd_per_kg"]]
+    keys = _keys("short", dem["site_id"].tolist(), dem["product"].tolist())
+    first = x.add(keys, cost, 0.0, dem["quantity_t"].to_numpy(dtype=float))
+    return {d: first + d for d in range(len(dem))}
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def _capacity_rows(a: _Rows, net: Network, make: _Make, use: dict[str, int]) -> None:
+    """Per active (site, product): made in every class and bucket <= capacity (x use for binary sites)."""
+    keys = make.keys
+    cap = net.supply["capacity_t"].to_numpy(dtype=float)[net.supply.index.get_indexer(keys)] if keys else np.zeros(0)
+    binary = np.array([s in use for s, _ in keys], dtype=bool)
+    first = a.add(_keys("capacity", [s for s, _ in keys], [q for _, q in keys]), -np.inf, np.where(binary, 0.0, cap))
+    a.terms(first + make.key, make.first + np.arange(len(make.key)), 1.0)
+    k = np.flatnonzero(binary)
+    a.terms(first + k, np.array([use[keys[i][0]] for i in k], dtype=np.int64), -cap[k])
+
+
+def _lane_ends(net: Network) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Per lane: (sender, product) and (receiver, product)."""
+    product = net.lanes["product"].tolist()
+    return (list(zip(net.lanes["from_site"].tolist(), product, strict=True)),
+            list(zip(net.lanes["to_site"].tolist(), product, strict=True)))
+
+
+def _ship_make(make: _Make, ship: _Ships, senders: list[tuple[str, str]]) -> np.ndarray:
+    """Per ship column: the make column (relative) of the batch it carries."""
+    sender = [make.pos[k] for k in senders]
+    at = make.index.find(np.array(sender, dtype=np.int64)[ship.lane], ship.cls, ship.bucket)
+    assert (at >= 0).all()
+    return at
+
+
+def _outflow_rows(a: _Rows, make: _Make, ship: _Ships, ship_make: np.ndarray) -> None:
+    """Per batch that ships: what leaves <= what is made."""
+    ships = np.zeros(len(make.key), dtype=bool)
+    ships[ship_make] = True
+    m = np.flatnonzero(ships)
+    row = np.cumsum(ships) - 1
+    first = a.add(_keys("outflow", *_make_key_parts(make, m)), -np.inf, 0.0)
+    a.terms(first + row[ship_make], ship.first + np.arange(len(ship.lane)), 1.0)
+    a.terms(first + np.arange(len(m)), make.first + m, -1.0)
+
+
+def _make_key_parts(make: _Make, m: np.ndarray) -> tuple[list, list, np.ndarray, np.ndarray]:
+    site = [make.keys[k][0] for k in make.key[m].tolist()]
+    product = [make.keys[k][1] for k in make.key[m].tolist()]
+    return site, product, make.cls[m], make.bucket[m]
+
+
+def _balance_rows(a: _Rows, net: Network, keys: list[tuple[str, str]], make: _Make, ship: _Ships, down: _Down,
+                  receivers: list[tuple[str, str]]) -> None:
+    """Per buffer, class and bucket: arrivals + carried in - carried out = used by the batches it feeds.
+
+    What arrives in class c, bucket b feeds batches of class c finishing at b + processing days.
+    """
+    pos = {k: i for i, k in enumerate(keys)}
+    key, cls, bucket = _grid([net.buffer_classes[k] for k in keys], [net.buffer_buckets.get(k, []) for k in keys])
+    index = _Index(key, cls, bucket)
+    # arrivals
+    dest = np.array([pos.get(k, -1) for k in receivers], dtype=np.int64)
+    d = dest[ship.lane] if len(ship.lane) else ship.lane
+    at_ship = np.where(d >= 0, index.find(np.maximum(d, 0), ship.arr_cls, ship.arr_bucket), -1)
+    # carried over
+    at_in = index.find(down.key, down.cls_to, down.b_to)
+    at_out = index.find(down.key, down.cls_from, down.b_from)
+    # used: each recipe input of every make column, at the batch's bucket less processing days
+    proc = net.sites["processing_days"].astype(int).to_dict()
+    uses = [(make.pos[(s, q)], pos[(s, inp)], -f, proc[s]) for (s, q), ins in net.recipe.items() for inp, f in ins
+            if (s, inp) in pos]
+    made, buffer, need, lead = (np.array(c) for c in zip(*uses, strict=True)) if uses else (np.zeros(0, np.int64),) * 4
+    u, i = ragged(make.count[made])
+    need_col = make.start[made][u] + i
+    b = make.bucket[need_col]
+    at_need = index.find(buffer[u], make.cls[need_col], np.where(b >= INF, INF, b - lead[u]))
+    has = np.zeros(len(key), dtype=bool)
+    for at in (at_ship, at_in, at_out, at_need):
+        has[at[at >= 0]] = True
+    row = np.cumsum(has) - 1
+    r = np.flatnonzero(has)
+    site = [keys[k][0] for k in key[r].tolist()]
+    product = [keys[k][1] for k in key[r].tolist()]
+    first = a.add(_keys("balance", site, product, cls[r], bucket[r]), 0.0, 0.0)
+    for at, col, val in ((at_ship, ship.first + np.arange(len(ship.lane)), 1.0),
+                         (at_in, down.first + np.arange(len(down.key)), 1.0),
+                         (at_out, down.first + np.arange(len(down.key)), -1.0),
+                         (at_need, make.first + need_col, need[u].astype(float))):
+        ok = at >= 0
+        a.terms(first + row[at[ok]], col[ok], val[ok] if isinstance(val, np.ndarray) else val)
+
+
+def _coproduct_rows(a: _Rows, net: Network, make: _Make) -> None:
+    """Per coproduct batch: made <= ratio x the main batches it comes from (same class, bucket rounding to it)."""
+    for (s, c), mains in sorted(net.joint.items()):
+        k = make.pos[(s, c)]
+        classes = np.array(net.out_classes.get((s, c), []), dtype=np.int64)
+        th = np.array(net.out_buckets.get((s, c), []), dtype=np.int64)
+        own = np.arange(make.start[k], make.start[k] + make.count[k])
+        first = a.add(_keys("coproduct", *_make_key_parts(make, own)), -np.inf, 0.0)
+        a.terms(first + np.arange(len(own)), make.first + own, 1.0)
+        oc = net.origin.get((s, c), 0)
+        for m, ratio in mains:
+            km = make.pos[(s, m)]
+            cols = np.arange(make.start[km], make.start[km] + make.count[km])
+            target = make.cls[cols] | oc
+            ci = np.searchsorted(classes, target)  # the coproduct batch: its class, and the bucket the main's rounds to
+            bi = np.searchsorted(th, make.bucket[cols])
+            ok = np.isin(target, classes) & (bi < len(th))
+            a.terms(first + (ci * len(th) + bi)[ok], make.first + cols[ok], -ratio)
+
+
+def _ship_info(net: Network, ship: _Ships) -> pd.DataFrame:
+    """``LinearModel.ship_info``: per ship column, its departure and arrival, and its lane's ends."""
+    lanes = net.lanes
+    if not len(ship.lane):
+        info = pd.DataFrame([], columns=["col", "lane", "cls", "bucket", "arr_cls", "arr_bucket", "days", "loss"])
+        for c in ("from_site", "to_site", "product"):
+            info[c] = []
+        return info
+    info = pd.DataFrame({"col": ship.first + np.arange(len(ship.lane)), **{c: net.ships[c].to_numpy() for c in (
+        "lane", "cls", "bucket", "arr_cls", "arr_bucket", "days", "loss")}}, copy=False)
+    for c in ("from_site", "to_site", "product"):
+        info[c] = lanes[c].array.take(ship.lane)
+    return info
+
+
+def _demand_rows(a: _Rows, net: Network, ship: _Ships, short: dict[int, int], default_cap: float,
+                 supplier_share: float, receivers: list[tuple[str, str]]) -> None:
+    """Per plant demand: delivered + short = quantity; then its exposure cap and supplier-share caps."""
+    dem = net.demand
+    at = {k: d for d, k in enumerate(zip(dem["site_id"], dem["product"], strict=True))}
+    lane_dem = np.array([at.get(k, -1) for k in receivers], dtype=np.int64)
+    d_ship = lane_dem[ship.lane]
+    into = np.flatnonzero(d_ship >= 0)  # ship columns (relative) into a plant
+    d_into = d_ship[into]
+    exposed = (ship.arr_cls[into] & EXPOSED) != 0
+    n_exposed = np.bincount(d_into[exposed], minlength=len(dem))
+    # suppliers: (demand, company) pairs, companies in name order
+    company = net.sites["company"].reindex(net.lanes["from_site"]).to_numpy(dtype=object)
+    names = sorted(set(company.tolist()))
+    code = {c: i for i, c in enumerate(names)}
+    comp = np.array([code[c] for c in company.tolist()], dtype=np.int64)[ship.lane[into]]
+    pair_code = d_into * max(len(names), 1) + comp
+    pairs = distinct(pair_code)
+    pair_of = np.searchsorted(pairs, pair_code)
+    pair_dem = pairs // max(len(names), 1)
+    pair_start = np.searchsorted(pair_dem, np.arange(len(dem)))
+    pair_count = np.searchsorted(pair_dem, np.arange(len(dem)), side="right") - pair_start
+
+    keys, lo, hi = [], [], []
+    row_dem = np.zeros(len(dem), dtype=np.int64)
+    row_exp = np.full(len(dem), -1, dtype=np.int64)
+    row_sup = np.zeros(len(dem), dtype=np.int64)
+    for d, r in enumerate(dem.itertuples(index=False)):
+        key = (r.site_id, r.product)
+        qty = float(r.quantity_t)
+        row_dem[d] = a.n + len(keys)
+        keys.append(("demand", *key))
+        lo.append(qty)
+        hi.append(qty)
+        cap = default_cap if r.max_exposed_share is None or pd.isna(r.max_exposed_share) else float(r.max_exposed_share)
+        if cap < 1.0 and n_exposed[d]:
+            row_exp[d] = a.n + len(keys)
+            keys.append(("exposure", *key))
+            lo.append(-np.inf)
+            hi.append(cap * qty)
+        if supplier_share < 1.0:
+            row_sup[d] = a.n + len(keys)
+            for p in range(pair_start[d], pair_start[d] + pair_count[d]):
+                keys.append(("supplier_share", *key, names[pairs[p] % max(len(names), 1)]))
+                lo.append(-np.inf)
+                hi.append(supplier_share * qty)
+    a.add(keys, np.array(lo, dtype=float), np.array(hi, dtype=float), mixed=True)
+    cols = ship.first + into
+    a.terms(row_dem[d_into], cols, 1.0)
+    if short:
+        a.terms(row_dem[list(short)], list(short.values()), 1.0)
+    e = exposed & (row_exp[d_into] >= 0)
+    a.terms(row_exp[d_into[e]], cols[e], 1.0)
+    if supplier_share < 1.0:
+        a.terms(row_sup[d_into] + pair_of - pair_start[d_into], cols, 1.0)
+
+
+def _country_share_rows(a: _Rows, net: Network, ship: _Ships, share: float) -> None:
+    """Per stage and product: shipped output from one country <= share x all of it (over every ship column)."""
+    sites, lanes = net.sites, net.lanes
+    stage = sites["stage"].reindex(lanes["from_site"]).tolist()
+    country = sites["country"].reindex(lanes["from_site"]).tolist()
+    groups = sorted(set(zip(stage, lanes["product"].tolist(), strict=True)))
+    g_code = {g: i for i, g in enumerate(groups)}
+    countries = sorted(set(country))
+    c_code = {c: i for i, c in enumerate(countries)}
+    g = np.array([g_code[k] for k in zip(stage, lanes["product"].tolist(), strict=True)], dtype=np.int64)[ship.lane]
+    c = np.array([c_code[k] for k in country], dtype=np.int64)[ship.lane]
+    # rows: the countries shipping in each group, in name order
+    rows = distinct(g * len(countries) + c)
+    row_g, row_c = rows // len(countries), rows % len(countries)
+    first = a.add([("country_share", *groups[i], countries[j]) for i, j in zip(row_g.tolist(), row_c.tolist(),
+                                                                               strict=True)], -np.inf, 0.0)
+    # every row has a term for every ship column of its group
+    by_group = np.argsort(g, kind="stable")
+    start = np.searchsorted(g[by_group], np.arange(len(groups)))
+    count = np.bincount(g, minlength=len(groups))
+    r, pos = ragged(count[row_g])
+    j = by_group[start[row_g[r]] + pos]
+    a.terms(first + r, ship.first + j, np.where(c[j] == row_c[r], 1.0 - share, 0.0 - share))
+
+
+def _min_volume_rows(a: _Rows, net: Network, make: _Make, use: dict[str, int]) -> None:
+    """Per binary site with a minimum volume: made there (every product, class, bucket) >= minimum x use."""
+    site_of_key = np.array([s for s, _ in make.keys], dtype=object)
+    for s in net.binary_sites:
+        mv = float(net.sites.at[s, "min_volume_t"])
+        if mv > 0:
+            r = a.add([("min_volume", s)], 0.0, np.inf)
+            ks = np.flatnonzero(site_of_key == s)
+            cols = np.concatenate([np.zeros(0, dtype=np.int64),
+                                   *(np.arange(make.start[k], make.start[k] + make.count[k]) for k in ks)])
+            a.terms(r, make.first + cols, 1.0)
+            a.terms(r, use[s], -mv)
+
+
+def _lane_use_rows(a: _Rows, net: Network, ship: _Ships, use: dict[str, int]) -> None:
+    """Per lane out of a binary site: shipped <= bound x use, where the bound (what the receiver could ever
+    take) is below the sender's capacity."""
+    lanes = net.lanes
+    first_col = np.searchsorted(ship.lane, np.arange(len(lanes)))
+    n_cols = np.searchsorted(ship.lane, np.arange(len(lanes)), side="right") - first_col
+    candidates = np.flatnonzero(lanes["from_site"].isin(list(use)).to_numpy() & (n_cols > 0))
+    if not len(candidates):
+        return
+    absorb = _absorb_bounds(net, net.demand)
+    f = lanes["from_site"].to_numpy(dtype=object)[candidates]
+    t = lanes["to_site"].to_numpy(dtype=object)[candidates]
+    p = lanes["product"].to_numpy(dtype=object)[candidates]
+    sup = net.supply
+    cap = sup["capacity_t"].to_numpy(dtype=float)[sup.index.get_indexer(pd.MultiIndex.from_arrays([f, p]))]
+    bound = np.array([min(cp, absorb.get(k, np.inf)) for cp, k in zip(cap.tolist(), zip(t, p, strict=True),
+                                                                       strict=True)], dtype=float)
+    tight = bound < cap
+    lane = candidates[tight]
+    first = a.add(_keys("lane_use", lane), -np.inf, 0.0)
+    r, pos = ragged(n_cols[lane])
+    a.terms(first + r, ship.first + first_col[lane][r] + pos, 1.0)
+    a.terms(first + np.arange(len(lane)), np.array([use[s] for s in f[tight]], dtype=np.int64), -bound[tight])
+
+
+# --------------------------------------------------------------------------- the model
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Millions of key tuples (of strings and ints: they cannot form cycles) are made in a build; the cyclic
+    garbage collector would scan them again and again meanwhile, for nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def build_model(inputs: Inputs, net: Network | None = None) -> LinearModel:
     """Build the model of ``inputs`` (network resolved here unless given)."""
     if net is None:
         net = build_network(inputs)
+    with _gc_paused():
+        return _build(inputs, net)
+
+
+def _build(inputs: Inputs, net: Network) -> LinearModel:
     st = inputs.settings
     allow_shortage = bool(st["allow_shortage"])
     risk_weight = float(st["risk_weight"])  # type: ignore[arg-type]
@@ -115,219 +615,68 @@ def build_model(inputs: Inputs, net: Network | None = None) -> LinearModel:
     default_cap = float(st["max_exposed_share"])  # type: ignore[arg-type]
     supplier_share = float(st["max_supplier_share"])  # type: ignore[arg-type]
     country_share = float(st["max_country_share"])  # type: ignore[arg-type]
-    sites = net.sites
-    proc = sites["processing_days"].astype(int).to_dict()
-    b = _Builder()
 
-    # ---- use[s]
-    use: dict[str, int] = {}
-    for s in net.binary_sites:
-        qc = float(sites.at[s, "qualification_cost_usd"]) if sites.at[s, "status"] == "candidate" else 0.0
-        use[s] = b.col(("use", s), qc, 0.0, 1.0, True)
+    x = _Columns()
+    use = _use_columns(x, net)
+    make = _make_columns(x, net)
+    ship = _ship_columns(x, net, risk_weight)
+    buffers = _balance_keys(net)
+    down = _down_columns(x, net, buffers)
+    short = _short_columns(x, net, default_short) if allow_shortage else {}
 
-    # ---- make
-    make: dict[tuple[str, str, int, int], int] = {}
-    for key in sorted(net.active):
-        s, q = key
-        cost = 1000.0 * float(net.supply.at[key, "unit_cost_usd_per_kg"])
-        origin = net.origin.get(key, 0)
-        for cls in net.out_classes.get(key, []):
-            eps = EPS_CLASS * bin(cls ^ origin).count("1")
-            for bk in net.out_buckets.get(key, []):
-                make[(s, q, cls, bk)] = b.col(("make", s, q, cls, bk), cost + eps)
-
-    # ---- ship
-    lanes = net.lanes
-    ship_rows: list[tuple] = []
-    arrivals: dict[tuple[str, str, int, int], list[int]] = {}
-    out_of: dict[tuple[str, str, int, int], list[int]] = {}
-    lane_cols: dict[int, list[int]] = {}
-    for i, r in enumerate(lanes.itertuples(index=False)):
-        f, t, p = r.from_site, r.to_site, r.product
-        for cls in net.out_classes.get((f, p), []):
-            ev = net.lane_events.get((i, cls), [])
-            days = sum(e.approval_days for e in ev)
-            loss = 1000.0 * sum((1.0 - e.approval_probability) * e.denial_cost_usd_per_kg for e in ev)
-            arr_cls = cls | EXPOSED if ev else cls
-            for bk in net.out_buckets.get((f, p), []):
-                elapsed = INF if bk >= INF else bk + int(r.transit_days) + days
-                arr_b = round_arrival(net, t, p, elapsed)
-                if arr_b is None:
-                    continue
-                eps = EPS_CLASS * bin(arr_cls ^ cls).count("1")
-                j = b.col(("ship", i, cls, bk), float(r.cost_per_t) + risk_weight * loss + eps)
-                ship_rows.append((j, i, cls, bk, arr_cls, arr_b, days, loss))
-                arrivals.setdefault((t, p, arr_cls, arr_b), []).append(j)
-                out_of.setdefault((f, p, cls, bk), []).append(j)
-                lane_cols.setdefault(i, []).append(j)
-
-    # ---- down (input buffers)
-    down_in: dict[tuple, list[int]] = {}
-    down_out: dict[tuple, list[int]] = {}
-    plants = set(zip(net.demand["site_id"], net.demand["product"], strict=True))
-    for (s, p), classes in sorted(net.buffer_classes.items()):
-        if (s, p) in plants:
-            continue
-        buckets = net.buffer_buckets.get((s, p), [])
-        for bk in buckets:
-            for a, z in hasse_edges(classes):
-                j = b.col(("down", s, p, a, bk, z, bk), 0.0)
-                down_out.setdefault((s, p, a, bk), []).append(j)
-                down_in.setdefault((s, p, z, bk), []).append(j)
-        for cls in classes:
-            for b1, b2 in time_edges(buckets):
-                j = b.col(("down", s, p, cls, b1, cls, b2), 0.0)
-                down_out.setdefault((s, p, cls, b1), []).append(j)
-                down_in.setdefault((s, p, cls, b2), []).append(j)
-
-    # ---- short
-    short: dict[tuple[str, str], int] = {}
-    dem = net.demand
-    for r in dem.itertuples(index=False):
-        cost = default_short if r.shortage_cost_usd_per_kg is None or pd.isna(r.shortage_cost_usd_per_kg) else float(
-            r.shortage_cost_usd_per_kg
-        )
-        if allow_shortage:
-            short[(r.site_id, r.product)] = b.col(("short", r.site_id, r.product), 1000.0 * cost, 0.0, float(r.quantity_t))
-
-    # ================================================================ rows
-    make_by_sq: dict[tuple[str, str], list[int]] = {}
-    for (s, q, _c, _b), j in make.items():
-        make_by_sq.setdefault((s, q), []).append(j)
-    for key in sorted(net.active):
-        s, q = key
-        cap = float(net.supply.at[key, "capacity_t"])
-        terms = [(j, 1.0) for j in make_by_sq.get(key, [])]
-        if s in use:
-            b.row(("capacity", s, q), [*terms, (use[s], -cap)], -np.inf, 0.0)
-        else:
-            b.row(("capacity", s, q), terms, -np.inf, cap)
-    for (s, q, cls, bk), j in sorted(make.items()):
-        outs = out_of.get((s, q, cls, bk), [])
-        if outs:
-            b.row(("outflow", s, q, cls, bk), [*[(k, 1.0) for k in outs], (j, -1.0)], -np.inf, 0.0)
-
-    # input balance: what arrives (or is carried over) in class c, bucket b feeds batches of class c
-    # finishing at b + processing days
-    need: dict[tuple, list[tuple[int, float]]] = {}
-    for (s, q), ins in net.recipe.items():
-        for inp, f in ins:
-            for cls in net.out_classes.get((s, q), []):
-                for bk in net.out_buckets.get((s, q), []):
-                    need.setdefault((s, inp, cls, bk - proc[s] if bk < INF else INF), []).append(
-                        (make[(s, q, cls, bk)], -f)
-                    )
-    for (s, p), classes in sorted(net.buffer_classes.items()):
-        if (s, p) in plants:
-            continue
-        for cls in classes:
-            for bk in net.buffer_buckets.get((s, p), []):
-                k = (s, p, cls, bk)
-                terms = [(j, 1.0) for j in arrivals.get(k, [])]
-                terms += [(j, 1.0) for j in down_in.get(k, [])]
-                terms += [(j, -1.0) for j in down_out.get(k, [])]
-                terms += need.get(k, [])
-                if terms:
-                    b.row(("balance", s, p, cls, bk), terms, 0.0, 0.0)
-
-    # coproducts: made jointly, at most ratio x main output of the same batch
-    for (s, c), mains in sorted(net.joint.items()):
-        oc = net.origin.get((s, c), 0)
-        th = net.out_buckets.get((s, c), [])
-        for cls in net.out_classes.get((s, c), []):
-            for bk in th:
-                terms = [(make[(s, c, cls, bk)], 1.0)]
-                for m, ratio in mains:
-                    for mc in net.out_classes.get((s, m), []):
-                        if mc | oc != cls:
-                            continue
-                        for mb in net.out_buckets.get((s, m), []):
-                            if round_up(mb, th) == bk:
-                                terms.append((make[(s, m, mc, mb)], -ratio))
-                b.row(("coproduct", s, c, cls, bk), terms, -np.inf, 0.0)
-
-    # demand, exposure cap, supplier share
-    company = sites["company"].to_dict()
-    ship_info = pd.DataFrame(ship_rows, columns=["col", "lane", "cls", "bucket", "arr_cls", "arr_bucket", "days", "loss"])
-    ship_info["from_site"] = lanes["from_site"].to_numpy()[ship_info["lane"].to_numpy()] if len(ship_info) else []
-    ship_info["to_site"] = lanes["to_site"].to_numpy()[ship_info["lane"].to_numpy()] if len(ship_info) else []
-    ship_info["product"] = lanes["product"].to_numpy()[ship_info["lane"].to_numpy()] if len(ship_info) else []
-    into_plant: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
-    for j, cls, f, t, p in zip(ship_info["col"], ship_info["arr_cls"], ship_info["from_site"], ship_info["to_site"],
-                               ship_info["product"], strict=True):
-        if (t, p) in plants:
-            into_plant.setdefault((t, p), []).append((int(j), int(cls), f))
-    for r in dem.itertuples(index=False):
-        key = (r.site_id, r.product)
-        qty = float(r.quantity_t)
-        arr = into_plant.get(key, [])
-        terms = [(j, 1.0) for j, _, _ in arr]
-        if key in short:
-            terms.append((short[key], 1.0))
-        b.row(("demand", *key), terms, qty, qty)
-        cap = default_cap if r.max_exposed_share is None or pd.isna(r.max_exposed_share) else float(r.max_exposed_share)
-        exposed = [(j, 1.0) for j, cls, _ in arr if cls & EXPOSED]
-        if cap < 1.0 and exposed:
-            b.row(("exposure", *key), exposed, -np.inf, cap * qty)
-        if supplier_share < 1.0:
-            by_co: dict[str, list[tuple[int, float]]] = {}
-            for j, _, f in arr:
-                by_co.setdefault(company[f], []).append((j, 1.0))
-            for co, terms_co in sorted(by_co.items()):
-                b.row(("supplier_share", *key, co), terms_co, -np.inf, supplier_share * qty)
-
-    # country share: per stage and product, shipped output from one country <= share x all of it
-    if country_share < 1.0 and len(ship_info):
-        si = ship_info.assign(
-            stage=sites["stage"].reindex(ship_info["from_site"]).to_numpy(),
-            country=sites["country"].reindex(ship_info["from_site"]).to_numpy(),
-        )
-        for (stage, p), g in si.groupby(["stage", "product"], sort=True):
-            cols_all = g["col"].tolist()
-            for ctry, gc in g.groupby("country", sort=True):
-                mine = set(gc["col"])
-                terms = [(int(j), (1.0 if j in mine else 0.0) - country_share) for j in cols_all]
-                b.row(("country_share", stage, p, ctry), terms, -np.inf, 0.0)
-
-    # minimum volumes (take-or-pay) and strong use-links for lanes out of binary sites
-    for s in net.binary_sites:
-        mv = float(sites.at[s, "min_volume_t"])
-        cols_s = [j for (ss, _q), js in make_by_sq.items() if ss == s for j in js]
-        if mv > 0:
-            b.row(("min_volume", s), [*[(j, 1.0) for j in cols_s], (use[s], -mv)], 0.0, np.inf)
+    a = _Rows()
+    _capacity_rows(a, net, make, use)
+    senders, receivers = _lane_ends(net)
+    _outflow_rows(a, make, ship, _ship_make(make, ship, senders))
+    _balance_rows(a, net, buffers, make, ship, down, receivers)
+    _coproduct_rows(a, net, make)
+    _demand_rows(a, net, ship, short, default_cap, supplier_share, receivers)
+    if country_share < 1.0 and len(ship.lane):
+        _country_share_rows(a, net, ship, country_share)
+    _min_volume_rows(a, net, make, use)
     if use:
-        absorb = _absorb_bounds(net, dem)
-        for i, r in enumerate(lanes.itertuples(index=False)):
-            if r.from_site not in use or i not in lane_cols:
-                continue
-            cap = float(net.supply.at[(r.from_site, r.product), "capacity_t"])
-            bound = min(cap, absorb.get((r.to_site, r.product), np.inf))
-            if bound < cap:
-                terms = [(j, 1.0) for j in lane_cols[i]]
-                b.row(("lane_use", i), [*terms, (use[r.from_site], -bound)], -np.inf, 0.0)
+        _lane_use_rows(a, net, ship, use)
 
-    cols = pd.DataFrame({"key": b.col_keys})
-    cols["kind"] = [k[0] for k in b.col_keys]
-    rows = pd.DataFrame({"key": b.row_keys})
-    rows["kind"] = [k[0] for k in b.row_keys]
+    cols = _key_frame([p[0] for p in x.parts], [False] * len(x.parts))
+    rows = _key_frame([p[0] for p in a.parts], a.mixed)
     cols.attrs["possible"] = _possible(net)
-    model = LinearModel(
-        c=np.array(b.c, dtype=float),
-        col_lo=np.array(b.lo, dtype=float),
-        col_hi=np.array(b.hi, dtype=float),
-        integer=np.array(b.integer, dtype=bool),
-        a_row=np.array(b.ar, dtype=np.int64),
-        a_col=np.array(b.ac, dtype=np.int64),
-        a_val=np.array(b.av, dtype=float),
-        row_lo=np.array(b.rlo, dtype=float),
-        row_hi=np.array(b.rhi, dtype=float),
+    stack = (lambda parts, i, dtype: np.concatenate([np.zeros(0, dtype=dtype), *(p[i] for p in parts)]))  # noqa: E731
+    a_val = stack(a.entries, 2, float)
+    nonzero = a_val != 0.0
+    return LinearModel(
+        c=stack(x.parts, 1, float),
+        col_lo=stack(x.parts, 2, float),
+        col_hi=stack(x.parts, 3, float),
+        integer=stack(x.parts, 4, bool),
+        a_row=stack(a.entries, 0, np.int64)[nonzero],
+        a_col=stack(a.entries, 1, np.int64)[nonzero],
+        a_val=a_val[nonzero],
+        row_lo=stack(a.parts, 1, float),
+        row_hi=stack(a.parts, 2, float),
         cols=cols,
         rows=rows,
         net=net,
         inputs=inputs,
-        ship_info=ship_info,
+        ship_info=_ship_info(net, ship),
     )
-    return model
+
+
+def _key_frame(parts: list[list[tuple]], mixed: list[bool]) -> pd.DataFrame:
+    """One row per key (columns or rows of the model): ``key`` and ``kind``, its first element."""
+    frame = pd.DataFrame({"key": list(chain.from_iterable(parts))})
+    names: dict[str, int] = {}
+    codes = []
+    for keys, several in zip(parts, mixed, strict=True):
+        if several:
+            codes.append(np.array([names.setdefault(k[0], len(names)) for k in keys], dtype=np.int64))
+        elif keys:
+            codes.append(np.full(len(keys), names.setdefault(keys[0][0], len(names)), dtype=np.int64))
+    if not names:  # no keys: the type an empty column gets
+        frame["kind"] = []
+        return frame
+    kinds = pd.Series(list(names)).array  # the string type a column of kinds gets
+    frame["kind"] = kinds.take(np.concatenate(codes))
+    return frame
 
 
 def _absorb_bounds(net: Network, dem: pd.DataFrame) -> dict[tuple[str, str], float]:

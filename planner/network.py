@@ -21,7 +21,14 @@ What this module decides, and why:
   limit minus the remaining route). Rounding a true elapsed time up to the next
   threshold loses nothing, also through assemblies (the max of rounded inputs
   rounds to the same bucket as the max of the true inputs), so limits are
-  exact in whole days with few labels.
+  exact in whole days with few labels. Every departure (lane, class, bucket)
+  that can still arrive in time is listed in ``Network.ships``, with the class
+  and bucket it arrives in: these are the model's ship columns.
+
+Classes and buckets are decided product by product in bill-of-materials order
+(thresholds in reverse order), and within a product for all of its lanes at
+once, on arrays (see "vectorised helpers"); per (site, product) the results are
+kept as plain sorted lists.
 """
 
 from __future__ import annotations
@@ -31,20 +38,13 @@ from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from itertools import pairwise
 
+import numpy as np
 import pandas as pd
 
 from planner.data import Inputs
 
 INF = 10**9  # "no lead-time limit downstream"
 EXPOSED = 1
-
-
-def _sub(a: int, b: int) -> int:
-    return INF if a >= INF else a - b
-
-
-def _add(a: int, b: int) -> int:
-    return INF if a >= INF else a + b
 
 
 def round_up(value: int, thresholds: list[int]) -> int | None:
@@ -85,6 +85,12 @@ class Network:
     lane_events: dict[tuple[int, int], list[License]] = field(default_factory=dict)
     thr_in: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # supply that can never be used, and why
+    # every departure that can arrive in time, one row per (lane, class, bucket) in lane, class, bucket order:
+    # the model's ship columns. lane, cls, bucket, arr_cls, arr_bucket, days (approval), loss (USD/t expected)
+    ships: pd.DataFrame | None = None
+
+
+SHIP_COLUMNS = ["lane", "cls", "bucket", "arr_cls", "arr_bucket", "days", "loss"]
 
 
 # --------------------------------------------------------------------------- recipes
@@ -251,7 +257,6 @@ def build_network(inputs: Inputs) -> Network:
     made = set(supply.index)
     products = {p for _, p in made} | set(inputs.demand["product"])
     order = product_order(recipe, joint, products)
-    rank = {p: i for i, p in enumerate(order)}
 
     demand = inputs.demand.copy()
     demand = demand[demand["quantity_t"] > 0]
@@ -266,7 +271,7 @@ def build_network(inputs: Inputs) -> Network:
     # ---- can be made: every input can arrive from something that can be made
     senders: dict[tuple[str, str], list[str]] = {}
     receivers: dict[tuple[str, str], list[str]] = {}
-    for f, t, p in zip(lanes["from_site"], lanes["to_site"], lanes["product"], strict=True):
+    for f, t, p in zip(lanes["from_site"].tolist(), lanes["to_site"].tolist(), lanes["product"].tolist(), strict=True):
         senders.setdefault((t, p), []).append(f)
         receivers.setdefault((f, p), []).append(t)
     makeable: set[tuple[str, str]] = set()
@@ -306,21 +311,23 @@ def build_network(inputs: Inputs) -> Network:
             if useful:
                 active.add((s, q))
 
-    def lane_active(f: str, t: str, p: str) -> bool:
-        return (f, p) in active and ((t, p) in plant_needs or any((t, r) in active for r in uses.get((t, p), [])))
-
+    # a lane stays if its sender is active and its receiver needs the product (a plant, or an active user)
+    wanted = {k for k in consumers if k in plant_needs or any((k[0], r) in active for r in uses.get(k, []))}
     if len(lanes):
-        keep = [lane_active(f, t, p) for f, t, p in zip(lanes["from_site"], lanes["to_site"], lanes["product"], strict=True)]
+        keep = _pairs_in(lanes["from_site"], lanes["product"], active) & _pairs_in(
+            lanes["to_site"], lanes["product"], wanted)
         lanes = lanes[keep].reset_index(drop=True)
 
     warnings = _unusable_supply(supply, made, makeable, active, recipe, joint, senders)
     sup = supply.loc[sorted(active)] if active else supply.iloc[0:0]
     unit_cost = sup["unit_cost_usd_per_kg"].to_dict()
-    lanes["sender_unit_cost"] = [unit_cost[(f, p)] for f, p in zip(lanes["from_site"], lanes["product"], strict=True)]
+    lanes["sender_unit_cost"] = [unit_cost[k] for k in zip(lanes["from_site"].tolist(), lanes["product"].tolist(),
+                                                             strict=True)]
     lanes["cost_per_t"] = 1000.0 * (lanes["freight_usd_per_kg"] + lanes["duty_usd_per_kg"]) + 10.0 * lanes[
         "tariff_pct"
     ] * lanes["sender_unit_cost"]
-    lanes["cross_border"] = [country[f] != country[t] for f, t in zip(lanes["from_site"], lanes["to_site"], strict=True)]
+    lanes["cross_border"] = [country[f] != country[t] for f, t in zip(lanes["from_site"].tolist(),
+                                                                      lanes["to_site"].tolist(), strict=True)]
 
     used_sites = sorted({s for s, _ in active})
     st = sites.loc[used_sites] if used_sites else sites.iloc[0:0]
@@ -339,9 +346,16 @@ def build_network(inputs: Inputs) -> Network:
         binary_sites=binary,
         warnings=warnings,
     )
-    _assign_classes(net, inputs, country, rank)
-    _assign_buckets(net, proc)
+    codes = _SiteCodes(sites.index, lanes)
+    departures = _assign_classes(net, inputs, country, codes)
+    _assign_buckets(net, proc, codes, departures)
     return net
+
+
+def _pairs_in(site: pd.Series, product: pd.Series, pairs: set[tuple[str, str]]) -> np.ndarray:
+    """Per row: is (site, product) one of ``pairs``."""
+    return np.fromiter((k in pairs for k in zip(site.tolist(), product.tolist(), strict=True)), dtype=bool,
+                       count=len(site))
 
 
 def _unusable_supply(supply: pd.DataFrame, made: set, makeable: set, active: set, recipe: dict, joint: dict,
@@ -365,10 +379,127 @@ def _unusable_supply(supply: pd.DataFrame, made: set, makeable: set, active: set
     return out
 
 
+# --------------------------------------------------------------------------- vectorised helpers
+#
+# Classes and buckets are decided product by product (in bill-of-materials order), and within a
+# product for all of its lanes at once, on arrays: a site is a number (its position in ``sites``),
+# and a set of lead-time values per site is one sorted array of site * SPAN + value.
+
+SPAN = 1 << 32  # > any lead-time value (days are at most 36,525; INF is 1e9)
+_NONE = np.zeros(0, dtype=np.int64)
+
+
+def ragged(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows of these lengths: the row of every element, and its position in its row (row-major)."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    row = np.repeat(np.arange(len(lengths)), lengths)
+    pos = np.arange(len(row)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return row, pos
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted (``np.unique`` without its overhead: a sort, much faster here)."""
+    values = np.sort(values)
+    return values[np.concatenate(([True], values[1:] != values[:-1]))] if len(values) else values
+
+
+def _union(parts: list[np.ndarray]) -> np.ndarray:
+    """The union of sorted sets of distinct values, sorted."""
+    if len(parts) == 1:
+        return parts[0]
+    return distinct(np.concatenate(parts)) if parts else _NONE
+
+
+def _round_up_all(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """The distinct ``round_up`` of ``values`` (those with a threshold), sorted."""
+    i = np.searchsorted(thresholds, values)
+    return distinct(thresholds[i[i < len(thresholds)]])
+
+
+def _less(values: np.ndarray, days: np.ndarray | int) -> np.ndarray:
+    """``values - days``, where INF (no limit) stays INF."""
+    return np.where(values >= INF, INF, values - days)
+
+
+def _more(values: np.ndarray, days: np.ndarray | int) -> np.ndarray:
+    """``values + days``, where INF (no limit) stays INF."""
+    return np.where(values >= INF, INF, values + days)
+
+
+class _SiteCodes:
+    """Sites as numbers, and every lane's sender and receiver as numbers."""
+
+    def __init__(self, site_ids: pd.Index, lanes: pd.DataFrame) -> None:
+        self.names = site_ids.to_numpy(dtype=object)
+        self.of = {s: i for i, s in enumerate(self.names)}
+        self.src = site_ids.get_indexer(lanes["from_site"]).astype(np.int64)
+        self.dst = site_ids.get_indexer(lanes["to_site"]).astype(np.int64)
+        codes, uniques = pd.factorize(lanes["product"])
+        by = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[by], np.arange(len(uniques) + 1))
+        self.lanes_of = {p: by[bounds[k]:bounds[k + 1]] for k, p in enumerate(uniques)}  # lanes of p, ascending
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+class _PerSite:
+    """A sorted set of integers per site (for one product), stored flat for vectorised look-ups."""
+
+    def __init__(self, n_sites: int, site: np.ndarray, value: np.ndarray) -> None:
+        assert not len(value) or (value.min() >= 0 and value.max() < SPAN)
+        self.key = distinct(site.astype(np.int64) * SPAN + value)
+        self.value = self.key % SPAN
+        bounds = np.searchsorted(self.key // SPAN, np.arange(n_sites + 1))
+        self.start, self.len = bounds[:-1], np.diff(bounds)
+
+    @classmethod
+    def of_lists(cls, n_sites: int, lists: dict[int, list[int] | np.ndarray]) -> _PerSite:
+        site = np.repeat(np.fromiter(lists, dtype=np.int64, count=len(lists)),
+                         [len(v) for v in lists.values()]) if lists else _NONE
+        value = np.concatenate([np.asarray(v, dtype=np.int64) for v in lists.values()]) if lists else _NONE
+        return cls(n_sites, site, value)
+
+    def of(self, site: int) -> np.ndarray:
+        return self.value[self.start[site]:self.start[site] + self.len[site]]
+
+    def sites(self) -> np.ndarray:
+        return np.flatnonzero(self.len)
+
+    def expand(self, sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every value of each of ``sites``: (position in ``sites``, value), in that order."""
+        row, pos = ragged(self.len[sites])
+        return row, self.value[self.start[sites[row]] + pos]
+
+    def round_up(self, sites: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per (site, value): whether the site's set has a value >= it, and the smallest such."""
+        if not len(self.key):
+            return np.zeros(len(values), dtype=bool), np.zeros(len(values), dtype=np.int64)
+        assert not len(values) or (values.min() >= 0 and values.max() < SPAN)
+        i = np.searchsorted(self.key, sites * SPAN + values)
+        last = np.minimum(i, len(self.key) - 1)
+        return (i < len(self.key)) & (self.key[last] // SPAN == sites), self.value[last]
+
+
+@dataclass
+class _Departures:
+    """Material leaving on the lanes of one product: one row per (lane, class), in lane then class order."""
+
+    lane: np.ndarray
+    src: np.ndarray  # sender, as a site number
+    dst: np.ndarray  # receiver
+    cls: np.ndarray
+    arr_cls: np.ndarray  # class on arrival (exposed once a licence event applies)
+    days: np.ndarray  # approval days of the licence events
+    loss: np.ndarray  # expected denial loss, USD per tonne
+    shift: np.ndarray  # transit + approval days
+
+
 # --------------------------------------------------------------------------- classes
 
 
-def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], rank: dict[str, int]) -> None:
+def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], codes: _SiteCodes) -> dict[str, _Departures]:
+    """Classes made (``out_classes``), carried on lanes (``lane_events``) and buffered; per product, its departures."""
     tables, content_countries = _control_tables(inputs)
     net.content_countries = content_countries
     bit = {c: 1 << (i + 1) for i, c in enumerate(content_countries)}
@@ -405,36 +536,33 @@ def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], rank:
         # the governing row for (country, product) decides whether its material carries content
         net.origin[(s, q)] = bit[c] if c in bit and key in content else 0
 
-    lanes = net.lanes
-    lanes_of: dict[str, list[int]] = {}
-    for i, p in enumerate(lanes["product"]):
-        lanes_of.setdefault(p, []).append(i)
-    active_of = _by_product(net.active)
-    from_site = lanes["from_site"].tolist()
-    to_site = lanes["to_site"].tolist()
-    cross = lanes["cross_border"].tolist()
-
-    def events(i: int, p: str, cls: int) -> list[License]:
-        if not cross[i]:
+    def events(sender_country: str | None, p: str, cls: int) -> list[License]:
+        """Licence events of class ``cls`` material of ``p`` crossing a border out of ``sender_country``
+        (None: a lane within one country)."""
+        if sender_country is None:
             return []
         out = []
-        own = _governing(listed, country[from_site[i]], p)
+        own = _governing(listed, sender_country, p)
         if own is not None:
             out.append(License(own.country, own.approval_probability, own.approval_days,
                                own.denial_cost_usd_per_kg, "listed"))
         for c in content_countries:
-            if cls & bit[c] and c != country[from_site[i]]:
+            if cls & bit[c] and c != sender_country:
                 lic = content_license(c, p)
                 if lic is not None:
                     out.append(lic)
         return out
 
-    def arrival(i: int, p: str, cls: int) -> int:
-        ev = events(i, p, cls)
-        net.lane_events[(i, cls)] = ev
-        return cls | EXPOSED if ev else cls
+    # the events of a lane depend only on its product, the sender's country if it crosses a border, and the class
+    lanes = net.lanes
+    sender_country = pd.Series(country).reindex(lanes["from_site"]).to_numpy(dtype=object)
+    groups, group_country = pd.factorize(sender_country)
+    group = np.where(lanes["cross_border"].to_numpy(dtype=bool), groups + 1, 0).astype(np.int64)
+    transit = lanes["transit_days"].astype(int).to_numpy(dtype=np.int64)
 
+    active_of = _by_product(net.active)
     arrivals: dict[tuple[str, str], set[int]] = {}
+    departures: dict[str, _Departures] = {}
     for p in net.order:
         for key in active_of.get(p, []):
             s, q = key
@@ -448,9 +576,28 @@ def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], rank:
                 classes = combos
             net.out_classes[key] = sorted(classes)
         # arrivals of product p, now that every sender's classes are known
-        for i in lanes_of.get(p, []):
-            for cls in net.out_classes.get((from_site[i], p), []):
-                arrivals.setdefault((to_site[i], p), set()).add(arrival(i, p, cls))
+        idx = codes.lanes_of.get(p)
+        if idx is None:
+            continue
+        sent = _PerSite.of_lists(len(codes), {codes.of[s]: net.out_classes[(s, p)] for s, _ in active_of.get(p, [])})
+        row, cls = sent.expand(codes.src[idx])
+        lane = idx[row]
+        kind = group[lane] * SPAN + cls
+        kinds = distinct(kind)
+        which = np.searchsorted(kinds, kind)
+        ev = [events(group_country[g - 1] if g else None, p, int(k)) for g, k in zip(kinds // SPAN, kinds % SPAN,
+                                                                                    strict=True)]
+        days = np.array([sum(e.approval_days for e in x) for x in ev], dtype=np.int64)[which]
+        loss = np.array([1000.0 * sum((1.0 - e.approval_probability) * e.denial_cost_usd_per_kg for e in x)
+                         for x in ev], dtype=float)[which]
+        arr_cls = np.where(np.array([bool(x) for x in ev], dtype=bool)[which], cls | EXPOSED, cls)
+        net.lane_events.update(zip(zip(lane.tolist(), cls.tolist(), strict=True), map(ev.__getitem__, which.tolist()),
+                                   strict=True))
+        dep = _Departures(lane, codes.src[lane], codes.dst[lane], cls, arr_cls, days, loss, transit[lane] + days)
+        departures[p] = dep
+        got = _PerSite(len(codes), dep.dst, arr_cls)
+        for t in got.sites().tolist():
+            arrivals.setdefault((codes.names[t], p), set()).update(got.of(t).tolist())
     for (s, q), ins in net.recipe.items():
         for inp, _ in ins:
             cl = set(arrivals.get((s, inp), set())) | set(net.out_classes.get((s, q), []))
@@ -458,90 +605,107 @@ def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], rank:
             net.buffer_classes[(s, inp)] = sorted(cl | prev)
     for (d, p) in zip(net.demand["site_id"], net.demand["product"], strict=True):
         net.buffer_classes[(d, p)] = sorted(arrivals.get((d, p), set()))
+    return departures
 
 
 # --------------------------------------------------------------------------- buckets
 
 
-def _assign_buckets(net: Network, proc: dict[str, int]) -> None:
-    lanes = net.lanes
+def _assign_buckets(net: Network, proc: dict[str, int], codes: _SiteCodes, departures: dict[str, _Departures]) -> None:
+    """Thresholds backward from the plants' limits, then the buckets that can occur forward; and ``net.ships``."""
     limit: dict[tuple[str, str], int] = {}
     for r in net.demand.itertuples(index=False):
         lim = r.max_lead_time_days
         limit[(r.site_id, r.product)] = INF if lim is None or pd.isna(lim) else int(lim)
-    # backward: thresholds that matter downstream
-    thr_in: dict[tuple[str, str], set[int]] = {k: {v} for k, v in limit.items()}
-    thr_out: dict[tuple[str, str], set[int]] = {}
-    out_lanes: dict[tuple[str, str], list[int]] = {}
-    for i, (f, p) in enumerate(zip(lanes["from_site"], lanes["product"], strict=True)):
-        out_lanes.setdefault((f, p), []).append(i)
-    to_site = lanes["to_site"].tolist()
-    transit = lanes["transit_days"].astype(int).tolist()
+    n_sites = len(codes)
+    # backward: thresholds that matter downstream. thr_in: (site, product) -> parts of its set of thresholds
+    thr_in: dict[tuple[str, str], list[np.ndarray]] = {k: [np.array([v], dtype=np.int64)] for k, v in limit.items()}
+    receivers_of: dict[str, list[str]] = {}
+    for s, p in thr_in:
+        receivers_of.setdefault(p, []).append(s)
+    thr_out: dict[tuple[str, str], np.ndarray] = {}
     coproducts_of: dict[tuple[str, str], list[str]] = {}
     for (s, c), mains in net.joint.items():
         for m, _ in mains:
             coproducts_of.setdefault((s, m), []).append(c)
-
-    def approval(i: int, cls: int) -> int:
-        return sum(e.approval_days for e in net.lane_events.get((i, cls), []))
+    arriving: dict[str, _PerSite] = {}  # per product: the thresholds an arrival at each site rounds to
 
     active_of = _by_product(net.active)
     for p in reversed(net.order):
+        arriving[p] = _PerSite.of_lists(n_sites, {codes.of[s]: np.concatenate(thr_in[(s, p)])
+                                                  for s in receivers_of.get(p, [])})
+        dep = departures.get(p)
+        if dep is not None:  # a sender's thresholds: each receiver's, less transit and approval days
+            row, value = arriving[p].expand(dep.dst)
+            value = _less(value, dep.shift[row])
+            keep = value >= 0
+            leaving = _PerSite(n_sites, dep.src[row[keep]], value[keep])
         for key in active_of.get(p, []):
             s, q = key
-            th: set[int] = set()
-            for i in out_lanes.get(key, []):
-                for cls in net.out_classes[key]:
-                    shift = transit[i] + approval(i, cls)
-                    th |= {_sub(b, shift) for b in thr_in.get((to_site[i], q), ())}
-            for c in coproducts_of.get(key, []):
-                th |= thr_out.get((s, c), set())
-            th = {t for t in th if t >= 0}
+            parts = [leaving.of(codes.of[s])] if dep is not None else []
+            parts += [thr_out.get((s, c), _NONE) for c in coproducts_of.get(key, [])]
+            th = _union(parts)
             thr_out[key] = th
             for inp, _ in net.recipe.get(key, []):
-                thr_in.setdefault((s, inp), set()).update(t2 for t in th if (t2 := _sub(t, proc[s])) >= 0)
-    # forward: buckets that can actually occur
-    arr_buckets: dict[tuple[str, str], set[int]] = {}
+                if (s, inp) not in thr_in:
+                    thr_in[(s, inp)] = []
+                    receivers_of.setdefault(inp, []).append(s)
+                t2 = _less(th, proc[s])
+                thr_in[(s, inp)].append(t2[t2 >= 0])
+    # forward: buckets that can actually occur; every departure that can arrive in time is a ship column
+    out_b: dict[tuple[str, str], np.ndarray] = {}
+    arr_buckets: dict[tuple[str, str], np.ndarray] = {}
+    ships = []
     for p in net.order:
         for key in active_of.get(p, []):
             s, q = key
-            th = sorted(thr_out.get(key, ()))
+            th = thr_out.get(key, _NONE)
             if key in net.joint:
-                src = {b for m, _ in net.joint[key] for b in net.out_buckets.get((s, m), [])}
-                f = {r for b in src if (r := round_up(b, th)) is not None}
+                src = [out_b.get((s, m), _NONE) for m, _ in net.joint[key]]
+                f = _round_up_all(np.concatenate([_NONE, *src]), th)
             elif not net.recipe[key]:
-                r0 = round_up(proc[s], th)
-                f = {r0} if r0 is not None else set()
+                f = _round_up_all(np.array([proc[s]], dtype=np.int64), th)
             else:
-                lists = [arr_buckets.get((s, inp), set()) for inp, _ in net.recipe[key]]
-                if any(not x for x in lists):
-                    f = set()
+                lists = [arr_buckets.get((s, inp), _NONE) for inp, _ in net.recipe[key]]
+                if any(not len(x) for x in lists):
+                    f = _NONE
                 else:
-                    floor = max(min(x) for x in lists)
-                    cand = {b for x in lists for b in x if b >= floor}
-                    f = {r for b in cand if (r := round_up(_add(b, proc[s]), th)) is not None}
-            net.out_buckets[key] = sorted(f)
-            for i in out_lanes.get(key, []):
-                t = to_site[i]
-                tin = sorted(thr_in.get((t, q), ()))
-                for cls in net.out_classes[key]:
-                    for b in f:
-                        r = round_up(_add(b, transit[i] + approval(i, cls)), tin)
-                        if r is not None:
-                            arr_buckets.setdefault((t, q), set()).add(r)
+                    floor = max(x[0] for x in lists)
+                    cand = distinct(np.concatenate(lists))
+                    f = _round_up_all(_more(cand[cand >= floor], proc[s]), th)
+            out_b[key] = f
+            net.out_buckets[key] = f.tolist()
+        dep = departures.get(p)
+        if dep is None:
+            continue
+        made = _PerSite.of_lists(n_sites, {codes.of[s]: out_b[(s, p)] for s, _ in active_of.get(p, [])})
+        row, bucket = made.expand(dep.src)
+        ok, arr_bucket = arriving[p].round_up(dep.dst[row], _more(bucket, dep.shift[row]))
+        row, bucket, arr_bucket = row[ok], bucket[ok], arr_bucket[ok]
+        got = _PerSite(n_sites, dep.dst[row], arr_bucket)
+        for t in got.sites().tolist():
+            arr_buckets[(codes.names[t], p)] = got.of(t)
+        ships.append((dep.lane[row], dep.cls[row], bucket, dep.arr_cls[row], arr_bucket, dep.days[row],
+                      dep.loss[row]))
+    # product by product so far; in lane order (each lane carries one product)
+    by_lane = np.argsort(np.concatenate([_NONE, *(s[0] for s in ships)]), kind="stable")
+    net.ships = pd.DataFrame({c: np.concatenate([np.zeros(0, dtype=float if c == "loss" else np.int64),
+                                                 *(s[k] for s in ships)])[by_lane] for k, c in enumerate(SHIP_COLUMNS)},
+                             copy=False)
     users: dict[tuple[str, str], list[str]] = {}
     for (s, q), ins in net.recipe.items():
         for inp, _ in ins:
             users.setdefault((s, inp), []).append(q)
     for (s, inp) in list(net.buffer_classes):
         if (s, inp) in limit:
-            net.buffer_buckets[(s, inp)] = sorted(arr_buckets.get((s, inp), set()))
+            net.buffer_buckets[(s, inp)] = arr_buckets.get((s, inp), _NONE).tolist()
             continue
-        b = set(arr_buckets.get((s, inp), set()))
+        parts = [arr_buckets.get((s, inp), _NONE)]
         for q in users.get((s, inp), []):
-            b |= {t2 for t in net.out_buckets.get((s, q), []) if (t2 := _sub(t, proc[s])) >= 0}
-        net.buffer_buckets[(s, inp)] = sorted(b)
-    net.thr_in = {k: sorted(v) for k, v in thr_in.items()}
+            t2 = _less(out_b.get((s, q), _NONE), proc[s])
+            parts.append(t2[t2 >= 0])
+        net.buffer_buckets[(s, inp)] = _union(parts).tolist()
+    net.thr_in = {k: _union(v).tolist() for k, v in thr_in.items()}
 
 
 def round_arrival(net: Network, to_site: str, product: str, elapsed: int) -> int | None:
