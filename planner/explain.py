@@ -55,18 +55,17 @@ def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None) -
 
     deadline = time.perf_counter() + max(1.0, 3.0 * result.runtime_s)
     net, inputs = model.net, model.inputs
-    keys = model.cols["key"].tolist()
     y = result.row_dual
     sites = net.sites
     prod = plan.production.set_index(["site_id", "product"]) if len(plan.production) else pd.DataFrame()
     flows = plan.flows
 
     # ---- suppliers not in the mix: what it would take (re-solves on the plan's LP)
-    lanes = net.lanes
     ship_cols: dict[tuple[str, str], list[int]] = {}
-    for j, k in enumerate(keys):
-        if k[0] == "ship":
-            ship_cols.setdefault((lanes.at[k[1], "from_site"], lanes.at[k[1], "product"]), []).append(j)
+    si = model.ship_info
+    if si is not None and len(si):
+        for (f, p), cols in si.groupby(["from_site", "product"], sort=False)["col"]:
+            ship_cols[(f, p)] = sorted(int(j) for j in cols)
     shipped_now = {(r.from_site, r.product) for r in flows.itertuples(index=False) if r.tonnes > TOL} \
         if len(flows) else set()
     unused = [k for k in sorted(ship_cols) if k not in shipped_now]
