@@ -48,7 +48,8 @@ from planner.sheets import recommendation_tables
 from planner.write import write_workbook
 out = {{}}
 t = time.perf_counter(); inp = load({case!r}); out["read_validate_s"] = time.perf_counter() - t
-t = time.perf_counter(); net = build_network(inp); model = build_model(inp, net); out["build_s"] = time.perf_counter() - t
+t = time.perf_counter(); net = build_network(inp); model = build_model(inp, net)
+out["build_s"] = time.perf_counter() - t
 t = time.perf_counter(); write_mps(model, {mps!r}); mps_s = time.perf_counter() - t  # not part of a run
 opts = options_from(inp)
 t = time.perf_counter(); res = solve(model, opts); out["solve_s"] = time.perf_counter() - t

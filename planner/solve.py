@@ -189,7 +189,8 @@ def _solve_mip_guided(model: LinearModel, options: SolveOptions, t0: float) -> S
 
     h = _new_highs(dataclasses.replace(options, time_limit_s=max(left(), 0.0)))
     h.passModel(_highs_lp(model))
-    if seed is not None and (left() < GUIDED_MIN_PROOF_S or (_gap(float(model.c @ seed), lp_bound) or 0.0) <= options.mip_gap):
+    seed_gap = None if seed is None else _gap(float(model.c @ seed), lp_bound)
+    if seed is not None and (left() < GUIDED_MIN_PROOF_S or (seed_gap or 0.0) <= options.mip_gap):
         # no time left for the full MIP, or nothing left to prove: the restricted plan is the answer
         objective = float(model.c @ seed)
         gap = _gap(objective, lp_bound)

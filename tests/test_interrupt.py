@@ -40,8 +40,8 @@ def test_ctrl_c_cancels_the_solver_and_propagates():
 
 def test_missing_cbc_binary_is_a_no_solution_error(monkeypatch):
     from planner import solve as solve_mod  # noqa: PLC0415
-    from tests.conftest import build  # noqa: PLC0415
     from planner.model import build_model  # noqa: PLC0415
+    from tests.conftest import build  # noqa: PLC0415
 
     inp = build([{"site_id": "M", "country": "AU", "stage": "mine"}, {"site_id": "P", "country": "DE", "stage": "plant"}],
                 [{"site_id": "M", "product": "X", "capacity_t": 10, "unit_cost_usd_per_kg": 1}],

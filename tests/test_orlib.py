@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner.orlib import PRODUCT, PUBLISHED_OPTIMA, main as orlib_main, read_cap, write_csv_folder
+from planner.orlib import PRODUCT, PUBLISHED_OPTIMA, read_cap, write_csv_folder
+from planner.orlib import main as orlib_main
 
 DATA = Path(__file__).parent / "data" / "orlib"
 
