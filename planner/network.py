@@ -36,7 +36,6 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
-from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -708,10 +707,6 @@ def _assign_buckets(net: Network, proc: dict[str, int], codes: _SiteCodes, depar
     net.thr_in = {k: _union(v).tolist() for k, v in thr_in.items()}
 
 
-def round_arrival(net: Network, to_site: str, product: str, elapsed: int) -> int | None:
-    return round_up(elapsed, net.thr_in.get((to_site, product), []))
-
-
 def hasse_edges(classes: list[int]) -> list[tuple[int, int]]:
     """Covering pairs (a, b), a a strict subset of b, with nothing of ``classes`` in between."""
     out = []
@@ -721,7 +716,3 @@ def hasse_edges(classes: list[int]) -> list[tuple[int, int]]:
                 if not any(c not in (a, b) and a & c == a and c & b == c for c in classes):
                     out.append((a, b))
     return out
-
-
-def time_edges(buckets: list[int]) -> list[tuple[int, int]]:
-    return list(pairwise(buckets))
