@@ -162,11 +162,10 @@ def _solve_mip_guided(model: LinearModel, options: SolveOptions, t0: float) -> S
 
     ints = np.flatnonzero(model.integer)
     relaxed = dataclasses.replace(model, integer=np.zeros_like(model.integer))
-    h = _new_highs(options)
+    h = _new_highs(dataclasses.replace(options, time_limit_s=GUIDED_LP_SHARE * float(options.time_limit_s)))
     if model.n_cols > IPM_ABOVE:
         h.setOptionValue("solver", "ipm")
         h.setOptionValue("run_crossover", "off")  # only the support is wanted, not a vertex
-    h.setOptionValue("time_limit", max(GUIDED_LP_SHARE * float(options.time_limit_s), 0.0))
     h.passModel(_highs_lp(relaxed))
     run_interruptible(h, phase_tick(0.0))
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal or left() <= 0:
@@ -189,13 +188,12 @@ def _solve_mip_guided(model: LinearModel, options: SolveOptions, t0: float) -> S
 
     h = _new_highs(dataclasses.replace(options, time_limit_s=max(left(), 0.0)))
     h.passModel(_highs_lp(model))
-    seed_gap = None if seed is None else _gap(float(model.c @ seed), lp_bound)
-    if seed is not None and (left() < GUIDED_MIN_PROOF_S or (seed_gap or 0.0) <= options.mip_gap):
+    seed_cost = None if seed is None else float(model.c @ seed)
+    seed_gap = _gap(seed_cost, lp_bound)
+    proven = seed_gap is not None and seed_gap <= options.mip_gap
+    if seed is not None and (left() < GUIDED_MIN_PROOF_S or proven):
         # no time left for the full MIP, or nothing left to prove: the restricted plan is the answer
-        objective = float(model.c @ seed)
-        gap = _gap(objective, lp_bound)
-        proven = gap is not None and gap <= options.mip_gap
-        return SolveResult(OPTIMAL if proven else FEASIBLE, objective, lp_bound, gap, time.perf_counter() - t0,
+        return SolveResult(OPTIMAL if proven else FEASIBLE, seed_cost, lp_bound, seed_gap, time.perf_counter() - t0,
                            "highs", f"HiGHS {h.version()}", seed, _fixed_lp_duals(h, model, seed),
                            f"MIP restricted to the yes/no decisions the LP relaxation uses (LP bound {lp_bound:.6g})",
                            limit_hit=not proven)
