@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.generate import generate, write  # noqa: E402
 from planner.api import options_from  # noqa: E402
-from planner.batch import run_batch  # noqa: E402
-from planner.scenarios import Change, Scenario  # noqa: E402
-from planner.validate import load  # noqa: E402
+from planner.input.validate import load  # noqa: E402
+from planner.whatif.batch import run_batch  # noqa: E402
+from planner.whatif.scenarios import Change, Scenario  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,7 +86,7 @@ def main() -> None:
         print("|---|---:|---:|---|---:|---:|---:|---:|")
         for name, path in cases:
             inputs = load(path)
-            from planner.model import build_model  # noqa: PLC0415
+            from planner.optimise.model import build_model  # noqa: PLC0415
 
             n_vars = build_model(inputs).n_cols
             cold = cold_cli(path, args.cold_runs)

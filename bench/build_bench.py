@@ -31,7 +31,7 @@ SCALES = [13, 24, 41, 53]
 CHILD = r'''
 import gc, importlib, json, resource, statistics, sys, time
 sys.path[:0] = {paths!r}
-from planner.validate import load
+from planner.input.validate import load
 network = importlib.import_module({network!r})
 model_mod = importlib.import_module({model!r})
 inp = load({case!r})
@@ -71,7 +71,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--path", action="append", default=[], help="prepend to sys.path (for --modules)")
-    ap.add_argument("--modules", nargs=2, default=["planner.network", "planner.model"],
+    ap.add_argument("--modules", nargs=2, default=["planner.optimise.network", "planner.optimise.model"],
                     metavar=("NETWORK", "MODEL"), help="modules providing build_network and build_model")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))

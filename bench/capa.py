@@ -27,15 +27,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from planner.orlib import PUBLISHED_OPTIMA, read_cap, write_csv_folder  # noqa: E402
+from planner.input.orlib import PUBLISHED_OPTIMA, read_cap, write_csv_folder  # noqa: E402
 
 OPTIMUM = PUBLISHED_OPTIMA["capa"]
 
 RAW = r'''
 import json, sys, time
 sys.path.insert(0, {root!r})
-from planner.data import SolveOptions
-from planner.solve import _new_highs
+from planner.input.data import SolveOptions
+from planner.optimise.solve import _new_highs
 h = _new_highs(SolveOptions(time_limit_s={limit}))
 h.readModel({mps!r})
 t = time.perf_counter(); h.run(); s = time.perf_counter() - t

@@ -4,8 +4,8 @@ Writes a contract-shaped workbook whose Lanes sheet has ``--rows`` data rows (th
 bench/generate.py at the scale that gives that many lanes, cut to exactly that many), then times, median
 of ``--repeat`` runs in this process:
 
-* the raw read, ``planner.read.read_input(path, engine=...)``, with each engine;
-* ``planner.validate.load(path)`` end to end (read + validation), with each engine (``DEFAULT_ENGINE``);
+* the raw read, ``planner.input.read.read_input(path, engine=...)``, with each engine;
+* ``planner.input.validate.load(path)`` end to end (read + validation), with each engine (``DEFAULT_ENGINE``);
 
 wall-clock and CPU seconds (on a shared machine the CPU time is the steadier figure).
 
@@ -33,9 +33,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import planner.read  # noqa: E402
+import planner.input.read  # noqa: E402
 from bench.generate import generate  # noqa: E402
-from planner.validate import load  # noqa: E402
+from planner.input.validate import load  # noqa: E402
 
 
 def tables_with_lanes(rows: int, seed: int = 1) -> dict[str, pd.DataFrame]:
@@ -100,12 +100,12 @@ def median_time(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 
 
 def load_with(path: Path, engine: str) -> None:
-    before = planner.read.DEFAULT_ENGINE
-    planner.read.DEFAULT_ENGINE = engine
+    before = planner.input.read.DEFAULT_ENGINE
+    planner.input.read.DEFAULT_ENGINE = engine
     try:
         load(path)
     finally:
-        planner.read.DEFAULT_ENGINE = before
+        planner.input.read.DEFAULT_ENGINE = before
 
 
 def main() -> None:
@@ -140,15 +140,15 @@ def main() -> None:
                 print(f"{writer} is not installed: skipped", file=sys.stderr)
                 continue
             mb = path.stat().st_size / 1e6
-            ref = planner.read.read_input(path, engine="openpyxl")
-            fast = planner.read.read_input(path, engine="calamine")
+            ref = planner.input.read.read_input(path, engine="openpyxl")
+            fast = planner.input.read.read_input(path, engine="calamine")
             assert fast == ref, f"{writer}: the two readers disagree"
             by_calamine = sum(s.engine == "calamine" for s in fast.sheets.values())
             share = f"{by_calamine} of {len(fast.sheets)}"
             del ref, fast  # millions of live objects would slow every later run (garbage collector passes)
             gc.collect()
             for measure, fn in (
-                ("raw read (`read_input`)", lambda e, p=path: planner.read.read_input(p, engine=e)),
+                ("raw read (`read_input`)", lambda e, p=path: planner.input.read.read_input(p, engine=e)),
                 ("`validate.load` end to end", lambda e, p=path: load_with(p, e)),
             ):
                 (slow, slow_cpu) = median_time(lambda fn=fn: fn("openpyxl"), args.repeat)

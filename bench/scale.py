@@ -37,15 +37,15 @@ import json, resource, sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
 t0 = time.perf_counter()
-from planner.validate import load
-from planner.network import build_network
-from planner.model import build_model
-from planner.solve import solve, write_mps
+from planner.input.validate import load
+from planner.optimise.network import build_network
+from planner.optimise.model import build_model
+from planner.optimise.solve import solve, write_mps
 from planner.api import options_from
-from planner.report import build_plan
-from planner.explain import explain
-from planner.sheets import recommendation_tables
-from planner.write import write_workbook
+from planner.results.report import build_plan
+from planner.results.explain import explain
+from planner.output.sheets import recommendation_tables
+from planner.output.write import write_workbook
 out = {{}}
 t = time.perf_counter(); inp = load({case!r}); out["read_validate_s"] = time.perf_counter() - t
 t = time.perf_counter(); net = build_network(inp); model = build_model(inp, net)
@@ -70,8 +70,8 @@ RAW = r'''
 import json, sys, time
 sys.path.insert(0, {root!r})
 import highspy
-from planner.data import SolveOptions
-from planner.solve import IPM_ABOVE, _new_highs
+from planner.input.data import SolveOptions
+from planner.optimise.solve import IPM_ABOVE, _new_highs
 h = _new_highs(SolveOptions(time_limit_s=3600))
 h.readModel({mps!r})
 if h.getNumCol() > IPM_ABOVE and h.getLp().integrality_ == []:

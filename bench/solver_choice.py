@@ -21,11 +21,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.generate import generate, write  # noqa: E402
-from planner.data import SolveOptions  # noqa: E402
-from planner.model import build_model  # noqa: E402
-from planner.orlib import read_cap  # noqa: E402
-from planner.solve import solve  # noqa: E402
-from planner.validate import load, tables_to_inputs  # noqa: E402
+from planner.input.data import SolveOptions  # noqa: E402
+from planner.input.orlib import read_cap  # noqa: E402
+from planner.input.validate import load, tables_to_inputs  # noqa: E402
+from planner.optimise.model import build_model  # noqa: E402
+from planner.optimise.solve import solve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from planner import __version__
-from planner.data import Inputs, SolveOptions
 from planner.errors import InfeasibleError, NoSolutionError
-from planner.model import LinearModel, build_model
-from planner.network import build_network
-from planner.report import Plan, build_plan
-from planner.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, solve
+from planner.input.data import Inputs, SolveOptions
+from planner.optimise.model import LinearModel, build_model
+from planner.optimise.network import build_network
+from planner.optimise.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, options_from, solve
+from planner.results.report import Plan, build_plan
 
 
 @dataclass
@@ -21,17 +21,6 @@ class Timings:
     build_s: float = 0.0
     solve_s: float = 0.0
     report_s: float = 0.0
-
-
-def options_from(inputs: Inputs, **overrides: object) -> SolveOptions:
-    """Solve options from ``Settings``; keyword arguments that are not None win."""
-    st = inputs.settings
-    base = SolveOptions(
-        solver=str(st["solver"]),
-        time_limit_s=float(st["time_limit_s"]),  # type: ignore[arg-type]
-        mip_gap=float(st["mip_gap"]),  # type: ignore[arg-type]
-    )
-    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detail: bool = True,  # noqa: ANN001
@@ -50,10 +39,10 @@ def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detai
     model = build_model(inputs)
     t1 = time.perf_counter()
     if mps_path is not None:  # the planner's own model, for timing a solver on it alone (bench/)
-        from planner.solve import write_mps  # noqa: PLC0415
+        from planner.optimise.solve import write_mps  # noqa: PLC0415
 
         write_mps(model, mps_path)
-    # ``solver``: a planner.solve.WarmHighs reused across a batch's scenarios
+    # ``solver``: a planner.optimise.solve.WarmHighs reused across a batch's scenarios
     result = solver.solve(model) if solver is not None else solve(model, options)
     t2 = time.perf_counter()
     if result.status == INFEASIBLE:
@@ -66,7 +55,7 @@ def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detai
         )
     out = build_plan(model, result, detail=detail)
     if detail:
-        from planner.explain import explain  # noqa: PLC0415
+        from planner.results.explain import explain  # noqa: PLC0415
 
         out.explanation = explain(model, result, out, options)
     t3 = time.perf_counter()

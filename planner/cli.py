@@ -167,9 +167,9 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
     def go() -> None:
         from planner.api import options_from, plan  # noqa: PLC0415
         from planner.errors import NoSolutionError  # noqa: PLC0415
-        from planner.sheets import recommendation_tables  # noqa: PLC0415
-        from planner.validate import load  # noqa: PLC0415
-        from planner.write import check_writable, write_workbook  # noqa: PLC0415
+        from planner.input.validate import load  # noqa: PLC0415
+        from planner.output.sheets import recommendation_tables  # noqa: PLC0415
+        from planner.output.write import check_writable, write_workbook  # noqa: PLC0415
 
         src = _existing(input_path) if input_path else REFERENCE
         if not src.exists():
@@ -184,7 +184,7 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
         opts = options_from(inputs, solver=solver, time_limit_s=time_limit, mip_gap=mip_gap, verbose=verbose)
         if verbose:
             _err(f"planner {__version__}: read {src}")
-        from planner import solve as solve_mod  # noqa: PLC0415
+        from planner.optimise import solve as solve_mod  # noqa: PLC0415
 
         if sys.stderr.isatty() and not quiet and not as_json and not verbose:
             solve_mod.PROGRESS["tick"] = _progress_line
@@ -201,7 +201,7 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
                  f"{ri['constraints']:,} constraints, {ri['integer_variables']} integer")
         result.warnings += write_workbook(out, recommendation_tables(result))
         if pictures:
-            from planner.sankey import write_picture  # noqa: PLC0415
+            from planner.output.sankey import write_picture  # noqa: PLC0415
 
             write_picture(result, pictures[0], pictures[1], title=f"Sourcing plan: {src.stem}")
         if as_json:
@@ -220,7 +220,7 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
 
 
 def _print_summary(result, out: Path) -> None:  # noqa: ANN001
-    from planner.sheets import status_text  # noqa: PLC0415
+    from planner.output.sheets import status_text  # noqa: PLC0415
 
     s = result.summary
     click.echo(f"Status: {status_text(result)}")
@@ -278,11 +278,11 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
 
     def go() -> None:
         from planner.api import options_from  # noqa: PLC0415
-        from planner.batch import default_jobs, run_batch  # noqa: PLC0415
-        from planner.scenarios import parse_whatif  # noqa: PLC0415
-        from planner.sheets import batch_tables  # noqa: PLC0415
-        from planner.validate import load, load_whatif  # noqa: PLC0415
-        from planner.write import check_writable, write_workbook  # noqa: PLC0415
+        from planner.input.validate import load, load_whatif  # noqa: PLC0415
+        from planner.output.sheets import batch_tables  # noqa: PLC0415
+        from planner.output.write import check_writable, write_workbook  # noqa: PLC0415
+        from planner.whatif.batch import comparison, default_jobs, flow_changes, run_batch  # noqa: PLC0415
+        from planner.whatif.scenarios import parse_whatif  # noqa: PLC0415
 
         src = _existing(input_path) if input_path else _existing(REFERENCE)
         out = _resolve_output(src, output, "batch")
@@ -310,7 +310,7 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
                 bar.__exit__(None, None, None)
         if outcomes[0].plan is None:
             raise PlannerError(f"the baseline could not be planned: {outcomes[0].message}")
-        write_workbook(out, batch_tables(outcomes, detail=detail))
+        write_workbook(out, batch_tables(outcomes, comparison(outcomes), flow_changes(outcomes), detail=detail))
         if as_json:
             entries = []
             for o in outcomes:
@@ -364,11 +364,11 @@ def sweep(input_path: Path | None, param: str, start: float, stop: float, steps:
 
     def go() -> None:
         from planner.api import options_from  # noqa: PLC0415
-        from planner.batch import default_jobs, run_batch  # noqa: PLC0415
-        from planner.sheets import sweep_tables  # noqa: PLC0415
-        from planner.sweep import headline, points, sweep_frame  # noqa: PLC0415
-        from planner.validate import load  # noqa: PLC0415
-        from planner.write import check_writable, write_workbook  # noqa: PLC0415
+        from planner.input.validate import load  # noqa: PLC0415
+        from planner.output.sheets import sweep_tables  # noqa: PLC0415
+        from planner.output.write import check_writable, write_workbook  # noqa: PLC0415
+        from planner.whatif.batch import default_jobs, run_batch  # noqa: PLC0415
+        from planner.whatif.sweep import headline, points, sweep_frame  # noqa: PLC0415
 
         src = _existing(input_path) if input_path else _existing(REFERENCE)
         out = _resolve_output(src, output, "sweep")
@@ -410,8 +410,8 @@ def validate(input_path: Path, as_json: bool, max_rows: int, strict_numerics: bo
     """
 
     def go() -> None:
-        from planner.network import build_network  # noqa: PLC0415
-        from planner.validate import load  # noqa: PLC0415
+        from planner.input.validate import load  # noqa: PLC0415
+        from planner.optimise.network import build_network  # noqa: PLC0415
 
         inputs = load(_existing(input_path), max_rows, strict_numerics)
         warnings = [str(w) for w in inputs.warnings] + build_network(inputs).warnings
@@ -438,8 +438,8 @@ def template(output: Path, blank: bool) -> None:
     """
 
     def go() -> None:
-        from planner.sheets import template_workbook  # noqa: PLC0415
-        from planner.write import check_writable  # noqa: PLC0415
+        from planner.output.sheets import template_workbook  # noqa: PLC0415
+        from planner.output.write import check_writable  # noqa: PLC0415
 
         if output.suffix.lower() != ".xlsx":
             raise UsageError(f"the template must be an .xlsx file, got {output}")

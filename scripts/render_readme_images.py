@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from planner.api import plan  # noqa: E402
-from planner.sankey import write_picture  # noqa: E402
-from planner.sheets import recommendation_tables  # noqa: E402
-from planner.validate import load  # noqa: E402
-from planner.write import write_workbook  # noqa: E402
+from planner.input.validate import load  # noqa: E402
+from planner.output.sankey import write_picture  # noqa: E402
+from planner.output.sheets import recommendation_tables  # noqa: E402
+from planner.output.write import write_workbook  # noqa: E402
 
 OUT = ROOT / "docs" / "images"
 

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from planner.api import options_from, plan
-from planner.check import check_plan
-from planner.data import Inputs
-from planner.validate import tables_to_inputs
+from planner.input.data import Inputs
+from planner.input.validate import tables_to_inputs
+from planner.results.check import check_plan
 
 
 def frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:

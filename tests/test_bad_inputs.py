@@ -51,8 +51,8 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from planner import schema
 from planner.cli import main
+from planner.input import schema
 
 REPO = Path(__file__).resolve().parents[1]
 PREVIOUS = b"PREVIOUS plan.xlsx: last week's plan, which a failed run must leave byte-identical\n"
@@ -409,16 +409,16 @@ def read_only_folder(ctx: Ctx) -> None:
 
 def replace_is_denied(ctx: Ctx) -> None:
     """Excel holds plan.xlsx: replacing it is denied (after the solve); other renames still work."""
-    import planner.write  # noqa: PLC0415
+    import planner.output.write  # noqa: PLC0415
 
-    real = planner.write.os.replace
+    real = planner.output.write.os.replace
 
     def replace(src, dst, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         if Path(dst).resolve() == ctx.out.resolve():
             raise PermissionError(13, "Permission denied")
         return real(src, dst, *args, **kwargs)
 
-    ctx.monkeypatch.setattr(planner.write.os, "replace", replace)
+    ctx.monkeypatch.setattr(planner.output.write.os, "replace", replace)
 
 
 def ctrl_c(ctx: Ctx) -> None:
@@ -432,12 +432,12 @@ def ctrl_c(ctx: Ctx) -> None:
 
 def ctrl_c_while_saving(ctx: Ctx) -> None:
     """Ctrl-C once the whole workbook is in the temporary file beside the target, before it replaces it."""
-    import planner.write  # noqa: PLC0415
+    import planner.output.write  # noqa: PLC0415
 
     def interrupted(fd):  # noqa: ANN001, ANN202
         raise KeyboardInterrupt
 
-    ctx.monkeypatch.setattr(planner.write.os, "fsync", interrupted)
+    ctx.monkeypatch.setattr(planner.output.write.os, "fsync", interrupted)
 
 
 def missing_input(ctx: Ctx) -> list[str]:
@@ -825,7 +825,7 @@ SAFETY_SCRIPT = """
 import sys
 from pathlib import Path
 from planner.errors import InputError
-from planner.read import read_input
+from planner.input.read import read_input
 try:
     book = read_input(Path(sys.argv[1]))
 except InputError as exc:

@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from planner.api import plan
-from planner.batch import comparison, run_batch
 from planner.cli import main
-from planner.data import SolveOptions
-from planner.scenarios import Change, Scenario, ScenarioError, apply_scenario, parse_whatif
+from planner.input.data import SolveOptions
+from planner.whatif.batch import comparison, run_batch
+from planner.whatif.scenarios import Change, Scenario, ScenarioError, apply_scenario, parse_whatif
 from tests.conftest import build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,8 +169,8 @@ def test_reference_batch_runs_every_scenario(reference_batch):
 
 def test_batch_scenario_costs_the_same_as_a_single_solve_of_the_edited_input(reference_batch):
     payload, _ = reference_batch
-    from planner.scenarios import parse_whatif as parse  # noqa: PLC0415
-    from planner.validate import load, load_whatif  # noqa: PLC0415
+    from planner.input.validate import load, load_whatif  # noqa: PLC0415
+    from planner.whatif.scenarios import parse_whatif as parse  # noqa: PLC0415
 
     inputs = load(ROOT / "inputs" / "rare_earth_magnets.xlsx")
     scenarios = {s.name: s for s in parse(load_whatif(ROOT / "inputs" / "whatif_reference.xlsx"))}
@@ -190,8 +190,8 @@ def test_approval_drop_costs_more_and_general_licences_cost_less(reference_batch
 
 
 def test_warm_resolve_is_used_and_matches_a_cold_solve(base):
-    from planner.model import build_model  # noqa: PLC0415
-    from planner.solve import WarmHighs, solve  # noqa: PLC0415
+    from planner.optimise.model import build_model  # noqa: PLC0415
+    from planner.optimise.solve import WarmHighs, solve  # noqa: PLC0415
 
     warm = WarmHighs(SolveOptions())
     warm.solve(build_model(base))

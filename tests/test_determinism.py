@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from planner.api import options_from, plan
-from planner.validate import load
+from planner.input.validate import load
 from tests import conftest
 from tests.conftest import build, solve_checked
 

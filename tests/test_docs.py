@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from planner.docs import END, START, input_reference
+from planner.output.docs import END, START, input_reference
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -10,7 +10,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def test_readme_input_reference_is_current():
     text = README.read_text()
     section = text.split(START, 1)[1].split(END, 1)[0]
-    assert section.strip() == input_reference().strip(), "run: python -m planner.docs --update"
+    assert section.strip() == input_reference().strip(), "run: python -m planner.output.docs --update"
 
 
 def test_readme_starts_with_the_two_commands():

@@ -142,7 +142,7 @@ def test_cost_by_stage_adds_up_to_the_total(reference_workbook):
     import openpyxl  # noqa: PLC0415
 
     from planner.api import plan  # noqa: PLC0415
-    from planner.validate import load  # noqa: PLC0415
+    from planner.input.validate import load  # noqa: PLC0415
 
     rows = list(openpyxl.load_workbook(reference_workbook)["Charts"].iter_rows(values_only=True))
     start = next(i for i, r in enumerate(rows) if r[0] == "Cost by stage") + 3  # title, blank line, header

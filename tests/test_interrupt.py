@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from planner.data import SolveOptions
 from planner.errors import NoSolutionError
-from planner.solve import run_interruptible
+from planner.input.data import SolveOptions
+from planner.optimise.solve import run_interruptible
 
 
 class SlowHighs:
@@ -39,8 +39,8 @@ def test_ctrl_c_cancels_the_solver_and_propagates():
 
 
 def test_missing_cbc_binary_is_a_no_solution_error(monkeypatch):
-    from planner import solve as solve_mod  # noqa: PLC0415
-    from planner.model import build_model  # noqa: PLC0415
+    from planner.optimise import solve as solve_mod  # noqa: PLC0415
+    from planner.optimise.model import build_model  # noqa: PLC0415
     from tests.conftest import build  # noqa: PLC0415
 
     inp = build([{"site_id": "M", "country": "AU", "stage": "mine"}, {"site_id": "P", "country": "DE", "stage": "plant"}],

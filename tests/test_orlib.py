@@ -1,7 +1,7 @@
 """OR-Library capacitated warehouse location benchmarks, end to end.
 
 Each small instance in ``tests/data/orlib`` is converted to contract input
-with :mod:`planner.orlib` and solved through the planner's command line; the
+with :mod:`planner.input.orlib` and solved through the planner's command line; the
 plan must reach the published optimum. ``capa`` is kept in the data folder for
 benchmarks only: it is too large for the test suite.
 """
@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner.orlib import PRODUCT, PUBLISHED_OPTIMA, read_cap, write_csv_folder
-from planner.orlib import main as orlib_main
+from planner.input.orlib import PRODUCT, PUBLISHED_OPTIMA, read_cap, write_csv_folder
+from planner.input.orlib import main as orlib_main
 
 DATA = Path(__file__).parent / "data" / "orlib"
 
@@ -193,10 +193,10 @@ def test_published_optima_cover_data_folder() -> None:
 def test_lp_guided_mip_reaches_published_optimum(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Large MIPs go LP relaxation -> MIP restricted to its support -> full MIP seeded with that plan.
     # Forced here on small instances: whichever phase finds the optimum, the full MIP must prove it.
-    from planner import solve as solve_mod
     from planner.api import options_from
-    from planner.model import build_model
-    from planner.validate import load
+    from planner.input.validate import load
+    from planner.optimise import solve as solve_mod
+    from planner.optimise.model import build_model
 
     monkeypatch.setattr(solve_mod, "GUIDED_ABOVE", 0)
     write_csv_folder(read_cap(DATA / f"{name}.txt"), tmp_path / name)
@@ -214,10 +214,10 @@ def test_lp_guided_mip_out_of_time_is_feasible_with_the_lp_bound(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     # With no time left after the restricted MIP its plan is returned as "feasible" (never "optimal")
     # unless the LP bound proves it, and the gap is measured against that bound.
-    from planner import solve as solve_mod
     from planner.api import options_from
-    from planner.model import build_model
-    from planner.validate import load
+    from planner.input.validate import load
+    from planner.optimise import solve as solve_mod
+    from planner.optimise.model import build_model
 
     monkeypatch.setattr(solve_mod, "GUIDED_ABOVE", 0)
     monkeypatch.setattr(solve_mod, "GUIDED_MIN_PROOF_S", 1e9)  # as if the restricted MIP had used up the time

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.api import plan
-from planner.check import check_plan
+from planner.results.check import check_plan
 from tests.conftest import build
 
 COUNTRIES = ["CN", "AU", "US", "JP", "DE"]

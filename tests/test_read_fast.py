@@ -37,11 +37,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import planner.read
 from planner.cli import main
 from planner.errors import InputError
-from planner.read import BOOL, DATE, EMPTY, ERROR, FORMULA, NUMBER, TEXT, read_input
-from planner.validate import load
+from planner.input import read as reader
+from planner.input.read import BOOL, DATE, EMPTY, ERROR, FORMULA, NUMBER, TEXT, read_input
+from planner.input.validate import load
 from tests.test_bad_inputs import CASES, ExcelError, Formula, valid, write_xlsx
 from tests.test_fuzz import MUTATION, apply
 from tests.test_validate import assert_same_inputs
@@ -61,7 +61,7 @@ def _value(value: object) -> object:
     return value
 
 
-def snapshot(book: planner.read.RawBook, types: bool = True) -> dict:
+def snapshot(book: reader.RawBook, types: bool = True) -> dict:
     """Everything a RawBook says, comparable with == (NaN made equal to itself; with the value types)."""
     return {
         name: {
@@ -75,14 +75,14 @@ def snapshot(book: planner.read.RawBook, types: bool = True) -> dict:
     } | {"_order": list(book.sheets), "_kind": book.kind}
 
 
-def read(path: Path, engine: str, max_rows: int = planner.read.MAX_ROWS) -> planner.read.RawBook | str:
+def read(path: Path, engine: str, max_rows: int = reader.MAX_ROWS) -> reader.RawBook | str:
     try:
         return read_input(path, max_rows, engine=engine)
     except InputError as exc:
         return f"InputError: {exc.message}"
 
 
-def read_both(path: Path, max_rows: int = planner.read.MAX_ROWS, types: bool = True) -> planner.read.RawBook | str:
+def read_both(path: Path, max_rows: int = reader.MAX_ROWS, types: bool = True) -> reader.RawBook | str:
     """Read with both engines, assert the same result, return the fast path's."""
     ref = read(path, "openpyxl", max_rows)
     fast = read(path, "calamine", max_rows)
@@ -96,16 +96,16 @@ def read_both(path: Path, max_rows: int = planner.read.MAX_ROWS, types: bool = T
     return fast
 
 
-def _has_nan(book: planner.read.RawBook) -> bool:
+def _has_nan(book: reader.RawBook) -> bool:
     return any(isinstance(c.value, float) and math.isnan(c.value)
                for s in book.sheets.values() for _, cells in s.rows for c in cells)
 
 
-def engines(book: planner.read.RawBook) -> dict[str, str]:
+def engines(book: reader.RawBook) -> dict[str, str]:
     return {name: s.engine for name, s in book.sheets.items()}
 
 
-def cells(book: planner.read.RawBook, sheet: str) -> dict[str, tuple[str, object]]:
+def cells(book: reader.RawBook, sheet: str) -> dict[str, tuple[str, object]]:
     """Non-blank cells of a sheet by Excel address (header row included), as (kind, value)."""
     from planner.errors import column_letter  # noqa: PLC0415
 
@@ -222,9 +222,9 @@ def test_a_written_plan_reads_the_same(tmp_path: Path) -> None:
 
 def test_load_gives_the_same_inputs_with_either_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     src = REPO / "inputs" / "rare_earth_magnets.xlsx"
-    monkeypatch.setattr(planner.read, "DEFAULT_ENGINE", "openpyxl")
+    monkeypatch.setattr(planner.input.read, "DEFAULT_ENGINE", "openpyxl")
     ref = load(src)
-    monkeypatch.setattr(planner.read, "DEFAULT_ENGINE", "calamine")
+    monkeypatch.setattr(planner.input.read, "DEFAULT_ENGINE", "calamine")
     assert_same_inputs(load(src), ref)
 
 
@@ -241,7 +241,7 @@ def test_bad_input_catalogue_reads_the_same(case, tmp_path: Path) -> None:  # no
     src = write_xlsx(tmp_path / "input.xlsx", sheets, merged=case.merged, hidden=case.hidden)
     if case.raw:
         src.write_bytes(case.raw(src.read_bytes()))
-    max_rows = int(case.args[case.args.index("--max-rows") + 1]) if "--max-rows" in case.args else planner.read.MAX_ROWS
+    max_rows = int(case.args[case.args.index("--max-rows") + 1]) if "--max-rows" in case.args else reader.MAX_ROWS
     book = read_both(src, max_rows)
     if case.id.startswith("error_"):  # error cells are read on the fast path, not handed to openpyxl
         assert set(engines(book).values()) == {"calamine"}
@@ -366,8 +366,8 @@ def test_built_workbook_reads_the_same(tmp_path: Path) -> None:
     assert (TEXT, "NA") in got.values() and (TEXT, LONG) in got.values() and (TEXT, UNICODE) in got.values()
     assert [c for c in got.values() if c[0] == DATE] == []
     assert book.sheets["FormulaFirst"].headers == ["", "", "None"]  # as the openpyxl reader has always done
-    assert book.sheets["Offset"].rows == [(6, [planner.read.Cell(None, EMPTY)] * 3 + [planner.read.Cell(1, NUMBER)]),
-                                          (7, [planner.read.Cell(None, EMPTY)] * 4 + [planner.read.Cell(2.5, NUMBER)])]
+    assert book.sheets["Offset"].rows == [(6, [reader.Cell(None, EMPTY)] * 3 + [reader.Cell(1, NUMBER)]),
+                                          (7, [reader.Cell(None, EMPTY)] * 4 + [reader.Cell(2.5, NUMBER)])]
     assert (DATE, dt.datetime(2024, 1, 31, 12, 30)) in cells(book, "Dates").values()
 
 
@@ -654,10 +654,10 @@ def test_engine_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="unknown xlsx engine"):
         read_input(src, engine="xlrd")
     assert set(engines(read_input(src)).values()) == {"calamine"}  # auto
-    monkeypatch.setattr(planner.read, "DEFAULT_ENGINE", "openpyxl")
+    monkeypatch.setattr(planner.input.read, "DEFAULT_ENGINE", "openpyxl")
     assert set(engines(read_input(src)).values()) == {"openpyxl"}
     assert set(engines(read_input(src, engine="calamine")).values()) == {"calamine"}
-    monkeypatch.setattr(planner.read, "DEFAULT_ENGINE", "auto")
+    monkeypatch.setattr(planner.input.read, "DEFAULT_ENGINE", "auto")
     monkeypatch.setitem(sys.modules, "python_calamine", None)  # not installed
     assert set(engines(read_input(src)).values()) == {"openpyxl"}
     with pytest.raises(InputError, match="python-calamine is not installed"):

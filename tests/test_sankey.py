@@ -11,11 +11,11 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from planner import sankey
 from planner.api import plan
 from planner.errors import OutputError
-from planner.sankey import sankey_html, sankey_layout, write_picture
-from planner.validate import load
+from planner.input.validate import load
+from planner.output import sankey
+from planner.output.sankey import sankey_html, sankey_layout, write_picture
 from tests.conftest import build
 
 REFERENCE = Path(__file__).resolve().parents[1] / "inputs" / "rare_earth_magnets.xlsx"

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from planner.cli import main
-from planner.orlib import read_cap, write_csv_folder
+from planner.input.orlib import read_cap, write_csv_folder
 
 CAPA = Path(__file__).parent / "data" / "orlib" / "capa.txt"
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from planner.cli import main
 from planner.errors import UsageError
-from planner.sweep import parse_param, points
+from planner.whatif.sweep import parse_param, points
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "inputs" / "rare_earth_magnets.xlsx"

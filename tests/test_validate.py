@@ -1,7 +1,7 @@
 """Input validation, one mutation at a time, on a small known-good workbook made in code.
 
 Every test writes a real .xlsx (or CSV folder) to ``tmp_path``, reads it with
-``planner.validate.load`` and checks the exact, located message a sourcing
+``planner.input.validate.load`` and checks the exact, located message a sourcing
 manager would see (``Supply!C3 (capacity_t): expected a number >= 0, got -50``).
 """
 
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from planner.errors import InputError
-from planner.validate import load
+from planner.input.validate import load
 
 REPO = Path(__file__).resolve().parents[1]
 

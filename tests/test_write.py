@@ -14,12 +14,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-import planner.write
+import planner.output.write
 from planner.api import plan
 from planner.errors import OutputError
-from planner.sheets import recommendation_tables
-from planner.validate import load
-from planner.write import Column, Table, safe_sheet_name, write_workbook
+from planner.input.validate import load
+from planner.output.sheets import recommendation_tables
+from planner.output.write import Column, Table, safe_sheet_name, write_workbook
 from tests.test_validate import good, write_xlsx
 
 REPO = Path(__file__).resolve().parents[1]
@@ -131,7 +131,7 @@ def test_failure_to_replace_the_target_is_an_output_error(collect_garbage, tmp_p
     def denied(src, dst):  # noqa: ANN001, ANN202
         raise PermissionError(13, "Permission denied", str(dst))
 
-    monkeypatch.setattr(planner.write.os, "replace", denied)
+    monkeypatch.setattr(planner.output.write.os, "replace", denied)
     with pytest.raises(OutputError) as info:
         write_workbook(out, one_column(["a", 1.0]))
     assert info.value.exit_code == 6

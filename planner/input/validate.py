@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from planner import countries, schema
-from planner.data import Inputs
 from planner.errors import InputError, Issue, column_letter
-from planner.read import (
+from planner.input import countries, schema
+from planner.input.data import Inputs
+from planner.input.read import (
     BOOL,
     DATE,
     EMPTY,
@@ -532,7 +532,7 @@ def _sha256(path: Path) -> str:
 
 def load(path: Path | str, max_rows: int = MAX_ROWS, strict_numerics: bool = False) -> Inputs:
     """Read and validate an input workbook or CSV folder (at most ``max_rows`` data rows a sheet)."""
-    from planner.read import read_input  # noqa: PLC0415
+    from planner.input.read import read_input  # noqa: PLC0415
 
     return validate_book(read_input(Path(path), max_rows), strict_numerics=strict_numerics)
 
@@ -567,7 +567,7 @@ def tables_to_inputs(tables: dict[str, pd.DataFrame], source: Path | None = None
 
 def load_whatif(path: Path | str) -> pd.DataFrame:
     """The ``WhatIf`` sheet of a separate workbook (or CSV folder), validated."""
-    from planner.read import read_input  # noqa: PLC0415
+    from planner.input.read import read_input  # noqa: PLC0415
 
     book = read_input(Path(path))
     name = next((n for n in book.sheets if _normalise(n) == "whatif"), None)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.data import SolveOptions
 from planner.errors import NoSolutionError
-from planner.model import LinearModel
+from planner.input.data import Inputs, SolveOptions
+from planner.optimise.model import LinearModel
 
 OPTIMAL, FEASIBLE, INFEASIBLE, NO_SOLUTION = "optimal", "feasible", "infeasible", "no_solution"
 # The command line's progress display for long solves: PROGRESS["tick"](elapsed_s), set only by the CLI
@@ -54,6 +54,17 @@ class SolveResult:
     row_dual: np.ndarray | None
     message: str = ""
     limit_hit: bool = False
+
+
+def options_from(inputs: Inputs, **overrides: object) -> SolveOptions:
+    """Solve options from ``Settings``; keyword arguments that are not None win."""
+    st = inputs.settings
+    base = SolveOptions(
+        solver=str(st["solver"]),
+        time_limit_s=float(st["time_limit_s"]),  # type: ignore[arg-type]
+        mip_gap=float(st["mip_gap"]),  # type: ignore[arg-type]
+    )
+    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def choose_solver(model: LinearModel, requested: str) -> str:

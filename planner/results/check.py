@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from planner.data import Inputs
+from planner.input.data import Inputs
 
 ABS_TOL = 1e-5  # tonnes
 REL_TOL = 1e-6

@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from planner import schema
-from planner.batch import Outcome
 from planner.errors import UsageError
-from planner.scenarios import Change, Scenario
+from planner.input import schema
+from planner.whatif.batch import Outcome
+from planner.whatif.scenarios import Change, Scenario
 
 
 def parse_param(param: str) -> tuple[str, str, str]:

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from planner.api import plan
-from planner.data import Inputs, SolveOptions
 from planner.errors import InfeasibleError, PlannerError, UsageError
-from planner.report import Plan
-from planner.scenarios import Change, Scenario, ScenarioError, apply_scenario
-from planner.solve import WarmHighs
+from planner.input.data import Inputs, SolveOptions
+from planner.optimise.solve import WarmHighs
+from planner.results.report import Plan
+from planner.whatif.scenarios import Change, Scenario, ScenarioError, apply_scenario
 
 BASELINE = "baseline"
 

@@ -35,8 +35,8 @@ from itertools import chain, repeat
 import numpy as np
 import pandas as pd
 
-from planner.data import Inputs
-from planner.network import EXPOSED, INF, Network, build_network, distinct, hasse_edges, ragged
+from planner.input.data import Inputs
+from planner.optimise.network import EXPOSED, INF, Network, build_network, distinct, hasse_edges, ragged
 
 # Tie-break, USD per tonne made or delivered in a class with more flags than it had: among
 # equally cheap plans prefer the least exposed one, so a clean batch is never

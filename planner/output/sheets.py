@@ -6,9 +6,9 @@ import json
 
 import pandas as pd
 
-from planner import schema
-from planner.report import Plan
-from planner.write import Column, Table
+from planner.input import schema
+from planner.output.write import Column, Table
+from planner.results.report import Plan
 
 T = "#,##0.0"  # tonnes
 USD = "#,##0"
@@ -197,7 +197,7 @@ def _limits(ex) -> Table:  # noqa: ANN001
 
 
 def _charts(plan: Plan) -> Table:
-    from planner.write import Chart  # noqa: PLC0415
+    from planner.output.write import Chart  # noqa: PLC0415
 
     parts = [[k.replace("_", " "), v] for k, v in plan.cost_breakdown.items() if abs(v) > 0.005]
     cost = Table("Charts", [Column("cost part", 26), Column("USD per year", 18, USD)], parts,
@@ -281,7 +281,7 @@ def template_workbook(target, with_examples: bool = True) -> None:  # noqa: ANN0
     from openpyxl.utils import get_column_letter  # noqa: PLC0415
     from openpyxl.worksheet.datavalidation import DataValidation  # noqa: PLC0415
 
-    from planner.write import atomic_path  # noqa: PLC0415
+    from planner.output.write import atomic_path  # noqa: PLC0415
 
     wb = Workbook()
     info = wb.active
@@ -356,7 +356,7 @@ def template_workbook(target, with_examples: bool = True) -> None:  # noqa: ANN0
 
 def unique_sheet_names(names: list[str], reserved: set[str]) -> dict[str, str]:
     """Excel-safe, unique sheet names for scenarios (31 characters, no : \\ / ? * [ ])."""
-    from planner.write import safe_sheet_name  # noqa: PLC0415
+    from planner.output.write import safe_sheet_name  # noqa: PLC0415
 
     taken = {r.lower() for r in reserved}
     out: dict[str, str] = {}
@@ -372,10 +372,8 @@ def unique_sheet_names(names: list[str], reserved: set[str]) -> dict[str, str]:
     return out
 
 
-def batch_tables(outcomes, detail: bool = False) -> list[Table]:  # noqa: ANN001
-    from planner.batch import comparison, flow_changes  # noqa: PLC0415
-
-    comp = comparison(outcomes)
+def batch_tables(outcomes, comp: pd.DataFrame, changes: pd.DataFrame, detail: bool = False) -> list[Table]:  # noqa: ANN001
+    """The comparison workbook; ``comp`` and ``changes`` are planner.whatif.batch's comparison and flow_changes."""
     fixed = ["Comparison", "Flow changes", "Scenarios"]
     names = unique_sheet_names([o.scenario for o in outcomes], set(fixed)) if detail else {}
     comp_cols = [
@@ -395,7 +393,7 @@ def batch_tables(outcomes, detail: bool = False) -> list[Table]:  # noqa: ANN001
         Table("Flow changes",
               [Column("scenario", 28), Column("from", 20), Column("to", 20), Column("product", 14),
                Column("baseline_t", 12, T), Column("scenario_t", 12, T), Column("change_t", 12, T)],
-              _frame_rows(flow_changes(outcomes), ["scenario", "from_site", "to_site", "product", "baseline_t",
+              _frame_rows(changes, ["scenario", "from_site", "to_site", "product", "baseline_t",
                                                     "scenario_t", "change_t"])),
         Table("Scenarios",
               [Column("scenario", 28), Column("sheet_name", 32, note="this scenario's sheet, with --detail"),
@@ -423,7 +421,7 @@ def batch_tables(outcomes, detail: bool = False) -> list[Table]:  # noqa: ANN001
 
 
 def sweep_tables(frame, param: str, sentence: str) -> list[Table]:  # noqa: ANN001
-    from planner.write import Chart  # noqa: PLC0415
+    from planner.output.write import Chart  # noqa: PLC0415
 
     cols = [Column("point", 30), Column("value", 10, "0.####"), Column("status", 10),
             Column("total_cost_usd", 16, USD), Column("delta_from_first_point_usd", 16, USD),

@@ -15,7 +15,7 @@ The optimum of the planner on the converted tables therefore equals the
 published optimum of the instance, which makes the set an end-to-end check of
 the planner's integer (qualification) path.
 
-Run ``python -m planner.orlib FILE OUTDIR`` to write a folder of CSV files the
+Run ``python -m planner.input.orlib FILE OUTDIR`` to write a folder of CSV files the
 planner reads as input.
 """
 
@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         invalid input and unwritable output). Usage errors exit with 2.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m planner.orlib",
+        prog="python -m planner.input.orlib",
         description="Convert an OR-Library capacitated warehouse location "
         "instance to a folder of planner input CSV files.",
     )

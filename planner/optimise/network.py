@@ -40,7 +40,7 @@ from graphlib import TopologicalSorter
 import numpy as np
 import pandas as pd
 
-from planner.data import Inputs
+from planner.input.data import Inputs
 
 INF = 10**9  # "no lead-time limit downstream"
 EXPOSED = 1

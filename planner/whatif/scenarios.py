@@ -22,11 +22,11 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from planner import schema
-from planner.data import Inputs
 from planner.errors import InputError
-from planner.read import BOOL, EMPTY, NUMBER, TEXT, Cell
-from planner.validate import coerce, tables_to_inputs
+from planner.input import schema
+from planner.input.data import Inputs
+from planner.input.read import BOOL, EMPTY, NUMBER, TEXT, Cell
+from planner.input.validate import coerce, tables_to_inputs
 
 _OPERAND = schema.Column("value", "number", required=True)  # any finite number, negative too
 ATTR = {"Sites": "sites", "Supply": "supply", "Recipes": "recipes", "CoProducts": "coproducts", "Lanes": "lanes",

@@ -23,9 +23,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from planner.model import LinearModel
-from planner.report import Plan
-from planner.solve import SolveResult
+from planner.optimise.model import LinearModel
+from planner.optimise.solve import SolveResult
+from planner.results.report import Plan
 
 RESOLVE_BELOW = 50_000  # columns: re-solve for lead-time values only on models this small
 TOL = 1e-6
@@ -192,8 +192,8 @@ def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict
     """
     import highspy  # noqa: PLC0415
 
-    from planner.data import SolveOptions  # noqa: PLC0415
-    from planner.solve import _highs_lp, _new_highs, run_interruptible  # noqa: PLC0415
+    from planner.input.data import SolveOptions  # noqa: PLC0415
+    from planner.optimise.solve import _highs_lp, _new_highs, run_interruptible  # noqa: PLC0415
 
     prices: dict[tuple, float] = {}
     blocked: set[tuple] = set()
@@ -247,10 +247,9 @@ def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict
 
 def _with_demand_cell(model: LinearModel, site: str, product: str, column: str, value: object, options) -> Plan | None:  # noqa: ANN001
     """The plan (costs recomputed) with one Demand cell changed, or None if it is not solved to optimality."""
-    from planner.api import options_from  # noqa: PLC0415
-    from planner.model import build_model  # noqa: PLC0415
-    from planner.report import build_plan  # noqa: PLC0415
-    from planner.solve import OPTIMAL, solve  # noqa: PLC0415
+    from planner.optimise.model import build_model  # noqa: PLC0415
+    from planner.optimise.solve import OPTIMAL, options_from, solve  # noqa: PLC0415
+    from planner.results.report import build_plan  # noqa: PLC0415
 
     inputs = model.inputs
     dem = inputs.demand.copy()

@@ -31,7 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from planner.errors import OutputError
-from planner.schema import STAGES
+from planner.input.schema import STAGES
 
 __all__ = ["sankey_layout", "sankey_html", "render_png", "write_picture", "country_color", "DEFAULT_TITLE"]
 
@@ -175,7 +175,7 @@ def link_tooltip(link: dict) -> str:
 
 
 def sankey_layout(plan, width: int = WIDTH, diagram_height: int = DIAGRAM_HEIGHT) -> dict:  # noqa: ANN001, C901, PLR0912, PLR0915
-    """The diagram's geometry and texts, from a :class:`planner.report.Plan` (pure, deterministic).
+    """The diagram's geometry and texts, from a :class:`planner.results.report.Plan` (pure, deterministic).
 
     Returns a dict with ``width``, ``height``, ``scale`` (px per tonne), ``columns``
     (stage, title, x), ``nodes`` (id, name, country, stage, x, y, w, h, in_t, out_t,

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from planner.model import LinearModel
-from planner.network import EXPOSED, INF, round_up
-from planner.solve import SolveResult
+from planner.optimise.model import LinearModel
+from planner.optimise.network import EXPOSED, INF, round_up
+from planner.optimise.solve import SolveResult
 
 TOL = 1e-7  # tonnes below this are noise from the solver's tolerances
 
@@ -38,7 +38,7 @@ class Plan:
     shipments: pd.DataFrame
     run_info: dict[str, object] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    explanation: object = None  # planner.explain.Explanation, when computed
+    explanation: object = None  # planner.results.explain.Explanation, when computed
 
     def to_json(self) -> dict[str, object]:
         plants = [
