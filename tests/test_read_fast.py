@@ -222,9 +222,9 @@ def test_a_written_plan_reads_the_same(tmp_path: Path) -> None:
 
 def test_load_gives_the_same_inputs_with_either_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     src = REPO / "inputs" / "rare_earth_magnets.xlsx"
-    monkeypatch.setattr(planner.input.read, "DEFAULT_ENGINE", "openpyxl")
+    monkeypatch.setattr(reader, "DEFAULT_ENGINE", "openpyxl")
     ref = load(src)
-    monkeypatch.setattr(planner.input.read, "DEFAULT_ENGINE", "calamine")
+    monkeypatch.setattr(reader, "DEFAULT_ENGINE", "calamine")
     assert_same_inputs(load(src), ref)
 
 
@@ -654,10 +654,10 @@ def test_engine_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="unknown xlsx engine"):
         read_input(src, engine="xlrd")
     assert set(engines(read_input(src)).values()) == {"calamine"}  # auto
-    monkeypatch.setattr(planner.input.read, "DEFAULT_ENGINE", "openpyxl")
+    monkeypatch.setattr(reader, "DEFAULT_ENGINE", "openpyxl")
     assert set(engines(read_input(src)).values()) == {"openpyxl"}
     assert set(engines(read_input(src, engine="calamine")).values()) == {"calamine"}
-    monkeypatch.setattr(planner.input.read, "DEFAULT_ENGINE", "auto")
+    monkeypatch.setattr(reader, "DEFAULT_ENGINE", "auto")
     monkeypatch.setitem(sys.modules, "python_calamine", None)  # not installed
     assert set(engines(read_input(src)).values()) == {"openpyxl"}
     with pytest.raises(InputError, match="python-calamine is not installed"):

@@ -48,3 +48,17 @@ class SolveOptions:
     seed: int = 0
     verbose: bool = False
     extra: dict[str, object] = field(default_factory=dict)
+
+
+def lane_group(value: str) -> tuple[str, str]:
+    """What a Lanes ``from_site``/``to_site`` value names: ``(kind, value)``, kind one of site, company,
+    country, stage, ``*``; spelled canonically (stage lower case, country upper case), so that two
+    spellings of one group are one group (validation's repeat check and the network's expansion agree)."""
+    if value == "*":
+        return "*", ""
+    prefix, sep, rest = value.partition(":")
+    if sep and prefix.strip().lower() in ("stage", "country", "company"):
+        kind = prefix.strip().lower()
+        rest = rest.strip()
+        return kind, rest.lower() if kind == "stage" else rest.upper() if kind == "country" else rest
+    return "site", value

@@ -18,7 +18,7 @@ import pandas as pd
 
 from planner.errors import InputError, Issue, column_letter
 from planner.input import countries, schema
-from planner.input.data import Inputs
+from planner.input.data import Inputs, lane_group
 from planner.input.read import (
     BOOL,
     DATE,
@@ -228,6 +228,9 @@ def _col(spec: schema.Sheet, name: str) -> int:
 def _dup_check(frame: pd.DataFrame, spec: schema.Sheet, issues: list[Issue]) -> None:
     if frame.empty:
         return
+    if spec.name == "Lanes":
+        _lane_repeats(frame, issues)
+        return
     keys = list(spec.key)
     dup = frame[frame.duplicated(keys, keep=False)]
     for _, group in dup.groupby(keys, sort=True):
@@ -235,6 +238,26 @@ def _dup_check(frame: pd.DataFrame, spec: schema.Sheet, issues: list[Issue]) -> 
         label = "/".join(str(group.iloc[0][k]) for k in keys)
         where = " and ".join(f"{spec.name}!{_letter(spec, keys[0])}{r}" for r in rows)
         issues.append(Issue(spec.name, rows[-1], _col(spec, keys[0]), keys[0], f'duplicate "{label}" ({where})'))
+
+
+def _lane_repeats(frame: pd.DataFrame, issues: list[Issue]) -> None:
+    """Repeated Lanes rows are valid (the contract's last tie-break: the later row governs); say so.
+
+    Two rows repeat each other when they name the same sender, receiver and product in any spelling
+    of a group (``country:jp`` and ``country:JP``), since only then can they tie on every other rule.
+    """
+    def canonical(v: object) -> object:
+        return lane_group(v) if isinstance(v, str) else v
+
+    keys = pd.DataFrame({"f": frame["from_site"].map(canonical), "t": frame["to_site"].map(canonical),
+                         "p": frame["product"].fillna("").astype(str).str.strip(), "_row": frame["_row"]})
+    dup = keys[keys.duplicated(["f", "t", "p"], keep=False)]
+    col = _letter(schema.LANES, "from_site")
+    for _, group in dup.groupby(["f", "t", "p"], sort=False):
+        rows = sorted(int(r) for r in group["_row"])
+        earlier = " and ".join(f"Lanes!{col}{r}" for r in rows[:-1])
+        issues.append(Issue("Lanes", rows[-1], _col(schema.LANES, "from_site"), "",
+                            f"repeats {earlier}; the later row governs", "warning"))
 
 
 def _letter(spec: schema.Sheet, name: str) -> str:

@@ -40,7 +40,7 @@ from graphlib import TopologicalSorter
 import numpy as np
 import pandas as pd
 
-from planner.input.data import Inputs
+from planner.input.data import Inputs, lane_group
 
 INF = 10**9  # "no lead-time limit downstream"
 EXPOSED = 1
@@ -151,20 +151,9 @@ def _by_product(pairs: set[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]
 # --------------------------------------------------------------------------- lanes
 
 
-def _group_of(value: str) -> tuple[str, str]:
-    if value == "*":
-        return "*", ""
-    prefix, sep, rest = value.partition(":")
-    if sep and prefix.strip().lower() in ("stage", "country", "company"):
-        kind = prefix.strip().lower()
-        rest = rest.strip()
-        return kind, rest.lower() if kind == "stage" else rest.upper() if kind == "country" else rest
-    return "site", value
-
-
 def _expand(lanes: pd.DataFrame, column: str, sites: pd.DataFrame) -> pd.DataFrame:
     """(lane index, site) for every site the lane's ``column`` group names."""
-    kinds = lanes[column].map(_group_of)
+    kinds = lanes[column].map(lane_group)
     frame = pd.DataFrame(
         {"lane": lanes.index, "kind": [k for k, _ in kinds], "value": [v for _, v in kinds]}
     )
