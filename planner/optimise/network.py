@@ -11,7 +11,9 @@ What this module decides, and why:
 * **Pruning.** Only (site, product) pairs that can both be made (every input
   can arrive) and be useful (their output can reach a demand) get variables.
 * **Exposure classes.** Each flow carries a class bit set: bit 0 = license
-  exposed, bit 1+i = contains material of content-rule country i. A batch
+  exposed, bit 1+i = contains material under content group i (one country's
+  content-rule rows with equal parameters: a shipment's content-rule licence
+  takes the strictest parameters of the groups it actually carries). A batch
   made from inputs of several classes has the union class (de minimis), so a
   batch is exposed as soon as any input is; a clean input may go into a dirtier
   batch ("downgrade") but never the reverse. This keeps exposure exact for
@@ -73,7 +75,7 @@ class Network:
     demand: pd.DataFrame  # site_id, product, quantity_t, limits, shortage cost
     active: set[tuple[str, str]]
     order: list[str]  # products in bill-of-materials order
-    content_countries: list[str]
+    content_countries: list[str]  # countries with a content rule, in name order (report columns)
     binary_sites: list[str]
     # classes and buckets; thr_in: the lead-time thresholds an input arriving at (site, product) is rounded to
     out_classes: dict[tuple[str, str], list[int]] = field(default_factory=dict)
@@ -83,10 +85,19 @@ class Network:
     origin: dict[tuple[str, str], int] = field(default_factory=dict)
     lane_events: dict[tuple[int, int], list[License]] = field(default_factory=dict)
     thr_in: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    # class bit 1 + i marks material under content group i (one country's content rows with equal parameters)
+    content_groups: list[License] = field(default_factory=list)
+    # (site, product) whose output may be made or shipped "late" (bucket INF: after every limit), to count
+    # towards a minimum volume or a country share (see _counted_surplus)
+    late: set[tuple[str, str]] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)  # supply that can never be used, and why
     # every departure that can arrive in time, one row per (lane, class, bucket) in lane, class, bucket order:
     # the model's ship columns. lane, cls, bucket, arr_cls, arr_bucket, days (approval), loss (USD/t expected)
     ships: pd.DataFrame | None = None
+
+    def content_mask(self, country: str) -> int:
+        """The class bits of ``country``'s content groups: material carrying any of its controlled content."""
+        return sum(1 << (i + 1) for i, g in enumerate(self.content_groups) if g.country == country)
 
 
 SHIP_COLUMNS = ["lane", "cls", "bucket", "arr_cls", "arr_bucket", "days", "loss"]
@@ -213,7 +224,14 @@ def resolve_lanes(
 # --------------------------------------------------------------------------- controls
 
 
-def _control_tables(inputs: Inputs) -> tuple[dict, list[str]]:
+def _control_tables(inputs: Inputs) -> tuple[dict, list[License]]:
+    """Listed and content-rule licences by (country, product), and the content groups.
+
+    A content group is one controlling country's content-rule rows with identical parameters: the
+    class bit that marks material carrying that country's content rule stands for the group, not the
+    country, so that a licence event takes the parameters of the controlled material actually in
+    the shipment (clarification 2 of the contract) without one bit per controlled product.
+    """
     ctrl: dict[tuple[str, str], License] = {}
     content: dict[tuple[str, str], License] = {}
     default_denial = float(inputs.settings["denial_cost_usd_per_kg"])  # type: ignore[arg-type]
@@ -227,8 +245,9 @@ def _control_tables(inputs: Inputs) -> tuple[dict, list[str]]:
             content[(r.country, r.product)] = License(
                 r.country, lic.approval_probability, lic.approval_days, denial, "content"
             )
-    countries = sorted({c for c, _ in content})
-    return {"listed": ctrl, "content": content}, countries
+    groups = sorted(set(content.values()),
+                    key=lambda g: (g.country, g.approval_probability, g.approval_days, g.denial_cost_usd_per_kg))
+    return {"listed": ctrl, "content": content}, groups
 
 
 def _governing(table: dict, country: str, product: str) -> License | None:
@@ -299,6 +318,12 @@ def build_network(inputs: Inputs) -> Network:
             if useful:
                 active.add((s, q))
 
+    # ---- counted although no plant needs it: see _counted_surplus
+    share_capped = float(inputs.settings["max_country_share"]) < 1.0  # type: ignore[arg-type]
+    min_volume = set(sites.index[sites["min_volume_t"] > 0])
+    late = _counted_surplus(min_volume, share_capped, makeable, recipe, joint, senders, receivers, uses)
+    active = active | late
+
     # a lane stays if its sender is active and its receiver needs the product (a plant, or an active user)
     wanted = {k for k in consumers if k in plant_needs or any((k[0], r) in active for r in uses.get(k, []))}
     if len(lanes):
@@ -333,11 +358,53 @@ def build_network(inputs: Inputs) -> Network:
         content_countries=[],
         binary_sites=binary,
         warnings=warnings,
+        late=late,
     )
     codes = _SiteCodes(sites.index, lanes)
     departures = _assign_classes(net, inputs, country, codes)
     _assign_buckets(net, proc, codes, departures)
     return net
+
+
+def _counted_surplus(min_volume: set[str], share_capped: bool, makeable: set, recipe: dict, joint: dict,
+                     senders: dict, receivers: dict, uses: dict) -> set[tuple[str, str]]:
+    """What may be made, or shipped, although it reaches no plant in time or at all, because it counts.
+
+    The contract lets a site make surplus (outputs may be left unused; inputs received are all used).
+    Two rules count such material: a minimum volume is on a site's total output, so a used site may
+    fill it with its cheapest output (a by-product nobody demands, or output of slow inputs that arrive
+    after every limit); and a country share counts every shipment of a stage's product, also one that
+    arrives too late to reach a plant (its receiver turns it into surplus). Pruning to what can reach a
+    plant would drop exactly those columns and make such plans dearer than the contract's.
+
+    Returned: every makeable (site, product) at a minimum-volume site, and with a country share cap
+    every makeable sender with a lane to a site that can use what it sends, with that user; then all
+    they are made of (every sender of each recipe input, the main product of a coproduct). These get a
+    "late" lead-time bucket (INF, after every limit) besides the buckets that reach a plant: all that
+    surplus needs, since its timing changes neither cost nor any constraint.
+    """
+    seeds = {k for k in makeable if k[0] in min_volume}
+    if share_capped:
+        for f, q in sorted(makeable):
+            for t in receivers.get((f, q), ()):
+                users = [(t, r) for r in uses.get((t, q), []) if (t, r) in makeable]
+                if users:
+                    seeds.add((f, q))
+                    seeds.update(users)
+    out: set[tuple[str, str]] = set()
+    stack = sorted(seeds)
+    while stack:
+        key = stack.pop()
+        if key in out:
+            continue
+        out.add(key)
+        s, q = key
+        if key in joint:
+            stack += [(s, m) for m, _ in joint[key] if (s, m) in makeable]
+        else:
+            for inp, _ in recipe[key]:
+                stack += [(f, inp) for f in senders.get((s, inp), ()) if (f, inp) in makeable]
+    return out
 
 
 def _pairs_in(site: pd.Series, product: pd.Series, pairs: set[tuple[str, str]]) -> np.ndarray:
@@ -488,26 +555,19 @@ class _Departures:
 
 def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], codes: _SiteCodes) -> dict[str, _Departures]:
     """Classes made (``out_classes``), carried on lanes (``lane_events``) and buffered; per product, its departures."""
-    tables, content_countries = _control_tables(inputs)
-    net.content_countries = content_countries
-    bit = {c: 1 << (i + 1) for i, c in enumerate(content_countries)}
+    tables, groups = _control_tables(inputs)
+    net.content_groups = groups
+    net.content_countries = sorted({g.country for g in groups})
+    bit = {g: 1 << (i + 1) for i, g in enumerate(groups)}
+    of_country: dict[str, list[tuple[int, License]]] = {}
+    for g in groups:
+        of_country.setdefault(g.country, []).append((bit[g], g))
     listed, content = tables["listed"], tables["content"]
 
-    # Products whose bill of materials can contain product x (ancestors), for content-rule parameters.
-    parents: dict[str, set[str]] = {}
-    for (_, q), ins in net.recipe.items():
-        parents.setdefault(q, set()).update(i for i, _ in ins)
-    for (_, c), mains in net.joint.items():
-        parents.setdefault(c, set()).update(m for m, _ in mains)
-    ancestors: dict[str, set[str]] = {}
-    for p in net.order:
-        acc = {p}
-        for par in parents.get(p, ()):
-            acc |= ancestors.get(par, {par})
-        ancestors[p] = acc
-
-    def content_license(c: str, product: str) -> License | None:
-        rows = [lic for (cc, prod), lic in content.items() if cc == c and (prod == "*" or prod in ancestors[product])]
+    def content_license(c: str, cls: int) -> License | None:
+        """Country c's content-rule licence for material of class ``cls``: the strictest parameters among
+        c's groups whose material it carries."""
+        rows = [g for b, g in of_country[c] if cls & b]
         if not rows:
             return None
         return License(
@@ -521,8 +581,8 @@ def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], codes
     for s, q in net.active:
         c = country[s]
         key = (c, q) if (c, q) in listed else (c, "*")
-        # the governing row for (country, product) decides whether its material carries content
-        net.origin[(s, q)] = bit[c] if c in bit and key in content else 0
+        # the governing row for (country, product) decides whether its material carries content, and which
+        net.origin[(s, q)] = bit[content[key]] if key in content else 0
 
     def events(sender_country: str | None, p: str, cls: int) -> list[License]:
         """Licence events of class ``cls`` material of ``p`` crossing a border out of ``sender_country``
@@ -534,9 +594,9 @@ def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], codes
         if own is not None:
             out.append(License(own.country, own.approval_probability, own.approval_days,
                                own.denial_cost_usd_per_kg, "listed"))
-        for c in content_countries:
-            if cls & bit[c] and c != sender_country:
-                lic = content_license(c, p)
+        for c in net.content_countries:
+            if c != sender_country:
+                lic = content_license(c, cls)
                 if lic is not None:
                     out.append(lic)
         return out
@@ -633,6 +693,8 @@ def _assign_buckets(net: Network, proc: dict[str, int], codes: _SiteCodes, depar
             parts = [leaving.of(codes.of[s])] if dep is not None else []
             parts += [thr_out.get((s, c), _NONE) for c in coproducts_of.get(key, [])]
             th = _union(parts)
+            if key in net.late and (not len(th) or th[-1] < INF):
+                th = np.append(th, INF)
             thr_out[key] = th
             for inp, _ in net.recipe.get(key, []):
                 if (s, inp) not in thr_in:

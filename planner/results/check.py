@@ -137,9 +137,6 @@ def check_plan(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001, C901 - one
     recipe, joint = _recipes(inputs)
     batches = plan.batches
     ships = plan.shipments
-    content_rows = inputs.controls[inputs.controls["content_rule"].astype(bool)]
-    content_countries = sorted(set(content_rows["country"]))
-    bit = {c: 1 << (i + 1) for i, c in enumerate(content_countries)}
     default_denial = float(st["denial_cost_usd_per_kg"])
 
     def control(c: str, p: str, rows: pd.DataFrame) -> pd.Series | None:
@@ -152,19 +149,21 @@ def check_plan(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001, C901 - one
         v = row["denial_cost_usd_per_kg"]
         return default_denial if v is None or pd.isna(v) else float(v)
 
-    # Products in each product's bill of materials (for content-rule parameters)
-    parents: dict[str, set[str]] = {}
-    for (_, q), ins in recipe.items():
-        parents.setdefault(q, set()).update(ins)
-    for (_, c), mains in joint.items():
-        parents.setdefault(c, set()).update(mains)
+    # Content-rule flags, as the plan's classes carry them: bit 0 exposed, then one bit per group of one
+    # country's content-rule rows with equal (approval probability, approval days, denial cost), groups
+    # sorted by country and then those parameters. A licence takes the strictest parameters among the
+    # groups whose material the shipment carries, so the flags say which controlled material is in it.
+    def params(row: pd.Series) -> tuple[str, float, int, float]:
+        return (row["country"], float(row["approval_probability"]), int(row["approval_days"]), denial(row))
 
-    def bom(p: str, seen: frozenset = frozenset()) -> set[str]:
-        out = {p}
-        for par in parents.get(p, ()):
-            if par not in seen:
-                out |= bom(par, seen | {p})
-        return out
+    content_rows = inputs.controls[inputs.controls["content_rule"].astype(bool)]
+    groups = sorted({params(r) for _, r in content_rows.iterrows()})
+    bit = {g: 1 << (i + 1) for i, g in enumerate(groups)}
+    content_countries = sorted({g[0] for g in groups})
+
+    def origin_flag(s: str, q: str) -> int:
+        row = control(country[s], q, inputs.controls)
+        return bit[params(row)] if row is not None and bool(row["content_rule"]) else 0
 
     def events(frm: str, to: str, p: str, cls: int) -> list[tuple[float, int, float]]:
         """(approval probability, approval days, denial cost) of each license the shipment needs."""
@@ -175,12 +174,9 @@ def check_plan(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001, C901 - one
         if own is not None:
             out.append((float(own["approval_probability"]), int(own["approval_days"]), denial(own)))
         for c in content_countries:
-            if cls & bit[c] and c != country[frm]:
-                rows = content_rows[(content_rows["country"] == c)
-                                    & (content_rows["product"].isin(bom(p)) | (content_rows["product"] == "*"))]
-                if len(rows):
-                    out.append((float(rows["approval_probability"].min()), int(rows["approval_days"].max()),
-                                max(denial(r) for _, r in rows.iterrows())))
+            carried = [g for g in groups if g[0] == c and cls & bit[g]]
+            if carried and c != country[frm]:
+                out.append((min(g[1] for g in carried), max(g[2] for g in carried), max(g[3] for g in carried)))
         return out
 
     # ---- lanes, costs and arrival classes, recomputed
@@ -234,11 +230,7 @@ def check_plan(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001, C901 - one
     for (s, q, cls, bk), v in bat.items():
         if v <= ABS_TOL:
             continue
-        orig = 0
-        if country[s] in bit:
-            row = control(country[s], q, inputs.controls)
-            if row is not None and bool(row["content_rule"]):
-                orig = bit[country[s]]
+        orig = origin_flag(s, q)
         if cls & orig != orig:
             fail(f"{s} {q}: batch of class {cls} lacks its own country's content flag")
         if (s, q) in recipe and not recipe[(s, q)] and bk < proc[s]:
@@ -250,10 +242,7 @@ def check_plan(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001, C901 - one
         if not cb:
             continue
         mb = [((m, cls, bk), v * mains[m]) for (ss, m, cls, bk), v in bat.items() if ss == s and m in mains]
-        orig = 0
-        row = control(country[s], c, inputs.controls) if country[s] in bit else None
-        if row is not None and bool(row["content_rule"]):
-            orig = bit[country[s]]
+        orig = origin_flag(s, c)
         if not _feasible_allocation(mb, cb, lambda a, b, orig=orig: (a[1] | orig) == b[0] and a[2] <= b[1]):
             fail(f"{s}: coproduct {c} exceeds what its main products' batches yield")
 

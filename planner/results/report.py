@@ -196,9 +196,9 @@ def build_plan(model: LinearModel, result: SolveResult, detail: bool = True) -> 
     ships["expected_loss_usd"] = ships["tonnes"] * ships["loss_per_t"]
     ships["licensed_t"] = np.where(ships["is_event"], ships["tonnes"], 0.0) if len(ships) else []
     content_cols = []
-    for i, c in enumerate(net.content_countries):
+    for c in net.content_countries:
         col = f"{c}_content_t"
-        ships[col] = np.where(ships["cls"].astype(int) & (1 << (i + 1)), ships["tonnes"], 0.0)
+        ships[col] = np.where(ships["cls"].astype(int) & net.content_mask(c), ships["tonnes"], 0.0)
         content_cols.append(col)
     agg = {
         "tonnes": "sum", "exposed_t": "sum", "licensed_t": "sum", "freight_usd": "sum", "duty_usd": "sum",
