@@ -4,8 +4,9 @@ Usage: python bench/model_size.py [--path OTHER_CHECKOUT] [--scales 13 23]
 
 With ``--path`` the planner package is imported from another checkout (e.g. a worktree of an older
 commit), so that two builds of the model can be compared on the same inputs. Synthetic cases are
-bench/generate.py's (whose content-rule rows share one set of parameters), plain and with the two rules that count surplus (minimum volumes on a fifth of
-the refiners and metal makers, a 60 % country share cap), since those grow the model.
+bench/generate.py's (whose content-rule rows share one set of parameters), plain and with the two
+rules that count surplus (minimum volumes on a fifth of the refiners and metal makers, a 60 %
+country share cap), since those grow the model.
 """
 
 from __future__ import annotations
