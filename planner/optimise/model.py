@@ -8,6 +8,7 @@ Variables (all tonnes per year unless noted):
   than it arrived in (a clean input may go into an exposed batch, an early input
   may wait; never the reverse)
 * ``short[d, p]``       unmet demand (only when shortage is allowed)
+* ``share_total[stage, p]`` all shipped of p by sites of that stage (only under a country share cap)
 * ``use[s]``            1 if a candidate site, or a site with a minimum volume, is used (binary)
 
 Rows: capacity, outflow <= make (free disposal), input balance per class and
@@ -19,7 +20,7 @@ How it is built: each kind of column is one block of arrays (its keys, cost
 and bounds), and each kind of row one function that lays out its rows and
 joins its terms to the columns with vectorised look-ups on integer keys
 (``_Index``), never element by element. Columns come in the order use, make,
-ship, down, short; rows in the order listed above; within a kind, in sorted key
+ship, down, short, share_total; rows in the order listed above; within a kind, in sorted key
 order (ship columns: in lane order, as ``Network.ships``). That order is part
 of the model: solvers break ties on degenerate models by it.
 """
@@ -519,29 +520,65 @@ def _demand_rows(a: _Rows, net: Network, ship: _Ships, short: dict[int, int], de
         a.terms(row_sup[d_into] + pair_of - pair_start[d_into], cols, 1.0)
 
 
-def _country_share_rows(a: _Rows, net: Network, ship: _Ships, share: float) -> None:
-    """Per stage and product: shipped output from one country <= share x all of it (over every ship column)."""
+@dataclass
+class _ShareGroups:
+    """Ship columns grouped for the country share cap: per stage and product shipped, and per sender country."""
+
+    names: list[tuple[str, str]]  # (stage, product), sorted
+    countries: list[str]
+    g: np.ndarray  # per ship column: its group
+    c: np.ndarray  # per ship column: its sender's country
+    total_col: np.ndarray | None = None  # per group: its total column (-1: the group ships nothing)
+
+
+def _share_groups(net: Network, ship: _Ships) -> _ShareGroups:
     sites, lanes = net.sites, net.lanes
     stage = sites["stage"].reindex(lanes["from_site"]).tolist()
     country = sites["country"].reindex(lanes["from_site"]).tolist()
-    groups = sorted(set(zip(stage, lanes["product"].tolist(), strict=True)))
-    g_code = {g: i for i, g in enumerate(groups)}
+    names = sorted(set(zip(stage, lanes["product"].tolist(), strict=True)))
+    g_code = {g: i for i, g in enumerate(names)}
     countries = sorted(set(country))
     c_code = {c: i for i, c in enumerate(countries)}
     g = np.array([g_code[k] for k in zip(stage, lanes["product"].tolist(), strict=True)], dtype=np.int64)[ship.lane]
     c = np.array([c_code[k] for k in country], dtype=np.int64)[ship.lane]
+    return _ShareGroups(names, countries, g, c)
+
+
+def _share_total_columns(x: _Columns, groups: _ShareGroups) -> None:
+    """Per stage and product shipped: its total shipments, so that each country's cap is one short row."""
+    used = distinct(groups.g)
+    first = x.add(_keys("share_total", [groups.names[i][0] for i in used.tolist()],
+                        [groups.names[i][1] for i in used.tolist()]), 0.0)
+    # per group code: its total column (groups with no ship column have none)
+    at = np.full(len(groups.names), -1, dtype=np.int64)
+    at[used] = first + np.arange(len(used))
+    groups.total_col = at
+
+
+def _country_share_rows(a: _Rows, ship: _Ships, groups: _ShareGroups, share: float) -> None:
+    """Per stage and product: shipped output from one country <= share x all of it (over every ship column).
+
+    All of it is a column per group (``share_total`` = the sum of its ship columns), so each country's
+    row holds only its own shipments: nonzeros grow with the ship columns, not with ship columns times
+    countries.
+    """
+    g, c, n_c = groups.g, groups.c, len(groups.countries)
+    used = distinct(g)
+    total = groups.total_col
+    assert total is not None, "the total columns are added first"
+    first = a.add(_keys("share_total", [groups.names[i][0] for i in used.tolist()],
+                        [groups.names[i][1] for i in used.tolist()]), 0.0, 0.0)
+    row_of = np.full(len(groups.names), -1, dtype=np.int64)
+    row_of[used] = first + np.arange(len(used))
+    a.terms(row_of[g], ship.first + np.arange(len(g)), 1.0)
+    a.terms(row_of[used], total[used], -1.0)
     # rows: the countries shipping in each group, in name order
-    rows = distinct(g * len(countries) + c)
-    row_g, row_c = rows // len(countries), rows % len(countries)
-    first = a.add([("country_share", *groups[i], countries[j]) for i, j in zip(row_g.tolist(), row_c.tolist(),
-                                                                               strict=True)], -np.inf, 0.0)
-    # every row has a term for every ship column of its group
-    by_group = np.argsort(g, kind="stable")
-    start = np.searchsorted(g[by_group], np.arange(len(groups)))
-    count = np.bincount(g, minlength=len(groups))
-    r, pos = ragged(count[row_g])
-    j = by_group[start[row_g[r]] + pos]
-    a.terms(first + r, ship.first + j, np.where(c[j] == row_c[r], 1.0 - share, 0.0 - share))
+    rows = distinct(g * n_c + c)
+    row_g, row_c = rows // n_c, rows % n_c
+    first = a.add([("country_share", *groups.names[i], groups.countries[j])
+                   for i, j in zip(row_g.tolist(), row_c.tolist(), strict=True)], -np.inf, 0.0)
+    a.terms(first + np.searchsorted(rows, g * n_c + c), ship.first + np.arange(len(g)), 1.0)
+    a.terms(first + np.arange(len(rows)), total[row_g], -share)
 
 
 def _min_volume_rows(a: _Rows, net: Network, make: _Make, use: dict[str, int]) -> None:
@@ -623,6 +660,9 @@ def _build(inputs: Inputs, net: Network) -> LinearModel:
     buffers = _balance_keys(net)
     down = _down_columns(x, net, buffers)
     short = _short_columns(x, net, default_short) if allow_shortage else {}
+    share = _share_groups(net, ship) if country_share < 1.0 and len(ship.lane) else None
+    if share is not None:
+        _share_total_columns(x, share)
 
     a = _Rows()
     _capacity_rows(a, net, make, use)
@@ -631,8 +671,8 @@ def _build(inputs: Inputs, net: Network) -> LinearModel:
     _balance_rows(a, net, buffers, make, ship, down, receivers)
     _coproduct_rows(a, net, make)
     _demand_rows(a, net, ship, short, default_cap, supplier_share, receivers)
-    if country_share < 1.0 and len(ship.lane):
-        _country_share_rows(a, net, ship, country_share)
+    if share is not None:
+        _country_share_rows(a, ship, share, country_share)
     _min_volume_rows(a, net, make, use)
     if use:
         _lane_use_rows(a, net, ship, use)
