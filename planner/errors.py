@@ -2,7 +2,55 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
+
+_PLAIN = re.compile(r"[ -~]*")  # printable ASCII: nothing to escape
+_WORD = re.compile(r"\w+")
+_CONFUSABLE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")  # letters of these look alike across scripts
+
+
+def _escape(ch: str) -> str:
+    if ch in "\n\r\t":
+        return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _script(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    return name.split(" ", 1)[0] if name else ""
+
+
+def visible(text: str) -> str:
+    r"""Text as a message shows it: characters that cannot be seen or that pass for others, escaped.
+
+    Two ids that look the same but differ (``MINE\u200b_A`` and ``MINE_A``, an NFD ``E\u0301`` and an
+    NFC ``\u00c9``, a Cyrillic ``\u0410`` in a Latin word) must look different in the message that says
+    one of them is unknown; a control character must not reach the terminal. Escaped: control, format
+    (zero-width, bidi), private-use and unassigned characters, separators other than the space, a
+    combining mark that would compose with the letter before it, and in a word mixing Latin, Cyrillic and
+    Greek letters, the letters of its less common scripts.
+    """
+    if _PLAIN.fullmatch(text):
+        return text
+    odd: set[int] = set()
+    for m in _WORD.finditer(text):
+        scripts = [(i, _script(c)) for i, c in enumerate(m[0], m.start()) if c.isalpha()]
+        counts = {s: sum(1 for _, t in scripts if t == s) for s in _CONFUSABLE_SCRIPTS}
+        if sum(1 for n in counts.values() if n) > 1:
+            main = max(_CONFUSABLE_SCRIPTS, key=lambda s: (counts[s], s == "LATIN"))
+            odd.update(i for i, s in scripts if s in _CONFUSABLE_SCRIPTS and s != main)
+    out = []
+    for i, ch in enumerate(text):
+        cat = unicodedata.category(ch)
+        if (i in odd or cat in ("Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp") or (cat == "Zs" and ch != " ")
+                or (cat.startswith("M") and i and len(unicodedata.normalize("NFC", text[i - 1] + ch)) == 1)):
+            out.append(_escape(ch))
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def column_letter(index: int) -> str:
@@ -40,7 +88,7 @@ class Issue:
 
     def __str__(self) -> str:
         loc = self.location
-        return f"{loc}: {self.message}" if loc else self.message
+        return visible(f"{loc}: {self.message}" if loc else self.message)
 
 
 class PlannerError(Exception):

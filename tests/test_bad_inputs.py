@@ -390,7 +390,7 @@ def m_whatif(s: Sheets) -> None:
     s["WhatIf"] = [
         ["scenario", "sheet", "key", "column", "operation", "value"],
         ["cheaper mine B", "Supply", "MINE_B/ORE", "unit_cost_usd_per_kg", "multiply", 0.5],
-        ["typo in sheet", "Suply", "MINE_A/ORE", "capacity_t", "add", 100],
+        ["typo in key", "Supply", "MINE_Z/ORE", "capacity_t", "add", 100],
         ["more demand", "Demand", "PLANT_DE/NDPR_OXIDE", "quantity_t", "set", 120],
     ]
 
@@ -505,10 +505,10 @@ def c_hidden(ctx: Ctx, result) -> None:  # noqa: ANN001
 def c_batch(ctx: Ctx, result) -> None:  # noqa: ANN001
     payload = json.loads(result.stdout)
     status = {e["scenario"]: e["status"] for e in payload["scenarios"]}
-    assert status == {"baseline": "optimal", "cheaper mine B": "optimal", "typo in sheet": "error",
+    assert status == {"baseline": "optimal", "cheaper mine B": "optimal", "typo in key": "error",
                       "more demand": "optimal"}, status
-    typo = next(e for e in payload["scenarios"] if e["scenario"] == "typo in sheet")
-    assert "Suply" in typo["message"], typo
+    typo = next(e for e in payload["scenarios"] if e["scenario"] == "typo in key")
+    assert "MINE_Z" in typo["message"], typo
 
 
 def c_locked(ctx: Ctx, result) -> None:  # noqa: ANN001
@@ -568,7 +568,9 @@ CASES: list[Case] = [
     Case("column_twice", 3, mutate=m_duplicate_header,
          problems=["Supply!E1 (product): the column appears twice (also column B)"]),
     Case("merged_header_cells", 3, merged={"Supply": ["C1:D1"]}, problems=[
-        "Supply row 1 (unit_cost_usd_per_kg): required column missing; columns found: site_id, product, capacity_t"]),
+        "Supply row 1 (unit_cost_usd_per_kg): required column missing; columns found: site_id, product, capacity_t",
+        "Supply!C1 (capacity_t): cells C1:D1 are merged: only the first holds a value and the others read as blank; "
+        "unmerge them and fill in every cell"]),
     # ---- #9 empty sheet
     Case("empty_sheet", 3, mutate=m_empty_demand, problems=["Demand: the sheet has no data rows"]),
     # ---- #10 blank required cell
@@ -678,9 +680,14 @@ CASES: list[Case] = [
     # ---- #31 Ctrl-C
     Case("ctrl_c_while_solving", 130, prepare=ctrl_c, contains=("Interrupted",)),
     Case("ctrl_c_while_writing", 130, prepare=ctrl_c_while_saving, contains=("Interrupted",)),
-    # ---- #32 a scenario naming an unknown sheet: reported with status error, the others run (exit 0)
-    Case("whatif_unknown_sheet", 0, mutate=m_whatif, command="batch", args=("--jobs", "1", "--json"),
+    # ---- #32 a scenario whose key matches nothing: reported with status error, the others run (exit 0);
+    # one naming an unknown sheet is refused before anything is solved, with its cell
+    Case("whatif_key_matches_nothing", 0, mutate=m_whatif, command="batch", args=("--jobs", "1", "--json"),
          check=c_batch),
+    Case("whatif_unknown_sheet", 3, mutate=lambda s: (m_whatif(s), _cell("WhatIf", 2, 1, "Suply")(s)),
+         command="batch", args=("--jobs", "1"), problems=[
+             'WhatIf!B3 (sheet): unknown sheet "Suply" (one of Sites, Supply, Recipes, CoProducts, Lanes, Demand, '
+             'Controls, Settings) (did you mean "Supply"?)']),
 ]
 
 

@@ -37,6 +37,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import planner.input.read  # noqa: F401 - the tests below patch the module as planner.input.read
 from planner.cli import main
 from planner.errors import InputError
 from planner.input import read as reader
@@ -664,3 +665,57 @@ def test_engine_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         read_input(src, engine="calamine")
     csv_book = read_input(REPO / "inputs" / "reference", engine="calamine")  # CSV folders ignore the engine
     assert {s.engine for s in csv_book.sheets.values()} == {"csv"}
+
+
+# --------------------------------------------------------------------------- issue 11: what the cells do not say
+
+
+def test_hostile_catalogue_reads_the_same(tmp_path: Path) -> None:
+    """Every .xlsx case of tests/test_hostile_inputs.py: merged ranges, hidden rows and columns, autoFilters,
+    formulas with placeholder values under fullCalcOnLoad, sheets named alike, read alike by both readers."""
+    from tests.test_hostile_inputs import CASES as HOSTILE  # noqa: PLC0415
+    from tests.test_hostile_inputs import edit_zip  # noqa: PLC0415
+
+    for case in (c for c in HOSTILE if c.folder is None):
+        sheets = valid()
+        if case.mutate:
+            case.mutate(sheets)
+        src = write_xlsx(tmp_path / f"{case.id}.xlsx", sheets, merged=case.merged)
+        if case.xml:
+            edit_zip(src, case.xml)
+        read_both(src)
+
+
+def test_recalculation_flag_and_marks(tmp_path: Path) -> None:
+    head = row(1, text("A1", "h"), text("B1", "n"))
+    body = (head + '<row r="2" hidden="1"><c r="A2"><f>1+1</f><v>0</v></c><c r="B2"><v>5</v></c></row>'
+            + row(3, '<c r="A3"><f>1+1</f></c>', '<c r="B3" t="e"><f>1/0</f><v>#DIV/0!</v></c>'))
+    whole = (f'<?xml version="1.0" encoding="UTF-8"?><worksheet {NS}><cols><col min="2" max="3" hidden="true"/>'
+             f'</cols><sheetData>{body}</sheetData><autoFilter ref="A1:B3"/><mergeCells count="1">'
+             '<mergeCell ref="A5:B6"/></mergeCells></worksheet>')
+    src = raw_xlsx(tmp_path / "r.xlsx", {"R": ""}, whole={"R": whole})
+    book = read_both(src)
+    sheet = book.sheets["R"]
+    assert (sheet.merged, sheet.hidden_rows, sheet.hidden_columns, sheet.autofilter) == (
+        ["A5:B6"], [2], [2, 3], "A1:B3")
+    assert cells(book, "R")["A2"] == (NUMBER, 0) and cells(book, "R")["A3"] == (FORMULA, None)  # no flag
+    with zipfile.ZipFile(src) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    members["xl/workbook.xml"] = members["xl/workbook.xml"].replace(
+        b"</workbook>", b'<calcPr calcId="191029" fullCalcOnLoad="1"/></workbook>')
+    with zipfile.ZipFile(src, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    book = read_both(src)
+    got = cells(book, "R")
+    assert got["A2"] == (FORMULA, reader.RECALC) and got["B3"] == (FORMULA, reader.RECALC)
+    assert got["A3"] == (FORMULA, None) and got["B2"] == (NUMBER, 5)  # no value at all; not a formula
+
+
+def test_prefixed_formula_without_value_alone_is_found(tmp_path: Path) -> None:
+    prefixed = ('<?xml version="1.0" encoding="UTF-8"?><x:worksheet xmlns:x="http://schemas.openxmlformats.org/'
+                'spreadsheetml/2006/main"><x:sheetData><x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>h</x:t>'
+                '</x:is></x:c></x:row><x:row r="2"><x:c r="A2"><x:f>1+1</x:f></x:c></x:row></x:sheetData>'
+                "</x:worksheet>")
+    book = read_both(raw_xlsx(tmp_path / "p.xlsx", {"P": ""}, whole={"P": prefixed}))
+    assert cells(book, "P")["A2"] == (FORMULA, None)

@@ -29,8 +29,21 @@ Two readers give the same ``RawBook`` for an .xlsx, after the same safety guards
   - a DOCTYPE/ENTITY declaration anywhere in the package: the whole book goes to
     openpyxl, whose defusedxml parser refuses it with the usual message;
   - sheet names, order and hidden state come from openpyxl's own workbook parser
-    in both paths; hidden rows are read like visible ones in both (``hidden_rows``
-    stays empty, as before).
+    in both paths.
+
+What the cells alone do not say is found by the same byte scan of each sheet's XML in
+both paths (``_sheet_marks``), for validation to refuse or warn about: merged ranges,
+hidden rows and columns, an autoFilter. Hidden rows are read like visible ones. A
+workbook whose calcPr asks Excel to recalculate every formula on open
+(``fullCalcOnLoad``, as xlsxwriter and openpyxl write it) has no trustworthy saved
+results: there every formula cell is RECALC, whatever value was saved beside it
+(xlsxwriter saves 0).
+
+CSV folders: one ``.csv`` file per sheet (any case of the extension); UTF-8 (with or
+without a byte-order mark) or UTF-16 with its byte-order mark (Excel's "Unicode text"),
+separated by commas, or by tabs or semicolons when the header line has no comma. Bytes
+that are not UTF-8 (Excel's "CSV (Comma delimited)" writes the Windows code page) are
+reported cell by cell, never guessed.
 
 Cells are canonical in both paths: blank cells after the last non-blank cell of a
 row are dropped (openpyxl's row length depends on formatted blank cells, calamine's
@@ -39,6 +52,7 @@ on the sheet's used range; validation treats a missing cell as blank).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
@@ -81,6 +95,9 @@ class RawSheet:
     rows: list[tuple[int, list[Cell]]] = field(default_factory=list)
     hidden: bool = False
     hidden_rows: list[int] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)  # merged ranges, "A2:A3"
+    hidden_columns: list[int] = field(default_factory=list)  # 1-based
+    autofilter: str = ""  # the range of an autoFilter, if the sheet has one
     # which reader produced the cells ("calamine", "openpyxl", "csv"); not part of equality
     engine: str = field(default="", compare=False, repr=False)
 
@@ -96,6 +113,9 @@ _EMPTY = Cell(None, EMPTY)
 _TRUE = Cell(True, BOOL)
 _FALSE = Cell(False, BOOL)
 _FORMULA = Cell(None, FORMULA)
+# A formula with a saved value in a workbook flagged for recalculation on open: the value is a placeholder.
+RECALC = "recalculated on open"
+_RECALC = Cell(RECALC, FORMULA)
 
 
 def _cell_from_value(value: object, data_type: str | None = None) -> Cell:
@@ -171,10 +191,10 @@ def _openpyxl_errors(path: Path) -> Iterator[None]:
 
 
 def _formula_flags(data: bytes) -> tuple[bool, bool]:
-    """(the second pass is due, the sheet may hold formulas) for one member under xl/worksheets/.
+    """(the sheet has a plain ``<f``, the sheet may hold formulas) for one member under xl/worksheets/.
 
-    The pass is due when any worksheet has ``<f`` (unchanged trigger); it then reads only
-    the sheets that may hold a formula element (``<f``, or a prefixed ``<x:f``).
+    The second pass is due when any worksheet may hold a formula element (``<f``, or a
+    prefixed ``<x:f``), and then reads only those sheets.
     """
     plain = b"<f" in data
     return plain, plain or re.search(rb":f[\s>/]", data) is not None
@@ -197,8 +217,8 @@ def _formula_cells(path: Path, may_have: set[str] | None = None) -> dict[str, se
         with zipfile.ZipFile(path) as zf:
             for name in zf.namelist():
                 if name.startswith("xl/worksheets/"):
-                    plain, maybe = _formula_flags(zf.read(name))
-                    due |= plain
+                    _, maybe = _formula_flags(zf.read(name))
+                    due |= maybe  # a prefixed <x:f> without a value needs the pass as much as <f>
                     if maybe:
                         may_have.add(name)
         if not due:
@@ -242,19 +262,89 @@ def _assemble(title: str, rows: Iterable[tuple[int | None, list[Cell]]], hidden:
     return RawSheet(title, headers, data, hidden=hidden, engine=engine)
 
 
-def _openpyxl_sheet(ws: object, max_rows: int, unsaved: set[tuple[int, int]]) -> RawSheet:
+def _formula_cell(cell: Cell, recalc: bool) -> Cell:
+    """What a formula cell holds: its saved value, unless there is none or it is a placeholder."""
+    if cell.kind == EMPTY:
+        return _FORMULA
+    return _RECALC if recalc else cell
+
+
+def _openpyxl_sheet(ws: object, max_rows: int, unsaved: set[tuple[int, int]], recalc: bool = False) -> RawSheet:
     ws.reset_dimensions()  # a stale <dimension> must never hide rows
 
     def rows() -> Iterator[tuple[int | None, list[Cell]]]:
         for row in ws.iter_rows():
             cells = [_cell_from_value(c.value, getattr(c, "data_type", None)) for c in row]
             if unsaved:
-                cells = [_FORMULA if cell.kind == EMPTY and (getattr(c, "row", 0), getattr(c, "column", 0)) in unsaved
+                cells = [_formula_cell(cell, recalc) if (getattr(c, "row", 0), getattr(c, "column", 0)) in unsaved
                          else cell for cell, c in zip(cells, row, strict=True)]
             if _trim(cells):
                 yield getattr(next((c for c in row if hasattr(c, "row")), None), "row", None), cells
 
     return _assemble(ws.title, rows(), ws.sheet_state != "visible", max_rows, "openpyxl")
+
+
+# What a sheet's cells do not say, found by a byte scan (no XML parser) that both readers share.
+_MERGE = re.compile(rb"""<(?:[\w.-]+:)?mergeCell\b[^>]*?\bref\s*=\s*["']([^"']*)["']""")
+_FILTER = re.compile(rb"""<(?:[\w.-]+:)?autoFilter\b[^>]*?\bref\s*=\s*["']([^"']*)["']""")
+_ROW_TAG = re.compile(rb"<(?:[\w.-]+:)?row\b([^>]*)>")
+_COL_TAG = re.compile(rb"<(?:[\w.-]+:)?col\b([^>]*)>")
+_FULL_CALC = re.compile(rb"""<(?:[\w.-]+:)?calcPr\b[^>]*?\bfullCalcOnLoad\s*=\s*["'](?:1|true)["']""")
+_MAX_COLUMN = 16_384  # Excel's last column (XFD)
+
+
+@dataclass(frozen=True)
+class _Marks:
+    merged: tuple[str, ...] = ()
+    hidden_rows: tuple[int, ...] = ()
+    hidden_columns: tuple[int, ...] = ()
+    autofilter: str = ""
+
+    def apply(self, sheet: RawSheet) -> RawSheet:
+        sheet.merged = list(self.merged)
+        sheet.hidden_rows = list(self.hidden_rows)
+        sheet.hidden_columns = list(self.hidden_columns)
+        sheet.autofilter = self.autofilter
+        return sheet
+
+
+def _attrs(data: bytes) -> dict[bytes, bytes]:
+    return {m[1]: m[2] if m[2] is not None else m[3] for m in _ATTR.finditer(data)}
+
+
+def _sheet_marks(data: bytes) -> _Marks:
+    """Merged ranges, hidden rows and columns and the autoFilter of one worksheet's XML."""
+    merged = tuple(m[1].decode("ascii", "replace") for m in _MERGE.finditer(data)) if b"mergeCell" in data else ()
+    found = _FILTER.search(data) if b"autoFilter" in data else None
+    rows: list[int] = []
+    columns: list[int] = []
+    if b"hidden" in data:
+        r = 0
+        for m in _ROW_TAG.finditer(data):
+            attrs = _attrs(m[1])
+            r = int(attrs[b"r"]) if attrs.get(b"r", b"").isdigit() else r + 1  # as openpyxl counts rows
+            if attrs.get(b"hidden") in (b"1", b"true"):
+                rows.append(r)
+        for m in _COL_TAG.finditer(data):
+            attrs = _attrs(m[1])
+            lo, hi = attrs.get(b"min", b""), attrs.get(b"max", b"")
+            if attrs.get(b"hidden") in (b"1", b"true") and lo.isdigit() and hi.isdigit():
+                columns.extend(range(int(lo), min(int(hi), _MAX_COLUMN) + 1))
+    return _Marks(merged, tuple(rows), tuple(sorted(set(columns))),
+                  found[1].decode("ascii", "replace") if found else "")
+
+
+def _recalc_on_load(zf: zipfile.ZipFile) -> bool:
+    """Whether the workbook asks Excel to recalculate every formula on open (calcPr fullCalcOnLoad): then
+    the values saved with formulas are placeholders (xlsxwriter saves 0), never results. Call only once
+    openpyxl's defused parser has accepted the package."""
+    from openpyxl.packaging.manifest import Manifest  # noqa: PLC0415
+    from openpyxl.reader.excel import _find_workbook_part  # noqa: PLC0415
+    from openpyxl.xml.constants import ARC_CONTENT_TYPES  # noqa: PLC0415
+    from openpyxl.xml.functions import fromstring  # noqa: PLC0415
+
+    package = Manifest.from_tree(fromstring(zf.read(ARC_CONTENT_TYPES)))
+    return _FULL_CALC.search(zf.read(_find_workbook_part(package).PartName[1:])) is not None
 
 
 def _load_openpyxl(path: Path) -> object:
@@ -268,7 +358,13 @@ def _read_xlsx_openpyxl(path: Path, max_rows: int) -> RawBook:
     formulas = _formula_cells(path)
     wb = _load_openpyxl(path)
     try:
-        sheets = {ws.title: _openpyxl_sheet(ws, max_rows, formulas.get(ws.title, set())) for ws in wb.worksheets}
+        with _openpyxl_errors(path), zipfile.ZipFile(path) as zf:
+            recalc = _recalc_on_load(zf)
+            members = set(zf.namelist())
+            marks = {ws.title: _sheet_marks(zf.read(ws._worksheet_path)) for ws in wb.worksheets
+                     if getattr(ws, "_worksheet_path", None) in members}
+        sheets = {ws.title: marks.get(ws.title, _Marks()).apply(
+            _openpyxl_sheet(ws, max_rows, formulas.get(ws.title, set()), recalc)) for ws in wb.worksheets}
     finally:
         wb.close()
     return RawBook(path, sheets, "xlsx")
@@ -314,6 +410,7 @@ class _SheetPlan:
     reason: str | None = None  # why openpyxl must read this sheet; None: calamine reads it
     errors: dict[tuple[int, int], str] = field(default_factory=dict)  # error cells: (row, column) -> text
     booleans: bool = True  # the sheet may hold true/false cells (t="b")
+    marks: _Marks = field(default_factory=_Marks)
 
 
 @dataclass
@@ -321,6 +418,7 @@ class _BookPlan:
     sheets: list[_SheetPlan]
     formulas_due: bool
     may_have_formulas: set[str]
+    recalc: bool = False
 
 
 def _layout(zf: zipfile.ZipFile) -> tuple[list[_SheetPlan], str | None, set[int]]:
@@ -459,6 +557,7 @@ def _plan(path: Path, max_rows: int) -> _BookPlan:
         try:
             sheets, strings_member, date_styles = _layout(zf)
             strings = zf.read(strings_member) if strings_member in zf.namelist() else b""
+            recalc = _recalc_on_load(zf)
         except Exception as exc:
             raise _UseOpenpyxl(f"openpyxl must report it: {exc}") from exc
         if 0 in date_styles:
@@ -481,17 +580,19 @@ def _plan(path: Path, max_rows: int) -> _BookPlan:
             if _DTD.search(data):
                 raise _UseOpenpyxl("a DTD")
             if name.startswith("xl/worksheets/"):
-                plain, maybe = _formula_flags(data)
-                due |= plain
+                _, maybe = _formula_flags(data)
+                due |= maybe
                 if maybe:
                     may_have.add(name)
             if name in by_member:
                 _scan_sheet(by_member[name], data, max_rows, date_re, strings_re)
+                by_member[name].marks = _sheet_marks(data)
             del data
-    return _BookPlan(sheets, due, may_have)
+    return _BookPlan(sheets, due, may_have, recalc)
 
 
-def _calamine_sheet(workbook: object, plan: _SheetPlan, unsaved: set[tuple[int, int]], max_rows: int) -> RawSheet:
+def _calamine_sheet(workbook: object, plan: _SheetPlan, unsaved: set[tuple[int, int]], max_rows: int,
+                    recalc: bool = False) -> RawSheet:
     sheet = workbook.get_sheet_by_name(plan.name)
     start = sheet.start
     grid = sheet.to_python() if start is not None else []
@@ -509,8 +610,8 @@ def _calamine_sheet(workbook: object, plan: _SheetPlan, unsaved: set[tuple[int, 
                 cells.extend([_EMPTY] * (col - len(cells)))
             if cell is not None:
                 cells[col - 1] = cell
-            elif cells[col - 1].kind == EMPTY:
-                cells[col - 1] = _FORMULA
+            else:
+                cells[col - 1] = _formula_cell(cells[col - 1], recalc)
         return cells
 
     # value -> Cell, for texts and numbers; True == 1.0 and False == 0.0 as dict keys, so 0 and 1 are
@@ -588,7 +689,7 @@ def _read_xlsx_calamine(path: Path, max_rows: int, forced: bool) -> RawBook | No
             raw = None
             if sheet.reason is None:
                 try:
-                    raw = _calamine_sheet(workbook, sheet, unsaved, max_rows)
+                    raw = _calamine_sheet(workbook, sheet, unsaved, max_rows, plan.recalc)
                 except InputError:
                     raise
                 except BaseException as exc:  # noqa: BLE001 - _UseOpenpyxl, or calamine refusing the sheet
@@ -598,8 +699,8 @@ def _read_xlsx_calamine(path: Path, max_rows: int, forced: bool) -> RawBook | No
             if raw is None:
                 if reference is None:
                     reference = _load_openpyxl(path)
-                raw = _openpyxl_sheet(reference[sheet.name], max_rows, unsaved)
-            sheets[sheet.name] = raw
+                raw = _openpyxl_sheet(reference[sheet.name], max_rows, unsaved, plan.recalc)
+            sheets[sheet.name] = sheet.marks.apply(raw)
     finally:
         workbook.close()
         if reference is not None:
@@ -630,26 +731,96 @@ def read_xlsx(path: Path, max_rows: int = MAX_ROWS, engine: str | None = None) -
     return _read_xlsx_openpyxl(path, max_rows)
 
 
-def read_csv_folder(path: Path, max_rows: int = MAX_ROWS) -> RawBook:
-    sheets: dict[str, RawSheet] = {}
-    for file in sorted(path.glob("*.csv")):
-        text = file.read_bytes().decode("utf-8-sig")
-        reader = csv.reader(io.StringIO(text))
-        headers: list[str] = []
-        rows: list[tuple[int, list[Cell]]] = []
+_CSV_REASONS = (  # what csv.Error says, and what it means in a file Excel or a person wrote
+    ("field larger than field limit", "a cell longer than {limit:,} characters (an unclosed quote?)"),
+    ("unexpected end of data", 'a quoted cell is never closed (a stray " ?)'),
+    ("expected after", 'a quote inside a quoted cell must be doubled ("")'),
+)
+_NOT_UTF8 = re.compile(r"[\udc80-\udcff]")  # bytes that were not UTF-8, kept by surrogateescape
+
+
+def _csv_text(file: Path) -> str:
+    """A CSV file's text: UTF-8 (a byte-order mark is dropped) or UTF-16 with its byte-order mark (Excel's
+    "Unicode text"). Bytes that are not UTF-8 stay as surrogates (surrogateescape), for the caller to
+    report cell by cell; nothing is guessed."""
+    data = file.read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{file} starts like UTF-16 text but is damaged ({exc.reason} at byte {exc.start}); "
+                             'save it again, as "CSV UTF-8 (Comma delimited)"') from exc
+    if b"\x00" in data:
+        raise InputError(f"{file} holds NUL bytes: UTF-16 text without a byte-order mark, or not text at all; "
+                         'in Excel, save it as "CSV UTF-8 (Comma delimited)"')
+    return data.removeprefix(codecs.BOM_UTF8).decode("utf-8", "surrogateescape")
+
+
+def _delimiter(text: str) -> str:
+    """A comma, unless the header line has none and has tabs (Excel's "Unicode text") or semicolons (Excel's
+    CSV where the decimal separator is a comma)."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    if "," in header:
+        return ","
+    if "\t" in header:
+        return "\t"
+    return ";" if ";" in header else ","
+
+
+def _csv_sheet(file: Path, max_rows: int, issues: list[Issue]) -> RawSheet:
+    name = file.stem
+    text = _csv_text(file)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
+    headers: list[str] = []
+    rows: list[tuple[int, list[Cell]]] = []
+    lineno = 0
+    try:
         for lineno, rec in enumerate(reader, start=1):
+            for i, v in enumerate(rec):
+                if _NOT_UTF8.search(v):
+                    shown = v.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                    byte = _NOT_UTF8.search(v)[0].encode("utf-8", "surrogateescape")[0]
+                    issues.append(Issue(name, lineno, i, headers[i].strip() if headers and i < len(headers) else "",
+                                        f'not UTF-8 text: byte 0x{byte:02X} in "{shown}"; Excel\'s "CSV (Comma '
+                                        'delimited)" writes the Windows code page: save the file as "CSV UTF-8 '
+                                        '(Comma delimited)"'))
+                    rec[i] = v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
             cells = [_cell_from_value(v) for v in rec]
             if not headers:
                 if all(c.kind == EMPTY for c in cells):
                     continue
-                headers = [v for v in rec]
+                headers = list(rec)
                 continue
             if all(c.kind == EMPTY for c in cells):
                 continue
             rows.append((lineno, cells))
             if len(rows) > max_rows:
-                raise InputError(f"{file.stem} has more than {max_rows:,} data rows (limit: --max-rows {max_rows})")
-        sheets[file.stem] = RawSheet(file.stem, headers, rows, engine="csv")
+                raise InputError(f"{name} has more than {max_rows:,} data rows (limit: --max-rows {max_rows})")
+    except csv.Error as exc:
+        reason = str(exc)
+        meaning = next((m for key, m in _CSV_REASONS if key in reason), reason)
+        issues.append(Issue(name, lineno + 1, message=meaning.format(limit=csv.field_size_limit())
+                            + f" ({file.name} line {reader.line_num})"))
+    return RawSheet(name, headers, rows, engine="csv")
+
+
+def read_csv_folder(path: Path, max_rows: int = MAX_ROWS) -> RawBook:
+    """One sheet per ``.csv`` file (``Sites.CSV`` too). Two files whose names differ only in case or
+    surrounding blanks would be one sheet read twice, or one silently left out: refused."""
+    files = sorted(f for f in path.iterdir() if f.suffix.lower() == ".csv" and f.is_file())
+    by_sheet: dict[str, list[Path]] = {}
+    for f in files:
+        by_sheet.setdefault(f.stem.strip().lower(), []).append(f)
+    issues = [Issue(same[0].stem, message=f"{' and '.join(f.name for f in same)} name one sheet (names match "
+                                          "whatever the case); delete or rename all but one")
+              for same in by_sheet.values() if len(same) > 1]
+    if issues:
+        raise InputError(f"{path} has {len(issues)} problem{'s' * (len(issues) != 1)}", issues)
+    sheets: dict[str, RawSheet] = {}
+    for file in files:
+        sheets[file.stem] = _csv_sheet(file, max_rows, issues)
+    if issues:
+        raise InputError(f"{path} has {len(issues)} problem{'s' * (len(issues) != 1)}", issues)
     return RawBook(path, sheets, "csv")
 
 
@@ -669,7 +840,10 @@ def read_input(path: Path, max_rows: int = MAX_ROWS, engine: str | None = None) 
     if path.is_dir():
         book = read_csv_folder(path, max_rows)
         if not book.sheets:
-            raise InputError(f"{path} is a folder with no .csv files (expected Sites.csv, Supply.csv, ...)")
+            texts = sorted(f.name for f in path.iterdir() if f.suffix.lower() == ".txt")
+            hint = (f"; {', '.join(texts[:3])}{', ...' if len(texts) > 3 else ''} may be Excel's \"Unicode text\": "
+                    "rename them to .csv, which reads them as well") if texts else ""
+            raise InputError(f"{path} is a folder with no .csv files (expected Sites.csv, Supply.csv, ...){hint}")
         return book
     if path.suffix.lower() == ".csv":
         raise InputError(f"{path} is a single CSV file; give the folder holding one CSV per sheet")

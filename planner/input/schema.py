@@ -17,6 +17,18 @@ KINDS = ("id", "group", "text", "number", "days", "enum", "yesno", "country", "a
 # A century: longer is a typo (or a unit slip), and sums of days along a chain must stay exact integers.
 MAX_DAYS = 36_525
 
+# Sanity caps, far above any real figure: a value beyond one is a typo or a unit slip (kg for t, USD for
+# kUSD), and the caps keep every coefficient the solver sees finite and at least 100x below HiGHS's
+# infinity (1e20): at most 1e9 t/yr x 1e6 USD/kg x 1,000 kg/t = 1e18 USD for a whole plan.
+MAX_TONNES = 1e9  # t/yr: world mine output of every mineral but coal and iron ore is below this
+MAX_USD_PER_KG = 1e6  # rare-earth oxides and magnets cost 1e1-1e4 USD/kg; a shortage penalty 1e4-1e5
+MAX_USD = 1e12  # one-off qualification cost
+MAX_T_PER_T = 1e6  # tonnes of input (or coproduct) per tonne: ore grades down to 0.0001 %
+MAX_RISK_WEIGHT = 1e6
+MAX_TIME_LIMIT_S = 1e7  # about 116 days
+# Operands of WhatIf add/multiply and sweep values: finite and within this, so no change can overflow.
+MAX_OPERAND = 1e12
+
 
 @dataclass(frozen=True)
 class Column:
@@ -32,6 +44,8 @@ class Column:
     lo, hi : inclusive numeric bounds (``lo_open``: the lower bound is exclusive)
     choices : allowed values of an ``enum`` column
     doc : one-line meaning
+    cap : inclusive sanity cap (see ``MAX_TONNES``): not part of the meaning, so a message names it only
+        when a value exceeds it; the docs and the template always show it
     """
 
     name: str
@@ -44,9 +58,10 @@ class Column:
     lo_open: bool = False
     choices: tuple[str, ...] = ()
     doc: str = ""
+    cap: float | None = None
 
-    def bounds_text(self) -> str:
-        """Describe the allowed range in words, e.g. ``a number >= 0``."""
+    def bounds_text(self, cap: bool = True) -> str:
+        """Describe the allowed range in words, e.g. ``a number >= 0`` (``cap``: with the sanity cap)."""
         if self.kind == "enum":
             return "one of " + ", ".join(self.choices)
         if self.kind == "yesno":
@@ -58,9 +73,22 @@ class Column:
         parts = []
         if self.lo is not None:
             parts.append(f"{'>' if self.lo_open else '>='} {self.lo:g}")
-        if self.hi is not None:
-            parts.append(f"<= {self.hi:g}")
+        hi = self.hi if self.hi is not None else self.cap if cap else None
+        if hi is not None:
+            parts.append(f"<= {number_text(hi)}")
         return "a number " + " and ".join(parts) if parts else "a number"
+
+    @property
+    def upper(self) -> float | None:
+        """The inclusive upper bound a value must respect: ``hi``, else the sanity cap."""
+        return self.hi if self.hi is not None else self.cap
+
+
+def number_text(value: float) -> str:
+    """A bound as people read it: 1000 -> "1000", 1e9 -> "1,000,000,000"."""
+    if float(value).is_integer() and abs(value) >= 10_000:
+        return f"{int(value):,}"
+    return f"{value:g}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +117,7 @@ class Sheet:
 STAGES = ("mine", "refiner", "metal", "magnet", "plant")
 STATUSES = ("qualified", "candidate")
 OPERATIONS = ("set", "add", "multiply", "delete")
+BASELINE = "baseline"  # the batch's name for the unchanged input: no WhatIf scenario may take it
 SOLVERS = ("auto", "highs", "cbc")
 
 SITES = Sheet(
@@ -104,8 +133,8 @@ SITES = Sheet(
             "status", "enum", default="qualified", choices=STATUSES,
             doc="qualified (usable now) or candidate (usable only if qualified, at qualification_cost_usd)",
         ),
-        Column("qualification_cost_usd", "number", default=0.0, unit="USD", lo=0, doc="one-off cost if a candidate is used at all"),
-        Column("min_volume_t", "number", default=0.0, unit="t/yr", lo=0, doc="if the site is used at all, its total output is at least this (take-or-pay)"),
+        Column("qualification_cost_usd", "number", default=0.0, unit="USD", lo=0, cap=MAX_USD, doc="one-off cost if a candidate is used at all"),
+        Column("min_volume_t", "number", default=0.0, unit="t/yr", lo=0, cap=MAX_TONNES, doc="if the site is used at all, its total output is at least this (take-or-pay)"),
         Column("processing_days", "days", default=0, unit="days", doc="order-to-ship time at this site"),
     ),
     key=("site_id",),
@@ -118,9 +147,9 @@ SUPPLY = Sheet(
     (
         Column("site_id", "id", True, doc="a site of any stage except plant"),
         Column("product", "id", True, doc="product id, e.g. NDPR_OXIDE"),
-        Column("capacity_t", "number", True, unit="t/yr", lo=0, doc="maximum output per year"),
+        Column("capacity_t", "number", True, unit="t/yr", lo=0, cap=MAX_TONNES, doc="maximum output per year"),
         Column(
-            "unit_cost_usd_per_kg", "number", True, unit="USD/kg", lo=0,
+            "unit_cost_usd_per_kg", "number", True, unit="USD/kg", lo=0, cap=MAX_USD_PER_KG,
             doc="cost added here per kg of output (a source's price; a processor's conversion or toll cost)",
         ),
     ),
@@ -134,7 +163,7 @@ RECIPES = Sheet(
     (
         Column("product", "id", True, doc="the output"),
         Column("input", "id", True, doc="an input product"),
-        Column("input_t_per_t", "number", True, unit="t/t", lo=0, lo_open=True, doc="tonnes of input per tonne of output (yields included)"),
+        Column("input_t_per_t", "number", True, unit="t/t", lo=0, lo_open=True, cap=MAX_T_PER_T, doc="tonnes of input per tonne of output (yields included)"),
         Column("site_id", "id", default="", doc="only at this site (replaces the generic recipe there); blank = all sites"),
     ),
     key=("product", "input", "site_id"),
@@ -147,7 +176,7 @@ COPRODUCTS = Sheet(
     (
         Column("product", "id", True, doc="the main product"),
         Column("coproduct", "id", True, doc="a product that comes out with it"),
-        Column("coproduct_t_per_t", "number", True, unit="t/t", lo=0, lo_open=True, doc="tonnes of coproduct per tonne of main product, at most"),
+        Column("coproduct_t_per_t", "number", True, unit="t/t", lo=0, lo_open=True, cap=MAX_T_PER_T, doc="tonnes of coproduct per tonne of main product, at most"),
         Column("site_id", "id", default="", doc="only at this site; blank = every site making the main product"),
     ),
     key=("product", "coproduct", "site_id"),
@@ -161,8 +190,8 @@ LANES = Sheet(
         Column("from_site", "group", True, doc="shipping site, or a group: *, stage:X, country:XX, company:Name"),
         Column("to_site", "group", True, doc="receiving site, or a group"),
         Column("product", "id", default="", doc="only this product; blank = any product the sender makes and the receiver uses"),
-        Column("freight_usd_per_kg", "number", default=0.0, unit="USD/kg", lo=0, doc="transport cost"),
-        Column("duty_usd_per_kg", "number", default=0.0, unit="USD/kg", lo=0, doc="import duty"),
+        Column("freight_usd_per_kg", "number", default=0.0, unit="USD/kg", lo=0, cap=MAX_USD_PER_KG, doc="transport cost"),
+        Column("duty_usd_per_kg", "number", default=0.0, unit="USD/kg", lo=0, cap=MAX_USD_PER_KG, doc="import duty"),
         Column("tariff_pct", "number", default=0.0, unit="%", lo=0, hi=1000, doc="ad-valorem tariff, percent of the sender's unit cost"),
         Column("transit_days", "days", default=0, unit="days", doc="door-to-door transit time"),
     ),
@@ -177,10 +206,10 @@ DEMAND = Sheet(
     (
         Column("site_id", "id", True, doc="a plant"),
         Column("product", "id", True, doc="what it needs"),
-        Column("quantity_t", "number", True, unit="t/yr", lo=0, doc="tonnes per year"),
+        Column("quantity_t", "number", True, unit="t/yr", lo=0, cap=MAX_TONNES, doc="tonnes per year"),
         Column("max_lead_time_days", "days", unit="days", doc="longest allowed order-to-delivery time (blank: no limit)"),
         Column("max_exposed_share", "number", lo=0, hi=1, unit="fraction", doc="cap on the license-exposed share of quantity_t (blank: Settings)"),
-        Column("shortage_cost_usd_per_kg", "number", lo=0, unit="USD/kg", doc="cost of each kg not delivered (blank: Settings)"),
+        Column("shortage_cost_usd_per_kg", "number", lo=0, cap=MAX_USD_PER_KG, unit="USD/kg", doc="cost of each kg not delivered (blank: Settings)"),
     ),
     key=("site_id", "product"),
     doc="What each plant needs.",
@@ -194,7 +223,7 @@ CONTROLS = Sheet(
         Column("product", "id", True, doc="a controlled product, or * for all products"),
         Column("approval_probability", "number", default=1.0, lo=0, hi=1, unit="fraction", doc="chance a license for one shipment is granted"),
         Column("approval_days", "days", default=0, unit="days", doc="extra lead time of a licensed shipment"),
-        Column("denial_cost_usd_per_kg", "number", lo=0, unit="USD/kg", doc="loss per kg if denied (blank: Settings)"),
+        Column("denial_cost_usd_per_kg", "number", lo=0, cap=MAX_USD_PER_KG, unit="USD/kg", doc="loss per kg if denied (blank: Settings)"),
         Column("content_rule", "yesno", default=False, doc="yes: goods made anywhere from this material also need this country's license across a border"),
         Column("note", "text", default="", doc="legal basis, free text"),
     ),
@@ -217,10 +246,11 @@ WHATIF = Sheet(
     "WhatIf",
     False,
     (
-        Column("scenario", "text", True, doc="scenario name; rows with one name form one scenario"),
+        Column("scenario", "text", True,
+               doc=f'scenario name; rows with one name form one scenario ("{BASELINE}" is the unchanged input)'),
         Column("sheet", "text", True, doc="the sheet to change"),
         Column("key", "text", True, doc="the row(s): id columns joined by /, * matches any value in a part"),
-        Column("column", "text", True, doc="the column to change"),
+        Column("column", "text", doc="the column to change (blank for delete, and for a Settings key)"),
         Column("operation", "enum", True, choices=OPERATIONS, doc="set, add, multiply or delete (the row)"),
         Column("value", "any", doc="the value (for set, add, multiply)"),
     ),
@@ -245,6 +275,12 @@ class Setting:
     hi: float | None = None
     lo_open: bool = False
     choices: tuple[str, ...] = field(default=())
+    cap: float | None = None
+
+    def as_column(self) -> Column:
+        """The setting's value as a column, for the cell checks, the docs and the command line's bounds."""
+        return Column(self.key, self.kind, False, self.default, lo=self.lo, hi=self.hi, lo_open=self.lo_open,
+                      choices=self.choices, cap=self.cap)
 
 
 SETTINGS_KEYS: tuple[Setting, ...] = (
@@ -252,12 +288,18 @@ SETTINGS_KEYS: tuple[Setting, ...] = (
     Setting("max_supplier_share", "number", 1.0, "per plant and product, the share of quantity_t from any one company's sites", 0, 1),
     Setting("max_country_share", "number", 1.0, "per stage and product, the share of shipped output made in any one country", 0, 1),
     Setting("allow_shortage", "yesno", True, "no: demand must be met in full (infeasible plans exit 4 with a diagnosis)"),
-    Setting("shortage_cost_usd_per_kg", "number", 10000.0, "default cost of unmet demand, USD/kg", 0),
-    Setting("denial_cost_usd_per_kg", "number", 0.0, "default for Controls.denial_cost_usd_per_kg, USD/kg", 0),
-    Setting("risk_weight", "number", 1.0, "multiplier on expected license losses in the objective", 0),
+    Setting("shortage_cost_usd_per_kg", "number", 10000.0, "default cost of unmet demand, USD/kg", 0, cap=MAX_USD_PER_KG),
+    Setting("denial_cost_usd_per_kg", "number", 0.0, "default for Controls.denial_cost_usd_per_kg, USD/kg", 0,
+            cap=MAX_USD_PER_KG),
+    Setting("risk_weight", "number", 1.0, "multiplier on expected license losses in the objective", 0,
+            cap=MAX_RISK_WEIGHT),
     Setting("solver", "enum", "auto", "auto, highs or cbc", choices=SOLVERS),
-    Setting("time_limit_s", "number", 300.0, "solver time limit, seconds", 0, None, True),
+    Setting("time_limit_s", "number", 300.0, "solver time limit, seconds", 0, None, True, cap=MAX_TIME_LIMIT_S),
     Setting("mip_gap", "number", 1e-4, "relative MIP gap at which the solver may stop", 0, 1),
+    # 2M: twice the largest model measured on the project's machine (973k columns, an LP: 4 minutes, 1.2 GB;
+    # bench/RESULTS.md); the guard exists because a small input can describe ten times that
+    Setting("max_columns", "number", 2_000_000, "refuse a model of more variables than this (estimated before "
+            "it is built; --max-columns)", 1, 1e12),
     Setting("contract_version", "number", 1.0, "input contract version (1)", 1, 1),
 )
 SETTING_BY_KEY = {s.key: s for s in SETTINGS_KEYS}

@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import math
 import re
+import unicodedata
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +28,7 @@ from planner.input.read import (
     FORMULA,
     MAX_ROWS,
     NUMBER,
+    RECALC,
     TEXT,
     Cell,
     RawBook,
@@ -55,6 +57,31 @@ def _show(value: object) -> str:
     return repr(value)
 
 
+# Characters no workbook can hold (XML 1.0): C0 controls but tab, LF and CR, lone surrogates, U+FFFE/U+FFFF.
+# A CSV file can carry them (a scenario named "beep\x07"); written out, they make a file Excel cannot open.
+_UNWRITABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _char_name(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    return f"U+{ord(ch):04X} {name}" if name else f"U+{ord(ch):04X}"
+
+
+def _text_problem(text: str, is_id: bool) -> str | None:
+    """Why a text cell cannot be used: a character no workbook can hold; in an id, also any character
+    that is invisible or looks like a space without being one (U+200B, U+00A0, a bidi override, a tab),
+    which would make two ids that look alike differ."""
+    bad = _UNWRITABLE.search(text)
+    if bad:
+        return (f"contains the control character {_char_name(bad[0])}, which a workbook cannot hold: "
+                f"{_show(text)}; delete it")
+    if is_id and not (text.isascii() and text.isprintable()):
+        for ch in text:
+            if ch != " " and unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cn", "Zs", "Zl", "Zp"):
+                return f"contains an invisible character ({_char_name(ch)}): {_show(text)}; delete it"
+    return None
+
+
 def _as_id(cell: Cell) -> str | None:
     if cell.kind == NUMBER:
         v = cell.value
@@ -71,14 +98,22 @@ def coerce(cell: Cell, col: schema.Column) -> tuple[object, str | None]:
     if cell.kind == ERROR:
         return None, f"cell contains the Excel error {cell.value}"
     if cell.kind == FORMULA:
+        if cell.value == RECALC:
+            return None, ("holds a formula whose saved value is a placeholder: the workbook asks Excel to recalculate "
+                          "every formula when it is opened (xlsxwriter writes it so); open and save the file in Excel, "
+                          "or paste values")
         return None, "holds a formula with no saved result; open and save the file in Excel, or paste values"
     if cell.kind == EMPTY:
         if col.required:
             return None, "value required"
         return col.default, None
     if cell.kind == DATE:
-        return None, f"expected {col.bounds_text() if col.kind != 'id' else 'text'}, got a date ({cell.value})"
+        return None, f"expected {col.bounds_text(cap=False) if col.kind != 'id' else 'text'}, got a date ({cell.value})"
     kind = col.kind
+    if cell.kind == TEXT and kind in ("id", "group", "text", "country", "enum", "yesno"):
+        problem = _text_problem(str(cell.value).strip(), kind != "text")
+        if problem:
+            return None, problem
     if kind in ("id", "group"):
         v = _as_id(cell)
         if v is None:
@@ -100,7 +135,8 @@ def coerce(cell: Cell, col: schema.Column) -> tuple[object, str | None]:
     if kind == "enum":
         v = str(cell.value).strip().lower()
         if v not in col.choices:
-            return None, f"expected {col.bounds_text()}, got {_show(cell.value)}{_did_you_mean(v, list(col.choices))}"
+            return None, (f"expected {col.bounds_text(cap=False)}, got {_show(cell.value)}"
+                          f"{_did_you_mean(v, list(col.choices))}")
         return v, None
     if kind == "yesno":
         if cell.kind == BOOL:
@@ -120,22 +156,22 @@ def coerce(cell: Cell, col: schema.Column) -> tuple[object, str | None]:
         if cell.kind == TEXT and text.endswith("%") and _NUMBER_RE.match(text[:-1].strip()):
             pct = float(text[:-1])
             hint = f" (a fraction, not percent: use {pct / 100:g})" if col.hi == 1 else " (no % sign: a plain number)"
-            return None, f"expected {col.bounds_text()}, got {problem}{hint}"
-        return None, f"expected {col.bounds_text()}, got {problem}"
+            return None, f"expected {col.bounds_text(cap=False)}, got {problem}{hint}"
+        return None, f"expected {col.bounds_text(cap=False)}, got {problem}"
     assert value is not None
     if kind == "days":
         if value < 0 or value > schema.MAX_DAYS or not float(value).is_integer():
             return None, f"expected {col.bounds_text()}, got {value:g}"
         return int(value), None
-    bad = (
-        (col.lo is not None and (value < col.lo or (col.lo_open and value == col.lo)))
-        or (col.hi is not None and value > col.hi)
-    )
+    over = col.upper is not None and value > col.upper
+    bad = over or (col.lo is not None and (value < col.lo or (col.lo_open and value == col.lo)))
     if bad:
         hint = ""
         if col.hi == 1 and 1 < value <= 100:
             hint = f" (a fraction, not percent: use {value / 100:g} for {value:g} %)"
-        return None, f"expected {col.bounds_text()}, got {value:g}{hint}"
+        elif over and col.hi is None:
+            hint = " (above the sanity cap: check the unit and for a typo)"
+        return None, f"expected {col.bounds_text(cap=over)}, got {value:g}{hint}"
     return float(value), None
 
 
@@ -221,6 +257,41 @@ def sheet_to_frame(raw: RawSheet, spec: schema.Sheet, issues: list[Issue]) -> pd
     return frame
 
 
+def _layout_issues(raw: RawSheet, spec: schema.Sheet, issues: list[Issue]) -> None:
+    """What the cells alone do not say: merged ranges (errors: all but the first cell read as blank, so a
+    merged optional cell would silently take its default), hidden data rows and columns (read like visible
+    ones, with a warning: a filter that hides rows does not take them out of the plan)."""
+    lowered = {n.lower(): n for n in spec.names}
+    names = {i: lowered[_normalise(h)] for i, h in enumerate(raw.headers) if _normalise(h) in lowered}
+    for ref in raw.merged:
+        m = re.fullmatch(r"([A-Z]{1,3})(\d+)(?::[A-Z]{1,3}\d+)?", ref)
+        row, col = (int(m[2]), _column_index(m[1])) if m else (0, -1)
+        issues.append(Issue(spec.name, row, col, names.get(col, ""),
+                            f"cells {ref} are merged: only the first holds a value and the others read as blank; "
+                            "unmerge them and fill in every cell"))
+    data_rows = {r for r, _ in raw.rows}
+    hidden = [r for r in raw.hidden_rows if r in data_rows]
+    if hidden:
+        why = f" by the filter on {raw.autofilter}" if raw.autofilter else ""
+        shown = ", ".join(str(r) for r in hidden[:10]) + (f" and {len(hidden) - 10} more" if len(hidden) > 10 else "")
+        what = "1 data row hidden" if len(hidden) == 1 else f"{len(hidden)} data rows hidden"
+        read = "is read like a visible row" if len(hidden) == 1 else "are read like visible rows"
+        issues.append(Issue(spec.name, hidden[0], message=f"{what} in Excel{why} (rows {shown}) {read}",
+                            severity="warning"))
+    for c in raw.hidden_columns:
+        if c - 1 in names:
+            issues.append(Issue(spec.name, 1, c - 1, names[c - 1], "this column is hidden in Excel and is read like "
+                                "a visible one", severity="warning"))
+
+
+def _column_index(letters: str) -> int:
+    """0-based index of an Excel column (A -> 0)."""
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
 def _col(spec: schema.Sheet, name: str) -> int:
     return spec.names.index(name)
 
@@ -267,9 +338,23 @@ def _letter(spec: schema.Sheet, name: str) -> str:
 def _settings(frame: pd.DataFrame, issues: list[Issue]) -> dict[str, object]:
     out: dict[str, object] = {s.key: s.default for s in schema.SETTINGS_KEYS}
     spec = schema.SETTINGS
+    # setting -> (its first row, the key as written there): keys match whatever the case, so a key given
+    # twice in two spellings is a duplicate, never "the last one wins"
+    seen: dict[str, tuple[int, str]] = {}
     for _, r in frame.iterrows():
+        if r["key"] is None:
+            continue  # its cell's own problem is reported
         key = str(r["key"]).strip()
         setting = schema.SETTING_BY_KEY.get(key) or schema.SETTING_BY_KEY.get(key.lower())
+        if setting is not None and setting.key in seen:
+            first, spelt = seen[setting.key]
+            row = int(r["_row"])
+            case = f'; "{spelt}" and "{key}" are one key' if spelt != key else ""
+            issues.append(Issue("Settings", row, 0, "key",
+                                f'duplicate "{setting.key}" (Settings!A{first} and Settings!A{row}{case})'))
+            continue
+        if setting is not None:
+            seen[setting.key] = (int(r["_row"]), key)
         if setting is None:
             issues.append(
                 Issue(
@@ -283,11 +368,7 @@ def _settings(frame: pd.DataFrame, issues: list[Issue]) -> dict[str, object]:
             Cell(raw, NUMBER) if isinstance(raw, (int, float)) and not isinstance(raw, bool)
             else Cell(raw, BOOL) if isinstance(raw, bool) else Cell(str(raw), TEXT)
         )
-        col = schema.Column(
-            setting.key, setting.kind, False, setting.default, lo=setting.lo, hi=setting.hi,
-            lo_open=setting.lo_open, choices=setting.choices,
-        )
-        value, problem = coerce(cell, col)
+        value, problem = coerce(cell, setting.as_column())
         if problem:
             issues.append(Issue("Settings", int(r["_row"]), _col(spec, "value"), f"value of {setting.key}", problem))
             continue
@@ -375,14 +456,113 @@ def _group_problem(value: str, site_ids: set[str], companies: list[str], all_ids
                 return None
             return f'unknown stage "{rest}" (expected one of {", ".join(schema.STAGES)})'
         if prefix == "country":
-            if re.fullmatch(r"[A-Za-z]{2}", rest):
+            if not re.fullmatch(r"[A-Za-z]{2}", rest):
+                return f'expected a 2-letter country code after "country:", got "{rest}"'
+            if countries.is_valid(rest.upper()):
                 return None
-            return f'expected a 2-letter country code after "country:", got "{rest}"'
+            # as in Sites.country: a group of no valid country matches no site, so its lanes would vanish
+            hint = f' (did you mean "{countries.HINTS[rest.upper()]}"?)' if rest.upper() in countries.HINTS else ""
+            return f'"{rest}" is not an ISO 3166-1 alpha-2 country code{hint}'
         if prefix == "company":
             if rest in companies:
                 return None
             return f'unknown company "{rest}" (not a company in Sites){_did_you_mean(rest, companies)}'
     return f'unknown site "{value}" (not in sheet Sites){_did_you_mean(value, all_ids)}'
+
+
+# The sheets a WhatIf row may change, and the largest operand of add and multiply: finite, and small
+# enough that no change can overflow a capped number into infinity.
+WHATIF_SHEETS = ("Sites", "Supply", "Recipes", "CoProducts", "Lanes", "Demand", "Controls", "Settings")
+_OPERAND = schema.Column("value", "number", required=True)
+
+
+def whatif_names(sheet: str, column: str, key: str) -> tuple[str | None, str | None, str | None]:
+    """A WhatIf row's sheet, column and (for Settings) key as the schema spells them (matched whatever
+    the case, like headers and sheet names); None where unknown."""
+    sheets = {s.lower(): s for s in WHATIF_SHEETS}
+    canonical = sheets.get(sheet.strip().lower())
+    if canonical is None:
+        return None, None, None
+    if canonical == "Settings":
+        setting = schema.SETTING_BY_KEY.get(key.strip()) or schema.SETTING_BY_KEY.get(key.strip().lower())
+        return canonical, "value", setting.key if setting else None
+    names = {n.lower(): n for n in schema.SHEET_BY_NAME[canonical].names}
+    return canonical, names.get(column.strip().lower()), key.strip()
+
+
+def check_whatif(frame: pd.DataFrame, issues: list[Issue]) -> None:
+    """Check every WhatIf row before anything is solved: what can be known without applying it (the sheet,
+    column, key shape, operand and value types, the reserved baseline name). What depends on the data (a
+    key that matches nothing, a change that leaves the input invalid) is the batch's to report."""
+    spec = schema.WHATIF
+
+    def problem(r: pd.Series, column: str, message: str) -> None:
+        issues.append(Issue("WhatIf", int(r["_row"]), _col(spec, column), column, message))
+
+    for _, r in frame.iterrows():
+        name, sheet, op = r["scenario"], r["sheet"], r["operation"]
+        if isinstance(name, str) and name.strip().lower() == schema.BASELINE:
+            problem(r, "scenario", f'"{name.strip()}" is the name of the unchanged input in every batch; '
+                                   "give the scenario another name")
+        if not isinstance(sheet, str) or op is None or r["key"] is None:
+            continue  # the cell's own problem is reported
+        key, column = str(r["key"]), str(r["column"] or "")
+        canonical, col_name, key_name = whatif_names(sheet, column, key)
+        if canonical is None:
+            problem(r, "sheet", f'unknown sheet "{sheet.strip()}" (one of {", ".join(WHATIF_SHEETS)})'
+                                f"{_did_you_mean(sheet.strip(), list(WHATIF_SHEETS))}")
+            continue
+        if canonical == "Settings":
+            if key_name is None:
+                hint = _did_you_mean(key.strip(), list(schema.SETTING_BY_KEY))
+                problem(r, "key", f'unknown setting "{key.strip()}"{hint}')
+                continue
+            target = schema.SETTING_BY_KEY[key_name].as_column()
+        else:
+            sheet_spec = schema.SHEET_BY_NAME[canonical]
+            parts = key.strip().split("/")
+            while len(parts) < len(sheet_spec.key) and not sheet_spec.column(sheet_spec.key[len(parts)]).required:
+                parts.append("")
+            if len(parts) != len(sheet_spec.key):
+                problem(r, "key", f'"{key.strip()}" has {len(key.strip().split("/"))} parts; {canonical} rows are '
+                                  f'named by {"/".join(sheet_spec.key)}')
+                continue
+            if op == "delete":
+                continue
+            if not column.strip():
+                problem(r, "column", f"value required: the {canonical} column to {op}")
+                continue
+            if col_name is None:
+                problem(r, "column", f'unknown column "{column.strip()}" in {canonical}'
+                                     f"{_did_you_mean(column.strip(), list(sheet_spec.names))}")
+                continue
+            target = sheet_spec.column(col_name)
+        where = f"{canonical}.{key_name}" if canonical == "Settings" else f"{canonical}.{col_name}"
+        if op in ("add", "multiply"):
+            if target.kind not in ("number", "days"):
+                problem(r, "operation", f"{op} needs a numeric column; {where} is {target.kind}")
+                continue
+            value, bad = coerce(_whatif_cell(r["value"]), _OPERAND)
+            if bad is None and abs(value) > schema.MAX_OPERAND:
+                bad = f"expected a number between -{schema.number_text(schema.MAX_OPERAND)} and " \
+                      f"{schema.number_text(schema.MAX_OPERAND)}, got {value:g}"
+            if bad:
+                problem(r, "value", f"{op} needs a number: {bad}")
+        elif op == "set":
+            _, bad = coerce(_whatif_cell(r["value"]), target)
+            if bad:
+                problem(r, "value", f"not a valid {where}: {bad}")
+
+
+def _whatif_cell(value: object) -> Cell:
+    """A WhatIf value (read with kind "any") as the cell it came from."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return Cell(None, EMPTY)
+    if isinstance(value, bool):
+        return Cell(value, BOOL)
+    if isinstance(value, (int, float)):
+        return Cell(value, NUMBER)
+    return Cell(value, TEXT) if str(value).strip() else Cell(None, EMPTY)
 
 
 def _check_cycles(recipes: pd.DataFrame, coproducts: pd.DataFrame, issues: list[Issue]) -> None:
@@ -430,10 +610,22 @@ def validate_book(book: RawBook, *, strict_numerics: bool = False) -> Inputs:
     ``strict_numerics``: numbers spanning too many orders of magnitude are errors, not warnings.
     """
     issues: list[Issue] = list(hidden_warnings(book))
-    by_norm = {_normalise(n): n for n in book.sheets}
+    same: dict[str, list[str]] = {}
+    for n in book.sheets:
+        same.setdefault(_normalise(n), []).append(n)
+    by_norm = {k: v[0] for k, v in same.items()}
     tables: dict[str, pd.DataFrame] = {}
     for spec in schema.SHEETS:
         actual = by_norm.get(spec.name.lower())
+        if len(same.get(spec.name.lower(), [])) > 1:
+            # sheet names match whatever the case and surrounding blanks: reading one would drop the other
+            names = " and ".join(_show(n) for n in same[spec.name.lower()])
+            issues.append(Issue(spec.name, message=f"{names} are one sheet (names match whatever the case and "
+                                                   "surrounding blanks); delete or rename all but one"))
+            actual = None
+        if actual is None and spec.name.lower() in same:
+            tables[spec.name] = pd.DataFrame(columns=[*spec.names, "_row"])
+            continue
         if actual is None:
             if spec.required:
                 found = sorted(book.sheets)
@@ -448,6 +640,7 @@ def validate_book(book: RawBook, *, strict_numerics: bool = False) -> Inputs:
             continue
         raw = book.sheets[actual]
         tables[spec.name] = sheet_to_frame(raw, spec, issues)
+        _layout_issues(raw, spec, issues)
         if spec.required and not raw.rows:
             issues.append(Issue(spec.name, message="the sheet has no data rows"))
     known = {s.name.lower() for s in schema.SHEETS} | KNOWN_EXTRA_SHEETS
@@ -474,9 +667,10 @@ def validate_book(book: RawBook, *, strict_numerics: bool = False) -> Inputs:
         for spec in schema.SHEETS:
             if spec.unique_key and spec.name != "Settings":
                 _dup_check(tables[spec.name], spec, issues)
-        _dup_check(tables["Settings"], schema.SETTINGS, issues)
         _check_references(tables, issues)
         _check_cycles(tables["Recipes"], tables["CoProducts"], issues)
+    if len(tables["WhatIf"]) and not any(i.sheet == "WhatIf" and i.row == 1 and i.severity == "error" for i in issues):
+        check_whatif(tables["WhatIf"], issues)
     settings = _settings(tables["Settings"], issues)
     if not [i for i in issues if i.severity == "error"]:
         for w in numeric_warnings(tables):
@@ -546,7 +740,7 @@ def numeric_warnings(tables: dict[str, pd.DataFrame]) -> list[Issue]:
 
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
-    files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    files = sorted(f for f in path.iterdir() if f.suffix.lower() == ".csv") if path.is_dir() else [path]
     for f in files:
         h.update(f.name.encode())
         h.update(f.read_bytes())
@@ -598,6 +792,8 @@ def load_whatif(path: Path | str) -> pd.DataFrame:
         raise InputError(f"{path} has no WhatIf sheet; sheets found: {', '.join(sorted(book.sheets)) or 'none'}")
     issues: list[Issue] = []
     frame = sheet_to_frame(book.sheets[name], schema.WHATIF, issues)
+    if not any(i.row == 1 and i.severity == "error" for i in issues):
+        check_whatif(frame, issues)
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise InputError(f"{path} has {len(errors)} problem{'s' * (len(errors) != 1)}", sorted(errors))

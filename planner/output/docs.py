@@ -39,11 +39,11 @@ def input_reference() -> str:
                        f"{c.doc} |")
         out.append("")
     out.append("#### `Settings` keys\n")
-    out.append("| key | default | meaning |")
-    out.append("|---|---|---|")
+    out.append("| key | default | allowed | meaning |")
+    out.append("|---|---|---|---|")
     for st in schema.SETTINGS_KEYS:
         d = ("yes" if st.default else "no") if st.kind == "yesno" else st.default
-        out.append(f"| `{st.key}` | {d} | {st.doc} |")
+        out.append(f"| `{st.key}` | {d} | {st.as_column().bounds_text()} | {st.doc} |")
     return "\n".join(out) + "\n"
 
 

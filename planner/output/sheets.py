@@ -331,8 +331,9 @@ def template_workbook(target, with_examples: bool = True) -> None:  # noqa: ANN0
                 dv.add(f"{col_letter}2:{col_letter}5000")
             elif c.kind in ("number", "days") and c.lo is not None:
                 kind = "whole" if c.kind == "days" else "decimal"
-                if c.hi is not None:
-                    dv = DataValidation(type=kind, operator="between", formula1=str(c.lo), formula2=str(c.hi))
+                if c.upper is not None:  # the sanity cap too, so Excel refuses what validation would
+                    top = int(c.upper) if float(c.upper).is_integer() else c.upper
+                    dv = DataValidation(type=kind, operator="between", formula1=str(c.lo), formula2=str(top))
                 else:
                     dv = DataValidation(type=kind, operator="greaterThanOrEqual", formula1=str(c.lo))
                 dv.error = f"{c.name}: {c.bounds_text()}"

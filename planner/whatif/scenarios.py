@@ -26,7 +26,7 @@ from planner.errors import InputError
 from planner.input import schema
 from planner.input.data import Inputs
 from planner.input.read import BOOL, EMPTY, NUMBER, TEXT, Cell
-from planner.input.validate import coerce, tables_to_inputs
+from planner.input.validate import coerce, tables_to_inputs, whatif_names
 
 _OPERAND = schema.Column("value", "number", required=True)  # any finite number, negative too
 ATTR = {"Sites": "sites", "Supply": "supply", "Recipes": "recipes", "CoProducts": "coproducts", "Lanes": "lanes",
@@ -59,7 +59,11 @@ class ScenarioError(Exception):
 
 
 def parse_whatif(whatif: pd.DataFrame | None) -> list[Scenario]:
-    """Scenarios in order of first appearance, their changes in row order."""
+    """Scenarios in order of first appearance, their changes in row order.
+
+    ``whatif`` is a WhatIf table checked by ``validate.check_whatif``; sheet, column and setting names are
+    spelt as the schema spells them here, whatever case the rows used.
+    """
     if whatif is None or whatif.empty:
         return []
     frame = whatif.sort_values("_row", kind="mergesort")
@@ -71,8 +75,15 @@ def parse_whatif(whatif: pd.DataFrame | None) -> list[Scenario]:
         if name not in changes:
             order.append(name)
             changes[name] = []
-        changes[name].append(Change(str(sheet).strip(), str(key).strip(), str(column or "").strip(),
-                                    str(operation).strip().lower(), value, int(row)))
+        sheet, key, column = str(sheet).strip(), str(key).strip(), str(column or "").strip()
+        canonical, col_name, key_name = whatif_names(sheet, column, key)
+        operation = str(operation).strip().lower()
+        if value is not None and isinstance(value, float) and math.isnan(value):
+            value = None  # a blank cell: pandas' NaN must not reach a workbook or a sum
+        if operation == "delete":
+            value = None  # ignored; never a number beside a deleted row
+        changes[name].append(Change(canonical or sheet, key_name or key, col_name or column, operation, value,
+                                    int(row)))
     return [Scenario(n, tuple(changes[n])) for n in order]
 
 

@@ -12,14 +12,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from planner.errors import UsageError
+from planner.errors import UsageError, visible
 from planner.input import schema
+from planner.input.read import NUMBER, Cell
+from planner.input.validate import coerce
 from planner.whatif.batch import Outcome
 from planner.whatif.scenarios import Change, Scenario
 
 
 def parse_param(param: str) -> tuple[str, str, str]:
     """(sheet, key, column) of a sweep parameter."""
+    if not param.isprintable():  # it becomes a sheet title, chart titles and every point's name
+        raise UsageError(f'--param "{visible(param)}" contains an invisible or control character')
     if param in schema.SETTING_BY_KEY:
         return "Settings", param, "value"
     parts = param.split(":")
@@ -35,6 +39,19 @@ def points(param: str, start: float, stop: float, steps: int) -> list[Scenario]:
     if steps < 2:
         raise UsageError("a sweep needs --steps 2 or more")
     sheet, key, column = parse_param(param)
+    if sheet == "Settings":
+        target = schema.SETTING_BY_KEY[key].as_column()
+    elif column in schema.SHEET_BY_NAME[sheet].names:
+        target = schema.SHEET_BY_NAME[sheet].column(column)
+    else:
+        names = ", ".join(schema.SHEET_BY_NAME[sheet].names)
+        raise UsageError(f"unknown column {column!r} in {sheet} (one of {names})")
+    if target.kind not in ("number", "days"):
+        raise UsageError(f"{sheet}.{column} is {target.kind}, not a number: it cannot be swept")
+    for option, value in (("--from", start), ("--to", stop)):  # every point lies between the two
+        _, problem = coerce(Cell(value, NUMBER), target)
+        if problem:
+            raise UsageError(f"{option} {value:g}: {param}: {problem}")
     values = np.linspace(start, stop, steps)
     out = []
     for v in values:
