@@ -7,19 +7,29 @@ Exit codes: 0 success, 1 internal error, 2 usage error, 3 invalid input,
 
 from __future__ import annotations
 
+import errno
+import importlib.resources
+import importlib.util
 import json
 import os
+import re
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
 import click
 
 from planner import __version__
-from planner.errors import InfeasibleError, PlannerError, UsageError
+from planner.errors import InfeasibleError, NoSolutionError, OutputError, PlannerError, UsageError
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO / "inputs" / "rare_earth_magnets.xlsx"
+# The bundled reference case and what-if file ship inside the package (copies of inputs/, written by
+# scripts/build_reference.py), so that an installed wheel finds them from any folder.
+DATA = Path(str(importlib.resources.files("planner") / "data"))
+REFERENCE = DATA / "rare_earth_magnets.xlsx"
+WHATIF_REFERENCE = DATA / "whatif_reference.xlsx"
 MAX_SHOWN = 50
 
 
@@ -48,31 +58,80 @@ def _report_error(exc: PlannerError, as_json: bool) -> None:
         for f in exc.findings:
             _err(f"  - {f}")
     if getattr(exc, "kept", None) is None:
-        _err("Nothing was written.")
+        _err(_nothing_written())
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt: the solver is cancelled, a CBC child ended
+    and the temporaries removed by the very same paths."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
+# What the current command has written (set by _commit), so that an interruption after the outputs were
+# replaced does not claim that nothing was written.
+_WRITTEN: list[Path] = []
+
+
+def _commit(outputs) -> None:  # noqa: ANN001 - planner.output.write.OutputSet
+    _WRITTEN.extend(outputs.commit())
+
+
+def _nothing_written() -> str:
+    return "Nothing was written." if not _WRITTEN else f"The outputs were written: {', '.join(map(str, _WRITTEN))}."
 
 
 def _run(fn, as_json: bool = False, debug: bool = False) -> None:  # noqa: ANN001
+    _WRITTEN.clear()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        _run_reporting(fn, as_json, debug)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run_reporting(fn, as_json: bool, debug: bool) -> None:  # noqa: ANN001
     try:
         fn()
     except PlannerError as exc:
         _report_error(exc, as_json)
         sys.exit(exc.exit_code)
+    except Terminated:
+        _err(f"Terminated (SIGTERM): the run was stopped. {_nothing_written()}")
+        sys.exit(143)
     except KeyboardInterrupt:
-        _err("Interrupted. Nothing was written.")
+        _err(f"Interrupted. {_nothing_written()}")
         sys.exit(130)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.ENAMETOOLONG, getattr(errno, "EDQUOT", None)):
+            _internal_error(exc, as_json, debug)
+        # a writer that did not map it itself: still the user's disk or name, not a bug
+        from planner.output.write import os_error  # noqa: PLC0415
+
+        _report_error(os_error(Path(exc.filename or "the output"), exc), as_json)
+        sys.exit(6)
     except BrokenPipeError:
         # the reader of stdout went away (planner solve | head): the work is done; stop printing quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
     except Exception as exc:  # a bug: say so, and show the traceback only on request
-        if debug or os.environ.get("PLANNER_DEBUG"):
-            traceback.print_exc()
-        if as_json:
-            click.echo(json.dumps({"status": "error", "message": f"internal error: {exc}", "exit_code": 1}))
-        _err(f"Internal error (this is a bug in planner): {type(exc).__name__}: {exc}")
-        _err("Run again with --debug for the traceback. Nothing was written.")
-        sys.exit(1)
+        _internal_error(exc, as_json, debug)
+
+
+def _internal_error(exc: Exception, as_json: bool, debug: bool) -> None:
+    if debug or os.environ.get("PLANNER_DEBUG"):
+        traceback.print_exc()
+    if as_json:
+        click.echo(json.dumps({"status": "error", "message": f"internal error: {exc}", "exit_code": 1}))
+    _err(f"Internal error (this is a bug in planner): {type(exc).__name__}: {exc}")
+    _err(f"Run again with --debug for the traceback. {_nothing_written()}")
+    sys.exit(1)
 
 
 def _existing(path: Path) -> Path:
@@ -93,19 +152,70 @@ def _progress_line(elapsed: float) -> None:
 
 
 def _resolve_output(input_path: Path, output: Path | None, kind: str = "plan") -> Path:
-    """The output path: given, or outputs/<input>_<kind>.xlsx; never the input or the bundled inputs."""
+    """The output path: given, or outputs/<input>_<kind>.xlsx under the current folder (also for the
+    bundled case, wherever the package is installed); never the input or the bundled inputs."""
     if output is None:
         output = Path("outputs") / f"{input_path.stem}_{kind}.xlsx"
-        output.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create the folder {output.parent} for the output ({exc.strerror or exc}); "
+                              "give -o OUT.xlsx") from exc
     if output.suffix.lower() != ".xlsx":
         raise UsageError(f"the output must be an .xlsx file, got {output}")
+    _not_over_inputs(input_path, output)
+    return output
+
+
+def _not_over_inputs(input_path: Path, output: Path) -> None:
     out_abs = output.resolve()
     in_abs = input_path.resolve()
     if out_abs == in_abs or (in_abs.is_dir() and in_abs in out_abs.parents):
         raise UsageError(f"refusing to write the output over the input ({output})")
-    if (REPO / "inputs").resolve() in out_abs.parents:
-        raise UsageError(f"refusing to write into the bundled inputs/ folder ({output})")
-    return output
+    for bundled, name in (((REPO / "inputs").resolve(), "inputs/"), (DATA.resolve(), "data/")):
+        if bundled in out_abs.parents:
+            raise UsageError(f"refusing to write into the bundled {name} folder ({output})")
+
+
+def _resolve_mps(input_path: Path, mps_path: Path) -> Path:
+    # HiGHS chooses the format by the extension and refuses others (.txt): say so before solving
+    if mps_path.suffix.lower() != ".mps":
+        raise UsageError(f"--write-mps writes an MPS file: give a name ending in .mps, got {mps_path}")
+    _not_over_inputs(input_path, mps_path)
+    return mps_path
+
+
+def _failure(message: str, exit_code: int) -> PlannerError:
+    """An error with the exit code a single solve would have had (a batch's baseline, a sweep's points)."""
+    err = PlannerError(message)
+    err.exit_code = exit_code or 1
+    return err
+
+
+def _require(module: str, option: str, install: str) -> None:
+    """Refuse an option whose dependency is missing before anything is read, solved or written."""
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(f"{option} needs the package {module!r}, which is not installed: pip install {install}")
+
+
+_SCHEDULER = re.compile(r"(?:(?P<scheme>[a-z][a-z0-9+.-]*)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)"
+                        r"(?::(?P<port>[0-9]{1,5}))?/?")
+_SCHEMES = {"tcp", "tls", "ws", "wss", "ucx", "inproc"}
+
+
+def _check_executor(executor: str, scheduler: str | None) -> None:
+    """--executor dask and --scheduler, checked before the input is read."""
+    if executor != "dask":
+        if scheduler is not None:
+            raise UsageError("--scheduler is for --executor dask")
+        return
+    _require("distributed", "--executor dask", "'planner[dask]'")
+    if not scheduler:
+        raise UsageError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+    m = _SCHEDULER.fullmatch(scheduler)
+    if m is None or (m["scheme"] and m["scheme"] not in _SCHEMES) or (m["port"] and not 0 < int(m["port"]) < 65536):
+        raise UsageError(f"--scheduler {scheduler!r} is not a Dask scheduler address: give host:port or "
+                         "tcp://host:port, e.g. tcp://10.0.0.5:8786")
 
 
 def input_options(fn):  # noqa: ANN001, ANN201
@@ -165,45 +275,25 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
     """
 
     def go() -> None:
-        from planner.api import options_from, plan  # noqa: PLC0415
-        from planner.errors import NoSolutionError  # noqa: PLC0415
-        from planner.input.validate import load  # noqa: PLC0415
-        from planner.output.sheets import recommendation_tables  # noqa: PLC0415
-        from planner.output.write import check_writable, write_workbook  # noqa: PLC0415
+        from planner.output.write import OutputSet  # noqa: PLC0415
 
+        if picture:
+            _require("PIL", "--picture", "pillow")
         src = _existing(input_path) if input_path else REFERENCE
         if not src.exists():
             raise UsageError(f"the bundled reference case {src} is missing; give an input file")
         out = _resolve_output(src, output)
-        check_writable(out)
+        mps_target = _resolve_mps(src, mps_path) if mps_path is not None else None
         pictures = (out.with_name(f"{out.stem}_chain.html"), out.with_name(f"{out.stem}_chain.png")) \
             if picture else ()
-        for p in pictures:
-            check_writable(p)
-        inputs = load(src, max_rows, strict_numerics)
-        opts = options_from(inputs, solver=solver, time_limit_s=time_limit, mip_gap=mip_gap, verbose=verbose)
-        if verbose:
-            _err(f"planner {__version__}: read {src}")
-        from planner.optimise import solve as solve_mod  # noqa: PLC0415
-
-        if sys.stderr.isatty() and not quiet and not as_json and not verbose:
-            solve_mod.PROGRESS["tick"] = _progress_line
-        try:
-            result = plan(inputs, opts, mps_path=mps_path)
-        finally:
-            if solve_mod.PROGRESS.pop("tick", None) is not None and _PROGRESS_SHOWN:
-                click.echo("\r" + " " * 40 + "\r", err=True, nl=False)
-        if require_optimal and result.status != "optimal":
-            raise NoSolutionError(f"the plan is {result.status}, not proven optimal (--require-optimal)")
-        if verbose:
-            ri = result.run_info
-            _err(f"model: {ri['variables']:,} variables of a possible {ri['variables_possible']:,}, "
-                 f"{ri['constraints']:,} constraints, {ri['integer_variables']} integer")
-        result.warnings += write_workbook(out, recommendation_tables(result))
-        if pictures:
-            from planner.output.sankey import write_picture  # noqa: PLC0415
-
-            write_picture(result, pictures[0], pictures[1], title=f"Sourcing plan: {src.stem}")
+        with OutputSet() as outputs:
+            outputs.reserve(out)  # first: the file most likely held open, so a lock is met before any replace
+            for p in pictures:
+                outputs.reserve(p)
+            if mps_target is not None:
+                outputs.reserve(mps_target, tmp_suffix=".tmp.mps")
+            result = _solve_and_write(src, out, pictures, mps_target, outputs)
+            _commit(outputs)
         if as_json:
             payload = result.to_json()
             payload["output"] = str(out)
@@ -216,7 +306,55 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
             if not quiet:
                 _err(f"Warning: {w}")
 
+    def _solve_and_write(src: Path, out: Path, pictures: tuple[Path, ...], mps_target: Path | None,
+                         outputs):  # noqa: ANN001, ANN202
+        from planner.api import options_from, plan  # noqa: PLC0415
+        from planner.input.validate import load  # noqa: PLC0415
+        from planner.output.sheets import recommendation_tables  # noqa: PLC0415
+        from planner.output.write import write_workbook  # noqa: PLC0415
+
+        inputs = load(src, max_rows, strict_numerics)
+        opts = options_from(inputs, solver=solver, time_limit_s=time_limit, mip_gap=mip_gap, verbose=verbose)
+        if verbose:
+            _err(f"planner {__version__}: read {src}")
+        from planner.optimise import solve as solve_mod  # noqa: PLC0415
+
+        if sys.stderr.isatty() and not quiet and not as_json and not verbose:
+            solve_mod.PROGRESS["tick"] = _progress_line
+        try:
+            result = plan(inputs, opts, mps_path=None if mps_target is None else outputs.temp(mps_target))
+        finally:
+            if solve_mod.PROGRESS.pop("tick", None) is not None and _PROGRESS_SHOWN:
+                click.echo("\r" + " " * 40 + "\r", err=True, nl=False)
+        if require_optimal and result.status != "optimal":
+            raise NoSolutionError(f"the plan is {result.status}, not proven optimal (--require-optimal)")
+        if verbose:
+            ri = result.run_info
+            _err(f"model: {ri['variables']:,} variables of a possible {ri['variables_possible']:,}, "
+                 f"{ri['constraints']:,} constraints, {ri['integer_variables']} integer")
+        result.warnings += write_workbook(out, recommendation_tables(result), outputs=outputs)
+        if pictures:
+            from planner.output.sankey import write_picture  # noqa: PLC0415
+
+            write_picture(result, pictures[0], pictures[1], title=f"Sourcing plan: {src.stem}", outputs=outputs)
+        return result
+
     _run(go, as_json, debug)
+
+
+def _all_points_failed(points: list) -> None:  # noqa: ANN001 - planner.whatif.batch.Outcome
+    """A sweep in which no point can be planned is a failure, not a workbook of error rows."""
+    if not points or any(o.plan is not None for o in points):
+        return
+    first = points[0]
+    message = f"no point of the sweep could be planned ({len(points)} points); the first, {first.scenario}: " \
+              f"{first.message}"
+    if all(o.status == "infeasible" for o in points):
+        raise InfeasibleError(message, first.findings)
+    if all(o.exit_code == 3 for o in points):
+        # every point's change was refused: the points come from --param/--from/--to, so the usage is wrong
+        raise UsageError(message)
+    raise _failure(message, next((o.exit_code for o in points if o.exit_code != 3), 1))
 
 
 def _print_summary(result, out: Path) -> None:  # noqa: ANN001
@@ -277,40 +415,28 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
     """
 
     def go() -> None:
-        from planner.api import options_from  # noqa: PLC0415
-        from planner.input.validate import load, load_whatif  # noqa: PLC0415
         from planner.output.sheets import batch_tables  # noqa: PLC0415
-        from planner.output.write import check_writable, write_workbook  # noqa: PLC0415
-        from planner.whatif.batch import comparison, default_jobs, flow_changes, run_batch  # noqa: PLC0415
-        from planner.whatif.scenarios import parse_whatif  # noqa: PLC0415
+        from planner.output.write import OutputSet, write_workbook  # noqa: PLC0415
+        from planner.whatif.batch import comparison, flow_changes  # noqa: PLC0415
 
+        _check_executor(executor, scheduler)
         src = _existing(input_path) if input_path else _existing(REFERENCE)
+        # the bundled case comes with its bundled what-ifs
+        whatif_src = whatif_path if whatif_path is not None or input_path else WHATIF_REFERENCE
         out = _resolve_output(src, output, "batch")
-        if whatif_path is not None and out.resolve() == whatif_path.resolve():
+        if whatif_src is not None and out.resolve() == whatif_src.resolve():
             raise UsageError(f"refusing to write the output over the what-if file ({out})")
-        check_writable(out)
-        inputs = load(src, max_rows, strict_numerics)
-        whatif = load_whatif(_existing(whatif_path)) if whatif_path else inputs.whatif
-        scenarios = parse_whatif(whatif)
-        if not scenarios and not quiet:
-            _err("Warning: no WhatIf scenarios found; only the baseline is planned")
-        opts = options_from(inputs, solver=solver, time_limit_s=time_limit)
-        n = len(scenarios) + 1
-        show = sys.stderr.isatty() and not quiet and not as_json
-        bar = click.progressbar(length=n, label="Planning scenarios", file=sys.stderr) if show else None
-        done = (lambda _o: bar.update(1)) if bar else None
-        if bar:
-            bar.__enter__()
-        try:
-            n_jobs = jobs or (0 if executor == "dask" else default_jobs())
-            outcomes = run_batch(inputs, scenarios, opts, jobs=n_jobs, progress=done, warm=not cold,
-                                 executor=executor, scheduler=scheduler)
-        finally:
-            if bar:
-                bar.__exit__(None, None, None)
-        if outcomes[0].plan is None:
-            raise PlannerError(f"the baseline could not be planned: {outcomes[0].message}")
-        write_workbook(out, batch_tables(outcomes, comparison(outcomes), flow_changes(outcomes), detail=detail))
+        with OutputSet() as outputs:
+            outputs.reserve(out)
+            outcomes = _plan_batch(src, whatif_src)
+            base = outcomes[0]
+            if base.plan is None:
+                if base.status == "infeasible":
+                    raise InfeasibleError(f"the baseline could not be planned: {base.message}", base.findings)
+                raise _failure(f"the baseline could not be planned: {base.message}", base.exit_code)
+            write_workbook(out, batch_tables(outcomes, comparison(outcomes), flow_changes(outcomes), detail=detail),
+                           outputs=outputs)
+            _commit(outputs)
         if as_json:
             entries = []
             for o in outcomes:
@@ -334,6 +460,32 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
         failed = [o for o in outcomes if o.plan is None]
         if failed and not quiet:
             _err(f"Warning: {len(failed)} scenario(s) could not be planned; see the Comparison sheet")
+
+    def _plan_batch(src: Path, whatif_src: Path | None):  # noqa: ANN202
+        from planner.api import options_from  # noqa: PLC0415
+        from planner.input.validate import load, load_whatif  # noqa: PLC0415
+        from planner.whatif.batch import default_jobs, run_batch  # noqa: PLC0415
+        from planner.whatif.scenarios import parse_whatif  # noqa: PLC0415
+
+        inputs = load(src, max_rows, strict_numerics)
+        whatif = load_whatif(_existing(whatif_src)) if whatif_src is not None else inputs.whatif
+        scenarios = parse_whatif(whatif)
+        if not scenarios and not quiet:
+            _err("Warning: no WhatIf scenarios found; only the baseline is planned")
+        opts = options_from(inputs, solver=solver, time_limit_s=time_limit)
+        n = len(scenarios) + 1
+        show = sys.stderr.isatty() and not quiet and not as_json
+        bar = click.progressbar(length=n, label="Planning scenarios", file=sys.stderr) if show else None
+        done = (lambda _o: bar.update(1)) if bar else None
+        if bar:
+            bar.__enter__()
+        try:
+            n_jobs = jobs or (0 if executor == "dask" else default_jobs())
+            return run_batch(inputs, scenarios, opts, jobs=n_jobs, progress=done, warm=not cold,
+                             executor=executor, scheduler=scheduler)
+        finally:
+            if bar:
+                bar.__exit__(None, None, None)
 
     _run(go, as_json, debug)
 
@@ -366,20 +518,23 @@ def sweep(input_path: Path | None, param: str, start: float, stop: float, steps:
         from planner.api import options_from  # noqa: PLC0415
         from planner.input.validate import load  # noqa: PLC0415
         from planner.output.sheets import sweep_tables  # noqa: PLC0415
-        from planner.output.write import check_writable, write_workbook  # noqa: PLC0415
+        from planner.output.write import OutputSet, write_workbook  # noqa: PLC0415
         from planner.whatif.batch import default_jobs, run_batch  # noqa: PLC0415
         from planner.whatif.sweep import headline, points, sweep_frame  # noqa: PLC0415
 
         src = _existing(input_path) if input_path else _existing(REFERENCE)
         out = _resolve_output(src, output, "sweep")
         pts = points(param, start, stop, steps)
-        check_writable(out)
-        inputs = load(src, max_rows, strict_numerics)
-        outcomes = run_batch(inputs, pts, options_from(inputs), jobs=jobs or default_jobs())
-        values = [float(c.changes[0].value) for c in pts]
-        frame = sweep_frame(outcomes, values)
-        sentence = headline(frame, param)
-        write_workbook(out, sweep_tables(frame, param, sentence))
+        with OutputSet() as outputs:
+            outputs.reserve(out)
+            inputs = load(src, max_rows, strict_numerics)
+            outcomes = run_batch(inputs, pts, options_from(inputs), jobs=jobs or default_jobs())
+            _all_points_failed(outcomes[1:])
+            values = [float(c.changes[0].value) for c in pts]
+            frame = sweep_frame(outcomes, values)
+            sentence = headline(frame, param)
+            write_workbook(out, sweep_tables(frame, param, sentence), outputs=outputs)
+            _commit(outputs)
         if as_json:
             recs = frame.astype(object).where(frame.notna(), None).to_dict("records")
             click.echo(json.dumps({"param": param, "headline": sentence, "points": recs, "output": str(out)},

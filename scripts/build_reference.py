@@ -38,6 +38,9 @@ SRC_DIR = ROOT / "inputs" / "reference"
 DEFAULT_OUT = ROOT / "inputs" / "rare_earth_magnets.xlsx"
 WHATIF_DIR = ROOT / "inputs" / "whatif"
 WHATIF_OUT = ROOT / "inputs" / "whatif_reference.xlsx"
+# The installed package carries its own copies (an installed wheel has no inputs/ folder): written here
+# too, from the same bytes, whenever the default outputs are built; tests/test_package.py holds them equal.
+PACKAGE_DATA = ROOT / "planner" / "data"
 FIXED_TIME = dt.datetime(2026, 11, 24, 0, 0, 0)
 DATA_AS_OF = "January 2026 (public sources cited in the Sources sheet)"
 
@@ -223,6 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     write_atomic(args.out, data)
     write_atomic(args.whatif_out, whatif)
     print(f"wrote {args.out} and {args.whatif_out}")
+    for built, default, payload in ((args.out, DEFAULT_OUT, data), (args.whatif_out, WHATIF_OUT, whatif)):
+        if built.resolve() == default.resolve():
+            write_atomic(PACKAGE_DATA / default.name, payload)
+            print(f"wrote {(PACKAGE_DATA / default.name).relative_to(ROOT)} (the installed package's copy)")
     return 0
 
 

@@ -193,7 +193,7 @@ def test_write_picture_html_and_png(ref_plan, tmp_path):  # noqa: ANN001
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chain.html", "chain.png"]  # no temporary files left
 
 
-def test_failed_png_leaves_old_file_and_no_temporaries(ref_plan, tmp_path, monkeypatch):  # noqa: ANN001
+def test_failed_png_leaves_old_files_and_no_temporaries(ref_plan, tmp_path, monkeypatch):  # noqa: ANN001
     png_path = tmp_path / "chain.png"
     png_path.write_bytes(b"old picture")
 
@@ -204,7 +204,8 @@ def test_failed_png_leaves_old_file_and_no_temporaries(ref_plan, tmp_path, monke
     with pytest.raises(RuntimeError):
         write_picture(ref_plan, tmp_path / "chain.html", png_path)
     assert png_path.read_bytes() == b"old picture"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["chain.html", "chain.png"]
+    # both or neither: the HTML, complete before the PNG failed, is not written either
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chain.png"]
     with pytest.raises(OutputError, match="does not exist"):
         write_picture(ref_plan, tmp_path / "missing" / "chain.html")
 

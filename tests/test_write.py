@@ -117,8 +117,9 @@ def test_failure_while_saving_leaves_the_target_and_no_temp_file(collect_garbage
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OutputError, match="the disk is full") as info:  # exit 6 with a message, not a traceback
         write_workbook(out, one_column(["a", 1.0]))
+    assert info.value.exit_code == 6
     assert out.read_bytes() == b"previous plan"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.xlsx"]
 

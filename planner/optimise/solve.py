@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.errors import NoSolutionError
+from planner.errors import NoSolutionError, OutputError
 from planner.input.data import Inputs, SolveOptions
 from planner.optimise.model import LinearModel
 
@@ -406,10 +406,17 @@ def cbc_path() -> str:
 
 
 def write_mps(model: LinearModel, path: Path) -> None:
-    """Write the model as free MPS (HiGHS's C++ writer: fast and exact)."""
+    """Write the model as free MPS (HiGHS's C++ writer: fast and exact).
+
+    HiGHS picks the format from the file's extension and refuses one it does not know (``.txt``) with a
+    status, not an exception: that is an error here, not a silently missing file.
+    """
+    import highspy  # noqa: PLC0415
+
     h = _new_highs(SolveOptions())
     h.passModel(_highs_lp(model))
-    h.writeModel(str(path))
+    if h.writeModel(str(path)) == highspy.HighsStatus.kError:
+        raise OutputError(f"HiGHS could not write the model to {path} (it needs a name ending in .mps)")
 
 
 _CBC_STATUS = re.compile(r"^(Optimal|Infeasible|Integer infeasible|Unbounded|Stopped on \w+|"

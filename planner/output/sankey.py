@@ -11,7 +11,7 @@ country, and license-exposed flows are hatched with a dashed outline.
 * :func:`sankey_html` is one HTML file with an inline SVG and a few lines of
   inline CSS/JS for tooltips: no scripts, fonts or anything else fetched when
   it is viewed.
-* :func:`write_picture` writes the HTML (and a PNG drawn with Pillow) atomically.
+* :func:`write_picture` writes the HTML (and a PNG drawn with Pillow): both or neither.
 
 Self-loops (a site shipping to itself) are not drawn. A lane inside a stage
 (refiner -> refiner) puts its receiver a little to the right of its sender in
@@ -20,18 +20,16 @@ the same column.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import math
 import os
-import tempfile
 import time
-from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
 from planner.errors import OutputError
 from planner.input.schema import STAGES
+from planner.output.write import OutputSet, os_error
 
 __all__ = ["sankey_layout", "sankey_html", "render_png", "write_picture", "country_color", "DEFAULT_TITLE"]
 
@@ -794,55 +792,38 @@ def render_png(layout: dict, path: str | os.PathLike, title: str = DEFAULT_TITLE
 # ------------------------------------------------------------------------------------------------ files
 
 
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
-def _atomic(target: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file beside ``target``, then os.replace it: all or nothing."""
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"the folder {folder} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.stem}-", suffix=f"{target.suffix}.tmp")
-    except OSError as exc:
-        raise OutputError(f"cannot write in {folder}: {exc.strerror or exc}") from exc
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        os.chmod(tmp_path, target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_umask())
-        write(tmp_path)
-        with tmp_path.open("rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp_path, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        if isinstance(exc, OSError):
-            raise OutputError(f"could not write {target}: {exc.strerror or exc}") from exc
-        raise
-
-
 def write_picture(plan, html_path: str | os.PathLike, png_path: str | os.PathLike | None = None,  # noqa: ANN001
-                  title: str = DEFAULT_TITLE) -> dict[str, object]:
+                  title: str = DEFAULT_TITLE, outputs: OutputSet | None = None) -> dict[str, object]:
     """Write the Sankey as a self-contained HTML file and, with ``png_path``, as a PNG of the same layout.
 
-    Each file is written to a temporary file in its folder and moved into place
-    (``os.replace``), so a failed run leaves any earlier file untouched.
+    The files are written to temporary files beside their targets and replace them
+    only when both are complete, so a failed run leaves every earlier file untouched.
+    ``outputs``: the run's :class:`~planner.output.write.OutputSet`; the files are
+    then only staged, and replace their targets when the set is committed.
     Returns ``{"html": Path, "png": Path | None, "png_s": seconds spent drawing the PNG}``.
     Raises :class:`planner.errors.OutputError` when a file cannot be written or Pillow is missing.
     """
+    if outputs is None:
+        with OutputSet() as own:
+            out = write_picture(plan, html_path, png_path, title, own)
+            own.commit()
+        return out
+    html_target = Path(html_path)
+    png_target = None if png_path is None else Path(png_path)
+    html_tmp = outputs.temp(html_target)
+    png_tmp = None if png_target is None else outputs.temp(png_target)
     layout = sankey_layout(plan)
     page = sankey_html(plan, title, layout=layout)
-    html_target = Path(html_path)
-    _atomic(html_target, lambda p: p.write_text(page, encoding="utf-8"))
-    png_target = None
+    try:
+        html_tmp.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise os_error(html_target, exc) from exc
     png_s = 0.0
-    if png_path is not None:
-        png_target = Path(png_path)
+    if png_tmp is not None:
         t0 = time.perf_counter()
-        _atomic(png_target, lambda p: render_png(layout, p, title))
+        try:
+            render_png(layout, png_tmp, title)
+        except OSError as exc:
+            raise os_error(png_target, exc) from exc
         png_s = time.perf_counter() - t0
     return {"html": html_target, "png": png_target, "png_s": png_s}

@@ -1,7 +1,9 @@
 """Write workbooks safely: whole or not at all, text as text, numbers finite.
 
-* Every workbook goes to a temporary file beside the target and replaces it only
-  when complete (``os.replace``), so an interrupted run leaves the old file.
+* Every file a run writes (workbook, pictures, MPS) goes to a temporary file
+  beside its target, and the targets are replaced only when every one is
+  complete (:class:`OutputSet`), so a failed or interrupted run leaves every
+  earlier file as it was.
 * Text cells are forced to text: a supplier named ``=HYPERLINK(...)`` stays text
   (OWASP spreadsheet-injection rule: leading ``= + - @``, tab, CR, LF get a quote
   prefix as well), control characters are replaced, and over-long text is cut
@@ -12,16 +14,18 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import re
+import secrets
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.errors import OutputError
+from planner.errors import OutputError, UsageError
 
 # Characters XML 1.0 cannot carry (control characters, lone surrogates, U+FFFE/U+FFFF): written raw,
 # they make a workbook Excel refuses to open.
@@ -84,44 +88,241 @@ def check_writable(target: Path) -> None:
         raise OutputError(f"{target} is read-only")
 
 
+# Refused before solving when the target's folder has less free space than this: no plan fits in it, and
+# finding out after minutes of solving helps no one.
+MIN_FREE_BYTES = 1 << 20
+# Temporary names carry at most this much of the target's stem, so that a target whose own name is near the
+# file system's limit still gets a temporary beside it.
+_TMP_STEM = 60
+
+
+def _folder(target: Path) -> Path:
+    return target.parent if str(target.parent) else Path(".")
+
+
+def os_error(target: Path, exc: OSError) -> OutputError:
+    """An OSError met while writing ``target``, as an exit-6 error a user can act on."""
+    if exc.errno == errno.ENOSPC or exc.errno == getattr(errno, "EDQUOT", None):
+        return OutputError(f"the disk is full: {target} could not be written ({exc.strerror or exc}); "
+                           "free some space and run again")
+    if exc.errno == errno.ENAMETOOLONG:
+        return OutputError(f"the file name is too long for the file system: {str(target)[:80]}...; "
+                           "choose a shorter output name or folder")
+    if isinstance(exc, PermissionError):
+        return OutputError(f"cannot write {target} (permission denied)")
+    return OutputError(f"could not write {target}: {exc.strerror or exc}")
+
+
+def check_name(target: Path) -> None:
+    """A name the file system cannot hold (known before solving)."""
+    folder = _folder(target)
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, ValueError, OSError):
+        limit = 255
+    size = len(os.fsencode(target.name))
+    if size > limit:
+        raise OutputError(f"the file name {target.name[:40]}... is too long for the file system ({size} bytes, "
+                          f"at most {limit}); choose a shorter output name")
+
+
+def check_space(folder: Path) -> None:
+    """A full disk, seen before solving (a disk that fills while writing is caught by the writers)."""
+    try:
+        st = os.statvfs(folder)
+    except (AttributeError, OSError):
+        return  # no statvfs (Windows) or not answerable: the writers still catch ENOSPC
+    if st.f_bavail * st.f_frsize < MIN_FREE_BYTES:
+        raise OutputError(f"the disk is full: {folder} has {st.f_bavail * st.f_frsize:,} bytes free; "
+                          "free some space and run again")
+
+
+class OutputSet:
+    """The files one run writes, as one transaction: every target replaced, or none touched.
+
+    ``reserve(target)`` checks a target before minutes of solving: held open by Excel, a folder that cannot
+    be written, a name too long for the file system, a full disk (a temporary file is created and removed
+    beside it, so the check is the real one). Writers then write ``temp(target)``, a temporary file beside
+    the target, and ``commit()`` replaces the targets only once every one is complete. Leaving the ``with``
+    block without a commit (an error, Ctrl-C, SIGTERM) removes every temporary and leaves every earlier file
+    as it was.
+    """
+
+    def __init__(self) -> None:
+        # absolute target -> [target as given, temporary or None before it is written, temporary's ending]
+        self._staged: dict[Path, list] = {}
+        self.committed: list[Path] = []
+
+    def __enter__(self) -> OutputSet:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.discard()
+
+    def reserve(self, target: Path, tmp_suffix: str | None = None) -> None:
+        """Check ``target`` now and make it part of the set (``tmp_suffix``: the temporary's ending, for
+        writers that choose a format by extension)."""
+        target = Path(target)
+        key = Path(os.path.abspath(target))
+        if key in self._staged:
+            raise UsageError(f"two outputs of this run are the same file: {target}")
+        check_writable(target)
+        check_name(target)
+        suffix = tmp_suffix or f"{target.suffix}.tmp"
+        _make_temp(target, suffix).unlink()
+        check_space(_folder(target))
+        self._staged[key] = [target, None, suffix]
+
+    def temp(self, target: Path) -> Path:
+        """The temporary file to write for ``target`` (created now; the target is reserved if it was not)."""
+        key = Path(os.path.abspath(target))
+        if key not in self._staged:
+            self.reserve(target)
+        entry = self._staged[key]
+        if entry[1] is None:
+            entry[1] = _make_temp(entry[0], entry[2])
+        return entry[1]
+
+    @property
+    def targets(self) -> list[Path]:
+        return [e[0] for e in self._staged.values()]
+
+    def discard(self) -> None:
+        """Remove every temporary file; the targets are untouched."""
+        for _, tmp, _ in self._staged.values():
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+        self._staged.clear()
+
+    def commit(self) -> list[Path]:
+        """Replace every target with its finished temporary, or (on any failure) none of them."""
+        unwritten = [e[0] for e in self._staged.values() if e[1] is None]
+        if unwritten:  # a writer was skipped: a bug, and no reason to replace the others
+            self.discard()
+            raise RuntimeError(f"outputs reserved but never written: {', '.join(map(str, unwritten))}")
+        items = [(e[0], e[1]) for e in self._staged.values()]
+        for target, tmp in items:
+            try:
+                with tmp.open("rb+") as fh:
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                self.discard()
+                raise os_error(target, exc) from exc
+        done: list[tuple[Path, Path | None]] = []  # replaced so far, with a hard link to the earlier file
+        try:
+            for target, tmp in items:
+                backup = _link_backup(target)
+                try:
+                    _replace(tmp, target)
+                except BaseException:
+                    if backup is not None:
+                        with contextlib.suppress(OSError):
+                            backup.unlink()
+                    raise
+                done.append((target, backup))
+        except PermissionError as exc:
+            # A target is held open (Excel on Windows): the outputs are finished, so keep them beside their
+            # targets rather than lose the minutes of solving, and put back the ones already replaced.
+            kept = self._keep(done, items[len(done):])
+            self._staged.clear()
+            failed = items[len(done)][0]
+            if not kept:
+                raise OutputError(f"could not write {failed}: {exc}; nothing was written") from exc
+            err = OutputError(f"{failed} is open or locked ({exc.strerror or exc}); every output is unchanged, "
+                              f"and the new {'files were' if len(kept) > 1 else 'workbook was'} saved as "
+                              f"{', '.join(str(k) for k in kept)}")
+            err.kept = kept[0]
+            raise err from exc
+        except BaseException as exc:
+            _roll_back(done)
+            self.discard()
+            if isinstance(exc, OSError):
+                raise os_error(items[min(len(done), len(items) - 1)][0], exc) from exc
+            raise
+        for _, backup in done:
+            if backup is not None:
+                with contextlib.suppress(OSError):
+                    backup.unlink()
+        self._staged.clear()
+        self.committed = [t for t, _ in items]
+        return self.committed
+
+    def _keep(self, done: list[tuple[Path, Path | None]], left: list[tuple[Path, Path]]) -> list[Path]:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        kept: list[Path] = []
+
+        def keep_name(target: Path) -> Path:
+            return target.with_name(f"{target.stem}.locked-{stamp}{target.suffix}")
+
+        for target, backup in done:
+            with contextlib.suppress(OSError):
+                os.rename(target, keep_name(target))
+                kept.append(keep_name(target))
+            if backup is not None:
+                with contextlib.suppress(OSError):
+                    os.rename(backup, target)
+        for target, tmp in left:
+            try:
+                os.rename(tmp, keep_name(target))
+                kept.append(keep_name(target))
+            except OSError:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+        return kept
+
+
+def _make_temp(target: Path, suffix: str) -> Path:
+    """An empty temporary file beside ``target``, with the permissions the target has or would get."""
+    try:
+        fd, name = tempfile.mkstemp(dir=_folder(target), prefix=f".{target.stem[:_TMP_STEM]}-", suffix=suffix)
+    except OSError as exc:
+        raise os_error(target, exc) from exc
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        # mkstemp makes the file private (0600); an output should be as readable as any file the user
+        # saves, and an overwritten one keeps its permissions
+        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_umask())
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise os_error(target, exc) from exc
+    return tmp
+
+
+def _link_backup(target: Path) -> Path | None:
+    """A hard link to the file about to be replaced, so that a later failure in the same commit can put it
+    back (None: there is no earlier file, or the file system has no hard links)."""
+    if not target.exists():
+        return None
+    for _ in range(5):
+        backup = target.with_name(f".{target.stem[:_TMP_STEM]}-{secrets.token_hex(4)}{target.suffix}.bak")
+        try:
+            os.link(target, backup)
+            return backup
+        except FileExistsError:
+            continue
+        except OSError:
+            return None
+    return None
+
+
+def _roll_back(done: list[tuple[Path, Path | None]]) -> None:
+    for target, backup in reversed(done):
+        with contextlib.suppress(OSError):
+            if backup is not None:
+                os.replace(backup, target)
+            else:
+                target.unlink()  # it did not exist before this run
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; replace ``target`` with it only on success."""
-    target = Path(target)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.stem}-",
-                               suffix=".xlsx.tmp")
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        # mkstemp makes the file private (0600); a plan should be as readable as any file the user saves,
-        # and an overwritten plan keeps its permissions
-        os.chmod(tmp_path, target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_umask())
-        yield tmp_path
-        with tmp_path.open("rb+") as fh:
-            os.fsync(fh.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        raise
-    try:
-        _replace(tmp_path, target)
-    except PermissionError as exc:
-        # The plan is finished: keep it beside the locked target rather than lose the minutes of solving.
-        kept = target.with_name(f"{target.stem}.locked-{time.strftime('%Y%m%d-%H%M%S')}{target.suffix}")
-        try:
-            os.rename(tmp_path, kept)
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp_path.unlink()
-            raise OutputError(f"could not write {target}: {exc}; nothing was written") from exc
-        err = OutputError(f"{target} is open or locked ({exc.strerror or exc}); it is unchanged, and the new "
-                          f"workbook was saved as {kept}")
-        err.kept = kept
-        raise err from exc
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        raise
+    with OutputSet() as outputs:
+        yield outputs.temp(Path(target))
+        outputs.commit()
 
 
 def _column_index(letters: str) -> int:
@@ -194,75 +395,88 @@ def _cell(ws, value: object, fmt: str | None = None, bold: bool = False, warning
     return cell
 
 
-def write_workbook(target: Path, tables: list[Table], one_page: bool = False) -> list[str]:
+def write_workbook(target: Path, tables: list[Table], one_page: bool = False,
+                   outputs: OutputSet | None = None) -> list[str]:
     """Write ``tables`` as one workbook at ``target``, atomically. Returns warnings.
 
     ``one_page``: print each sheet on a single page (else one page wide, as long as it needs).
+    ``outputs``: the run's :class:`OutputSet`; the workbook is then only staged, and replaces ``target``
+    when the set is committed.
     """
+    if outputs is None:
+        with OutputSet() as own:
+            warnings = write_workbook(target, tables, one_page, own)
+            own.commit()
+        return warnings
+    try:
+        return _write_tables(outputs.temp(Path(target)), tables, one_page)
+    except OSError as exc:
+        raise os_error(Path(target), exc) from exc
+
+
+def _write_tables(tmp: Path, tables: list[Table], one_page: bool) -> list[str]:
     from openpyxl import Workbook  # noqa: PLC0415
     from openpyxl.comments import Comment  # noqa: PLC0415
     from openpyxl.styles import Font, PatternFill  # noqa: PLC0415
     from openpyxl.utils import get_column_letter  # noqa: PLC0415
 
     warnings: list[str] = []
-    target = Path(target)
-    with atomic_path(target) as tmp:
-        wb = Workbook(write_only=True)
-        header_fill = PatternFill("solid", fgColor="DDEBF7")
-        for t in tables:
-            ws = wb.create_sheet(safe_sheet_name(t.name))
-            # printed (or saved as PDF) landscape, one page wide: how a plan goes into a board pack
-            ws.page_setup.orientation = "landscape"
-            ws.page_setup.fitToWidth = 1
-            ws.page_setup.fitToHeight = 1 if one_page else 0
-            ws.sheet_properties.pageSetUpPr.fitToPage = True
-            parts = [t, *(t.sections or [])]
-            for i in range(max(len(p.columns) for p in parts)):
-                ws.column_dimensions[get_column_letter(i + 1)].width = max(
-                    p.columns[i].width for p in parts if i < len(p.columns))
-            title_rows = len(t.title) + 1 if t.title else 0
-            if t.freeze and t.columns and not t.sections:  # write-only: panes before the first row
-                ws.freeze_panes = f"A{title_rows + 2}"
-            row_no = 0
-            for part in parts:
-                for i, line in enumerate(part.title or []):
-                    ws.append([_cell(ws, line, bold=i == 0, warnings=warnings)])
-                    row_no += 1
-                if part.title:
+    wb = Workbook(write_only=True)
+    header_fill = PatternFill("solid", fgColor="DDEBF7")
+    for t in tables:
+        ws = wb.create_sheet(safe_sheet_name(t.name))
+        # printed (or saved as PDF) landscape, one page wide: how a plan goes into a board pack
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 1 if one_page else 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        parts = [t, *(t.sections or [])]
+        for i in range(max(len(p.columns) for p in parts)):
+            ws.column_dimensions[get_column_letter(i + 1)].width = max(
+                p.columns[i].width for p in parts if i < len(p.columns))
+        title_rows = len(t.title) + 1 if t.title else 0
+        if t.freeze and t.columns and not t.sections:  # write-only: panes before the first row
+            ws.freeze_panes = f"A{title_rows + 2}"
+        row_no = 0
+        for part in parts:
+            for i, line in enumerate(part.title or []):
+                ws.append([_cell(ws, line, bold=i == 0, warnings=warnings)])
+                row_no += 1
+            if part.title:
+                ws.append([])
+                row_no += 1
+            header = []
+            for col in part.columns:
+                c = _cell(ws, col.header, bold=True)
+                c.fill = header_fill
+                c.font = Font(bold=True)
+                if col.note:
+                    c.comment = Comment(col.note, "planner")
+                header.append(c)
+            if part.columns:
+                ws.append(header)
+                row_no += 1
+            header_row = row_no
+            fmts = [c.fmt for c in part.columns]
+            n = 0
+            for row in part.rows:
+                ws.append([_cell(ws, v, fmts[i] if i < len(fmts) else None, warnings=warnings)
+                           for i, v in enumerate(row)])
+                n += 1
+            row_no += n
+            for ch in part.charts or []:
+                if n:
+                    # beside its own table: never over the table's last columns
+                    col = max(_column_index(ch.anchor.rstrip("0123456789")), len(part.columns) + 2)
+                    anchor = ch.anchor if part is t and not t.sections else f"{get_column_letter(col)}{header_row}"
+                    ws.add_chart(_chart(ws, ch, header_row, header_row + n), anchor)
+            if part is not parts[-1] and t.sections:
+                # leave room for the chart beside this block (about 20 rows tall)
+                gap = max(3, 22 - n - 1) if part.charts else 3
+                for _ in range(gap):
                     ws.append([])
-                    row_no += 1
-                header = []
-                for col in part.columns:
-                    c = _cell(ws, col.header, bold=True)
-                    c.fill = header_fill
-                    c.font = Font(bold=True)
-                    if col.note:
-                        c.comment = Comment(col.note, "planner")
-                    header.append(c)
-                if part.columns:
-                    ws.append(header)
-                    row_no += 1
-                header_row = row_no
-                fmts = [c.fmt for c in part.columns]
-                n = 0
-                for row in part.rows:
-                    ws.append([_cell(ws, v, fmts[i] if i < len(fmts) else None, warnings=warnings)
-                               for i, v in enumerate(row)])
-                    n += 1
-                row_no += n
-                for ch in part.charts or []:
-                    if n:
-                        # beside its own table: never over the table's last columns
-                        col = max(_column_index(ch.anchor.rstrip("0123456789")), len(part.columns) + 2)
-                        anchor = ch.anchor if part is t and not t.sections else f"{get_column_letter(col)}{header_row}"
-                        ws.add_chart(_chart(ws, ch, header_row, header_row + n), anchor)
-                if part is not parts[-1] and t.sections:
-                    # leave room for the chart beside this block (about 20 rows tall)
-                    gap = max(3, 22 - n - 1) if part.charts else 3
-                    for _ in range(gap):
-                        ws.append([])
-                    row_no += gap
-        wb.save(tmp)
+                row_no += gap
+    wb.save(tmp)
     return warnings
 
 
@@ -290,9 +504,10 @@ def _chart(ws, spec: Chart, header_row: int, last_row: int):  # noqa: ANN001, AN
             series = Series(ys, xs, title_from_data=True)
             series.marker.symbol = "circle"
             chart.series.append(series)
-    chart.title = spec.title
-    chart.x_axis.title = spec.x_title
-    chart.y_axis.title = spec.y_title
+    # titles are XML text like any cell (a sweep's title names its parameter)
+    chart.title = safe_text(spec.title)[0] if spec.title else spec.title
+    chart.x_axis.title = safe_text(spec.x_title)[0] if spec.x_title else spec.x_title
+    chart.y_axis.title = safe_text(spec.y_title)[0] if spec.y_title else spec.y_title
     if spec.y_format:
         chart.y_axis.numFmt = spec.y_format
     # openpyxl hides axes by default in recent versions; a chart for a manager shows them
@@ -307,5 +522,6 @@ _BAD_SHEET_CHARS = re.compile(r"[:\\/?*\[\]]")
 
 def safe_sheet_name(name: str) -> str:
     """Excel's rules: at most 31 characters, none of : \\ / ? * [ ], no apostrophe at either end."""
-    cleaned = _BAD_SHEET_CHARS.sub("_", name).strip("'")[:31].strip("'")
+    # a control character in a sheet name corrupts workbook.xml itself (safe_text guards the cells)
+    cleaned = _BAD_SHEET_CHARS.sub("_", _CONTROL.sub("_", name)).strip("'")[:31].strip("'")
     return cleaned or "Sheet"

@@ -36,6 +36,9 @@ class Outcome:
     message: str = ""
     findings: list[str] = field(default_factory=list)
     capacity_t: float = 0.0  # total Supply capacity of the scenario, for the value of a capacity change
+    # what a single solve of this scenario would have exited with (0: planned; 3: the scenario cannot be
+    # applied), so the command line can exit with the baseline's own code
+    exit_code: int = 0
 
 
 def run_one(inputs: Inputs, scenario: Scenario, options: SolveOptions, warm: WarmHighs | None = None) -> Outcome:
@@ -46,11 +49,12 @@ def run_one(inputs: Inputs, scenario: Scenario, options: SolveOptions, warm: War
         result = plan(changed, options, solver=warm, detail=False)
         return Outcome(scenario.name, scenario.changes, result.status, result, capacity_t=cap)
     except ScenarioError as exc:
-        return Outcome(scenario.name, scenario.changes, "error", message=str(exc))
+        return Outcome(scenario.name, scenario.changes, "error", message=str(exc), exit_code=3)
     except InfeasibleError as exc:
-        return Outcome(scenario.name, scenario.changes, "infeasible", message=exc.message, findings=exc.findings)
+        return Outcome(scenario.name, scenario.changes, "infeasible", message=exc.message, findings=exc.findings,
+                       exit_code=exc.exit_code)
     except PlannerError as exc:
-        return Outcome(scenario.name, scenario.changes, "error", message=exc.message)
+        return Outcome(scenario.name, scenario.changes, "error", message=exc.message, exit_code=exc.exit_code)
 
 
 def default_jobs() -> int:
@@ -102,13 +106,23 @@ def run_batch(
         return run_chunk(inputs, todo, options, warm, progress)
     chunks = _chunks(todo, jobs)
     results: list[list[Outcome]] = [[] for _ in chunks]
-    with ProcessPoolExecutor(max_workers=len(chunks)) as pool:
+    pool = ProcessPoolExecutor(max_workers=len(chunks))
+    try:
         futures = {pool.submit(run_chunk, inputs, chunk, options, warm): i for i, chunk in enumerate(chunks)}
         for fut in as_completed(futures):
             results[futures[fut]] = fut.result()
             if progress:
                 for res in results[futures[fut]]:
                     progress(res)
+    except BaseException:
+        # Ctrl-C, SIGTERM or a failed worker: end the workers now instead of waiting for their chunks
+        # (they write nothing, so killing them loses nothing)
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            with contextlib.suppress(Exception):
+                proc.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return [o for chunk in results for o in chunk]
 
 
@@ -130,6 +144,8 @@ def _run_dask(inputs: Inputs, todo: list[Scenario], options: SolveOptions, jobs:
         client = Client(scheduler, timeout=30)
     except OSError as exc:
         raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+    except (ValueError, TypeError) as exc:  # an address Dask cannot parse
+        raise UsageError(f"{scheduler!r} is not a Dask scheduler address: {exc}") from exc
     try:
         n = jobs if jobs > 1 else max(1, sum(client.nthreads().values()))
         chunks = _chunks(todo, n)
