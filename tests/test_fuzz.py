@@ -17,6 +17,7 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
@@ -89,8 +90,14 @@ def run(args: list[str]):  # noqa: ANN201
     return result
 
 
-@settings(max_examples=150, deadline=None, database=None, report_multiple_bugs=False,
-          suppress_health_check=[HealthCheck.too_slow])
+# The default run tries a few dozen damaged workbooks (and every kept example); the long run, marked slow
+# (pytest -m slow, run by CI), hundreds.
+FUZZ = settings(max_examples=50, deadline=None, database=None, report_multiple_bugs=False,
+                suppress_health_check=[HealthCheck.too_slow])
+FUZZ_LONG = settings(FUZZ, max_examples=400)
+
+
+@FUZZ
 @given(mutations=st.lists(MUTATION, min_size=1, max_size=4))
 # Falsifying examples found by this test (and by the same mutations applied cell by cell), kept:
 @example(mutations=[("cell", "Sites", 1, 0, None, "Sheet1")])  # Sites!A2 blank: sorted() of a NaN among ids
@@ -100,6 +107,17 @@ def run(args: list[str]):  # noqa: ANN201
 @example(mutations=[("cell", "Supply", 3, 1, None, "Sheet1")])  # Supply!B4 blank: sorted() of a NaN among products
 @example(mutations=[("cell", "Sites", 1, 8, 1e300, "Sheet1")])  # Sites!I2 processing_days 1e300: OverflowError
 def test_damaged_workbooks_never_cause_an_internal_error(mutations: list[Mutation]) -> None:
+    _never_an_internal_error(mutations)
+
+
+@pytest.mark.slow
+@FUZZ_LONG
+@given(mutations=st.lists(MUTATION, min_size=1, max_size=4))
+def test_damaged_workbooks_never_cause_an_internal_error_long(mutations: list[Mutation]) -> None:
+    _never_an_internal_error(mutations)
+
+
+def _never_an_internal_error(mutations: list[Mutation]) -> None:
     sheets = valid()
     apply(sheets, mutations)
     with tempfile.TemporaryDirectory() as tmp:

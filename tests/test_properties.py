@@ -78,7 +78,10 @@ def chains(draw):  # noqa: ANN001, ANN201
     )
 
 
-PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Every example is two or three solves. The default run keeps each property with a few examples (quick enough
+# to run often); the long runs draw many more and are marked slow (pytest -m slow, run by CI).
+PROPS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPS_LONG = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _cost(case: dict) -> float:
@@ -89,26 +92,20 @@ def _cost(case: dict) -> float:
     return result.summary["total_cost_usd"]
 
 
-@PROPS
-@given(chains(), st.randoms(use_true_random=False))
-def test_every_plan_checks_and_row_order_does_not_matter(case, rnd):
+def _row_order(case: dict, rnd) -> None:  # noqa: ANN001
     cost = _cost(case)
     shuffled = {k: (rnd.sample(v, len(v)) if isinstance(v, list) else v) for k, v in case.items()}
     assert _cost(shuffled) == pytest.approx(cost, rel=1e-9, abs=0.05)
 
 
-@PROPS
-@given(chains(), st.integers(0, 10**6), st.integers(1, 100))
-def test_more_capacity_never_costs_more(case, pick, extra):
+def _more_capacity(case: dict, pick: int, extra: int) -> None:
     cost = _cost(case)
     supply = [dict(r) for r in case["supply"]]
     supply[pick % len(supply)]["capacity_t"] += extra
     assert _cost({**case, "supply": supply}) <= cost + 1e-6 * abs(cost) + 0.05
 
 
-@PROPS
-@given(chains(), st.sampled_from([0.5, 3.0]))
-def test_scaling_every_cost_scales_the_total(case, k):
+def _scaling(case: dict, k: float) -> None:
     cost = _cost(case)
 
     def scaled(rows: list[dict], cols: tuple[str, ...]) -> list[dict]:
@@ -125,3 +122,42 @@ def test_scaling_every_cost_scales_the_total(case, k):
         "settings": {**case["settings"], "shortage_cost_usd_per_kg": 10000 * k},
     }
     assert _cost(case2) == pytest.approx(k * cost, rel=1e-7, abs=0.05 * k)
+
+
+@PROPS
+@given(chains(), st.randoms(use_true_random=False))
+def test_every_plan_checks_and_row_order_does_not_matter(case, rnd):
+    _row_order(case, rnd)
+
+
+@PROPS
+@given(chains(), st.integers(0, 10**6), st.integers(1, 100))
+def test_more_capacity_never_costs_more(case, pick, extra):
+    _more_capacity(case, pick, extra)
+
+
+@PROPS
+@given(chains(), st.sampled_from([0.5, 3.0]))
+def test_scaling_every_cost_scales_the_total(case, k):
+    _scaling(case, k)
+
+
+@pytest.mark.slow
+@PROPS_LONG
+@given(chains(), st.randoms(use_true_random=False))
+def test_every_plan_checks_and_row_order_does_not_matter_long(case, rnd):
+    _row_order(case, rnd)
+
+
+@pytest.mark.slow
+@PROPS_LONG
+@given(chains(), st.integers(0, 10**6), st.integers(1, 100))
+def test_more_capacity_never_costs_more_long(case, pick, extra):
+    _more_capacity(case, pick, extra)
+
+
+@pytest.mark.slow
+@PROPS_LONG
+@given(chains(), st.sampled_from([0.5, 3.0]))
+def test_scaling_every_cost_scales_the_total_long(case, k):
+    _scaling(case, k)

@@ -242,15 +242,17 @@ def run_interruptible(h, on_tick=None) -> None:  # noqa: ANN001
             done.set()
 
     worker = threading.Thread(target=target, name="highs", daemon=True)
-    worker.start()
-    t0 = time.perf_counter()
     try:
+        # started inside the try: an interrupt that lands while the thread starts cancels it too
+        worker.start()
+        t0 = time.perf_counter()
         while not done.wait(0.1):
             if on_tick is not None:
                 on_tick(time.perf_counter() - t0)
     except KeyboardInterrupt:
         h.cancelSolve()
-        worker.join()
+        if worker.ident is not None:  # the thread runs (or ran) h.run(): wait until it has stopped
+            done.wait()
         raise
     if failure:
         raise failure[0]
