@@ -24,8 +24,12 @@ What this module decides, and why:
   threshold loses nothing, also through assemblies (the max of rounded inputs
   rounds to the same bucket as the max of the true inputs), so limits are
   exact in whole days with few labels. Every departure (lane, class, bucket)
-  that can still arrive in time is listed in ``Network.ships``, with the class
-  and bucket it arrives in: these are the model's ship columns.
+  that can still arrive in time, and is the latest of its lane and class to
+  arrive in its arrival bucket, is listed in ``Network.ships``, with the class
+  and bucket it arrives in: these are the model's ship columns. (An earlier
+  departure arriving alike adds nothing: its batch could be made later at the
+  same cost, its inputs waiting in the buffer. Where coproducts tie buckets
+  together, every departure is kept.)
 
 Classes and buckets are decided product by product in bill-of-materials order
 (thresholds in reverse order), and within a product for all of its lanes at
@@ -254,8 +258,11 @@ def _governing(table: dict, country: str, product: str) -> License | None:
     return table.get((country, product)) or table.get((country, "*"))
 
 
-def build_network(inputs: Inputs) -> Network:
-    """Resolve recipes and lanes, prune, and assign exposure classes and lead-time buckets."""
+def build_network(inputs: Inputs, latest_departures: bool = True) -> Network:
+    """Resolve recipes and lanes, prune, and assign exposure classes and lead-time buckets.
+
+    ``latest_departures=False`` keeps every departure that can arrive in time (the model before the
+    reduction), for the differential test that holds the two to the same optima."""
     sites = inputs.sites.set_index("site_id")
     country = sites["country"].to_dict()
     proc = sites["processing_days"].astype(int).to_dict()
@@ -362,7 +369,7 @@ def build_network(inputs: Inputs) -> Network:
     )
     codes = _SiteCodes(sites.index, lanes)
     departures = _assign_classes(net, inputs, country, codes)
-    _assign_buckets(net, proc, codes, departures)
+    _assign_buckets(net, proc, codes, departures, latest_departures)
     return net
 
 
@@ -659,7 +666,8 @@ def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], codes
 # --------------------------------------------------------------------------- buckets
 
 
-def _assign_buckets(net: Network, proc: dict[str, int], codes: _SiteCodes, departures: dict[str, _Departures]) -> None:
+def _assign_buckets(net: Network, proc: dict[str, int], codes: _SiteCodes, departures: dict[str, _Departures],
+                    latest_departures: bool = True) -> None:
     """Thresholds backward from the plants' limits, then the buckets that can occur forward; and ``net.ships``."""
     limit: dict[tuple[str, str], int] = {}
     for r in net.demand.itertuples(index=False):
@@ -703,6 +711,7 @@ def _assign_buckets(net: Network, proc: dict[str, int], codes: _SiteCodes, depar
                 t2 = _less(th, proc[s])
                 thr_in[(s, inp)].append(t2[t2 >= 0])
     # forward: buckets that can actually occur; every departure that can arrive in time is a ship column
+    joint_keys = set(net.joint) | set(coproducts_of)
     out_b: dict[tuple[str, str], np.ndarray] = {}
     arr_buckets: dict[tuple[str, str], np.ndarray] = {}
     ships = []
@@ -732,6 +741,17 @@ def _assign_buckets(net: Network, proc: dict[str, int], codes: _SiteCodes, depar
         row, bucket = made.expand(dep.src)
         ok, arr_bucket = arriving[p].round_up(dep.dst[row], _more(bucket, dep.shift[row]))
         row, bucket, arr_bucket = row[ok], bucket[ok], arr_bucket[ok]
+        # Of the departures of one (lane, class) that arrive in the same bucket, only the latest is
+        # needed: they cost the same and arrive alike, and a batch made earlier could as well have been
+        # made in the later bucket (its inputs wait in the buffer, whose buckets include every make
+        # bucket less processing days). Not so where coproducts tie a batch's bucket to another's:
+        # there every departure stays.
+        if latest_departures and len(row):
+            tied = np.zeros(n_sites, dtype=bool)
+            tied[[codes.of[s] for s, _ in active_of.get(p, []) if (s, p) in joint_keys]] = True
+            last = np.append((row[1:] != row[:-1]) | (arr_bucket[1:] != arr_bucket[:-1]), True)
+            keep = last | tied[dep.src[row]]
+            row, bucket, arr_bucket = row[keep], bucket[keep], arr_bucket[keep]
         got = _PerSite(n_sites, dep.dst[row], arr_bucket)
         for t in got.sites().tolist():
             arr_buckets[(codes.names[t], p)] = got.of(t)
