@@ -17,11 +17,10 @@ Issue 10's faults, and how the tests here follow them:
    the controlled material a shipment actually contains;
 3. repeated Lanes rows (already fixed: the later row governs, with a warning).
 
-The hand-worked tests of faults 1 and 2 are ``xfail(strict=True)`` today: the
-moment a fix lands they XPASS and the suite turns red, and the lead removes
-their marks. The property tests draw fault-1 and fault-2 features (minimum
-volumes, country shares below 1, content rules with different parameters per
-product) only for the faults listed in ``FIXED_FAULTS``, see there.
+The hand-worked tests of faults 1 and 2 failed before the fix (commit f22a0cb), and the
+property tests draw fault-1 and fault-2 features (minimum volumes, country shares below 1,
+content rules with different parameters per product) for the faults listed in ``FIXED_FAULTS``,
+now all of them.
 
 Units: quantities in t, prices in USD/kg, so a tonne at 1 USD/kg costs 1,000 USD.
 """
@@ -53,7 +52,7 @@ K = 1000.0  # USD per tonne for each USD per kg
 # FIXED_FAULTS = {1, 2}, then run `pytest tests/test_oracle.py -q` and
 # `pytest tests/test_oracle.py -q -m slow`. Fault 3 (repeated Lanes rows) is
 # already fixed, so repeated rows are always generated.
-FIXED_FAULTS: set[int] = set()
+FIXED_FAULTS: set[int] = {1, 2}
 
 SOLVERS = ["highs", "cbc"]
 
@@ -239,38 +238,30 @@ def test_oracle_reaches_every_hand_worked_optimum(name):
     assert oracle_total(inp) == pytest.approx(expected, rel=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 fault 1: pruning drops a by-product that could fill a minimum volume")
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_min_volume_filled_with_unwanted_coproduct(solver):
     inp, expected = case_min_volume_unwanted_coproduct()
     assert planner_total(inp, solver) == pytest.approx(expected, rel=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 fault 1: pruning drops OX from slow ore that could fill a "
-                                       "minimum volume")
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_min_volume_filled_with_slow_ore(solver):
     inp, expected = case_min_volume_slow_ore()
     assert planner_total(inp, solver) == pytest.approx(expected, rel=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 fault 1: a country share counts shipments that arrive too late "
-                                       "for a plant, which the planner has no columns for")
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_country_share_met_with_late_shipment(solver):
     inp, expected = case_country_share_late_shipment()
     assert planner_total(inp, solver) == pytest.approx(expected, rel=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 fault 2: content-rule parameters taken over every site's recipes, "
-                                       "not the site-specific recipe actually used")
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_content_rule_parameters_follow_site_specific_recipe(solver):
     inp, expected = case_content_rule_site_specific_recipe()
     assert planner_total(inp, solver) == pytest.approx(expected, rel=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 fault 2: Australian Tb in a Japanese magnet brings China's Tb row")
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_content_rule_other_countrys_material_brings_no_row(solver):
     inp, expected = case_content_rule_other_countrys_material()
