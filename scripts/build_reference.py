@@ -1,12 +1,20 @@
 #!/usr/bin/env python3
-"""Build the reference input workbook from the CSVs in inputs/reference/.
+"""Build the reference input workbooks from the CSVs in inputs/.
 
-    python scripts/build_reference.py [--out PATH]
+    python scripts/build_reference.py                      # every case, and the package copies
+    python scripts/build_reference.py [--case NAME] --out PATH [--whatif-out PATH]
 
 Reads one CSV per contract sheet (Sites, Supply, Recipes, CoProducts, Lanes,
 Demand, Controls, Settings) plus Sources.csv, and writes one .xlsx workbook
-with those sheets in that order, then a Sources sheet and an About sheet.
-The default output is inputs/rare_earth_magnets.xlsx.
+with those sheets in that order, then a Sources sheet and an About sheet; and
+the case's WhatIf.csv into its what-if workbook. Two cases:
+
+* ``2026`` (the bundled default): inputs/reference/ and inputs/whatif/ ->
+  inputs/rare_earth_magnets.xlsx and inputs/whatif_reference.xlsx, also copied
+  into planner/data/ (the installed package's bundled case);
+* ``v1_2025`` (the first reference case, kept unchanged because tests assert its
+  figures): inputs/v1_2025/reference/ and inputs/v1_2025/whatif/ ->
+  inputs/rare_earth_magnets_v1_2025.xlsx and inputs/whatif_v1_2025.xlsx.
 
 Every CSV is read as text (``dtype=str, keep_default_na=False``) so that IDs
 stay IDs and ``NA`` (Namibia) is not taken for a missing value; the numeric
@@ -38,11 +46,37 @@ SRC_DIR = ROOT / "inputs" / "reference"
 DEFAULT_OUT = ROOT / "inputs" / "rare_earth_magnets.xlsx"
 WHATIF_DIR = ROOT / "inputs" / "whatif"
 WHATIF_OUT = ROOT / "inputs" / "whatif_reference.xlsx"
+V1_DIR = ROOT / "inputs" / "v1_2025"
 # The installed package carries its own copies (an installed wheel has no inputs/ folder): written here
 # too, from the same bytes, whenever the default outputs are built; tests/test_package.py holds them equal.
 PACKAGE_DATA = ROOT / "planner" / "data"
 FIXED_TIME = dt.datetime(2026, 11, 24, 0, 0, 0)
-DATA_AS_OF = "January 2026 (public sources cited in the Sources sheet)"
+
+
+class Case:
+    """One reference case: where its CSVs are, where its workbooks go, what its About sheet says."""
+
+    def __init__(self, name: str, src: Path, whatif_src: Path, out: Path, whatif_out: Path,
+                 data_as_of: str, models: str | None = None, packaged: bool = False):
+        self.name, self.src, self.whatif_src = name, src, whatif_src
+        self.out, self.whatif_out = out, whatif_out
+        self.data_as_of, self.models, self.packaged = data_as_of, models, packaged
+
+
+CASES = {
+    "2026": Case("2026", SRC_DIR, WHATIF_DIR, DEFAULT_OUT, WHATIF_OUT,
+                 data_as_of="December 2026 (public sources of late June 2026 or earlier, cited in the Sources "
+                            "sheet; shared/research/domain-review-2026-12.md)",
+                 models="Models the year 2026 as the world stood in December 2026: capacity is what this buyer "
+                        "can get (the open share, not nameplate), projects without output in 2026 at 0.",
+                 packaged=True),
+    # The first reference case, frozen: tests assert its figures (1.42 bn USD, 107.5 t short, ...).
+    # Its About sheet is the one it was built with, so the workbook is the very bytes it had.
+    "v1_2025": Case("v1_2025", V1_DIR / "reference", V1_DIR / "whatif",
+                    ROOT / "inputs" / "rare_earth_magnets_v1_2025.xlsx", ROOT / "inputs" / "whatif_v1_2025.xlsx",
+                    data_as_of="January 2026 (public sources cited in the Sources sheet)"),
+}
+DEFAULT_CASE = "2026"
 
 # Contract v1: sheet -> (columns in contract order, numeric columns).
 SHEETS: dict[str, tuple[list[str], set[str]]] = {
@@ -67,8 +101,11 @@ SHEETS: dict[str, tuple[list[str], set[str]]] = {
     "Settings": (["key", "value"], set()),  # value: number if it reads as one
     "Sources": (["sheet", "row_key", "column", "value", "tag", "basis"], {"value"}),
 }
-# The what-if workbook (planner batch --whatif); `basis` is an extra column the planner ignores.
-WHATIF_COLUMNS = (["scenario", "sheet", "key", "column", "operation", "value", "basis"], set())
+# The what-if workbook (planner batch --whatif); `question` (the one line a scenario answers, on its first
+# row) and `basis` (the source of each figure) are extra columns the planner ignores. The v1 case has no
+# question column.
+WHATIF_BASE = ["scenario", "sheet", "key", "column", "operation", "value"]
+WHATIF_FORMS = (WHATIF_BASE + ["question", "basis"], WHATIF_BASE + ["basis"])
 NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -92,7 +129,10 @@ def read_sheet(src: Path, sheet: str) -> list[list[object]]:
     if not path.exists():
         raise BuildError(f"{path}: missing")
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    columns, numeric = WHATIF_COLUMNS if sheet == "WhatIf" else SHEETS[sheet]
+    if sheet == "WhatIf":
+        columns, numeric = next((f for f in WHATIF_FORMS if f == list(df.columns)), WHATIF_FORMS[0]), set()
+    else:
+        columns, numeric = SHEETS[sheet]
     if list(df.columns) != columns:
         raise BuildError(f"{path}: columns {list(df.columns)} != contract {columns}")
     rows: list[list[object]] = [list(columns)]
@@ -132,7 +172,8 @@ def write_rows(ws, rows: list[list[object]], header: bool = True) -> None:
         ws.freeze_panes = "A2"
 
 
-def build_workbook(src: Path) -> Workbook:
+def build_workbook(src: Path, case: Case | None = None) -> Workbook:
+    case = case or CASES[DEFAULT_CASE]
     wb = Workbook()
     wb.remove(wb.active)
     for sheet in SHEETS:
@@ -140,13 +181,15 @@ def build_workbook(src: Path) -> Workbook:
     about = wb.create_sheet("About")
     lines = [
         ["Rare-earth permanent-magnet sourcing: reference dataset for planner (input contract v1)"],
-        [f"Data as of: {DATA_AS_OF}"],
+        [f"Data as of: {case.data_as_of}"],
+        *([[case.models]] if case.models else []),
         ["Tags in Sources: [S] stated in the cited source; [D] derived by arithmetic from [S]; "
          "[E] estimate made for this dataset (not a fact); [U] widely reported but unconfirmed."],
         ["Figures tagged [E] are estimates: do not cite them as facts."],
         ["Units: tonnes per year, USD per kg (unit costs are the cost added at each site), "
          "calendar days, fractions in [0, 1]."],
-        ["Source of truth: inputs/reference/*.csv (see inputs/reference/README.md)."],
+        [f"Source of truth: {case.src.relative_to(ROOT).as_posix()}/*.csv "
+         f"(see {case.src.relative_to(ROOT).as_posix()}/README.md)."],
         ["Regenerate: python scripts/build_reference.py [--out PATH]"],
     ]
     write_rows(about, lines, header=False)
@@ -159,17 +202,26 @@ def build_workbook(src: Path) -> Workbook:
     return wb
 
 
-def build_whatif_workbook(src: Path) -> Workbook:
+def build_whatif_workbook(src: Path, case: Case | None = None) -> Workbook:
+    case = case or CASES[DEFAULT_CASE]
     wb = Workbook()
     wb.remove(wb.active)
-    write_rows(wb.create_sheet("WhatIf"), read_sheet(src, "WhatIf"))
+    rows = read_sheet(src, "WhatIf")
+    write_rows(wb.create_sheet("WhatIf"), rows)
     about = wb.create_sheet("About")
-    write_rows(about, [
-        ["What-if scenarios for the reference case: planner batch --whatif inputs/whatif_reference.xlsx"],
+    lines = [
+        [f"What-if scenarios for the reference case: planner batch {case.out.relative_to(ROOT).as_posix()} "
+         f"--whatif {case.whatif_out.relative_to(ROOT).as_posix()}"],
         ["Each row changes one sheet of the reference input; rows with one scenario name form one scenario."],
+    ]
+    if "question" in rows[0]:
+        lines.append(["The question column (first row of each scenario) says what the scenario answers."])
+    lines += [
         ["The basis column tags each figure [S]/[D]/[E] as in the reference Sources sheet."],
-        ["Source of truth: inputs/whatif/WhatIf.csv. Regenerate: python scripts/build_reference.py"],
-    ], header=False)
+        [f"Source of truth: {(src / 'WhatIf.csv').relative_to(ROOT).as_posix()}. "
+         "Regenerate: python scripts/build_reference.py"],
+    ]
+    write_rows(about, lines, header=False)
     about.column_dimensions["A"].width = 100
     wb.properties.creator = "scripts/build_reference.py"
     wb.properties.created = FIXED_TIME
@@ -210,26 +262,42 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def build_case(case: Case) -> tuple[bytes, bytes]:
+    return (workbook_bytes(build_workbook(case.src, case)),
+            workbook_bytes(build_whatif_workbook(case.whatif_src, case)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help=f"output workbook (default: {DEFAULT_OUT.relative_to(ROOT)})")
-    parser.add_argument("--whatif-out", type=Path, default=WHATIF_OUT,
-                        help=f"what-if workbook (default: {WHATIF_OUT.relative_to(ROOT)})")
+    parser.add_argument("--case", choices=sorted(CASES), default=None,
+                        help=f"build one case (default with --out: {DEFAULT_CASE}; without: every case)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"output workbook (default: the case's, e.g. {DEFAULT_OUT.relative_to(ROOT)})")
+    parser.add_argument("--whatif-out", type=Path, default=None,
+                        help=f"what-if workbook (default: the case's, e.g. {WHATIF_OUT.relative_to(ROOT)})")
     args = parser.parse_args(argv)
-    try:
-        data = workbook_bytes(build_workbook(SRC_DIR))
-        whatif = workbook_bytes(build_whatif_workbook(WHATIF_DIR))
-    except BuildError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    write_atomic(args.out, data)
-    write_atomic(args.whatif_out, whatif)
-    print(f"wrote {args.out} and {args.whatif_out}")
-    for built, default, payload in ((args.out, DEFAULT_OUT, data), (args.whatif_out, WHATIF_OUT, whatif)):
-        if built.resolve() == default.resolve():
-            write_atomic(PACKAGE_DATA / default.name, payload)
-            print(f"wrote {(PACKAGE_DATA / default.name).relative_to(ROOT)} (the installed package's copy)")
+    if args.case is None and args.out is None and args.whatif_out is None:
+        names = list(CASES)
+    else:
+        names = [args.case or DEFAULT_CASE]
+    for name in names:
+        case = CASES[name]
+        try:
+            data, whatif = build_case(case)
+        except BuildError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        out = args.out or case.out
+        whatif_out = args.whatif_out or case.whatif_out
+        write_atomic(out, data)
+        write_atomic(whatif_out, whatif)
+        print(f"wrote {out} and {whatif_out} (case {name})")
+        if not case.packaged:
+            continue
+        for built, default, payload in ((out, case.out, data), (whatif_out, case.whatif_out, whatif)):
+            if built.resolve() == default.resolve():
+                write_atomic(PACKAGE_DATA / default.name, payload)
+                print(f"wrote {(PACKAGE_DATA / default.name).relative_to(ROOT)} (the installed package's copy)")
     return 0
 
 

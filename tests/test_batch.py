@@ -149,8 +149,9 @@ def test_parse_whatif_groups_rows_by_scenario_in_order():
 @pytest.fixture(scope="module")
 def reference_batch(tmp_path_factory):  # noqa: ANN001, ANN201
     out = tmp_path_factory.mktemp("batch") / "batch.xlsx"
-    res = CliRunner().invoke(main, ["batch", str(ROOT / "inputs" / "rare_earth_magnets.xlsx"), "--whatif",
-                                    str(ROOT / "inputs" / "whatif_reference.xlsx"), "-o", str(out), "--json",
+    # the v1 case and its what-ifs: the scenario names and counts below are theirs
+    res = CliRunner().invoke(main, ["batch", str(ROOT / "inputs" / "rare_earth_magnets_v1_2025.xlsx"), "--whatif",
+                                    str(ROOT / "inputs" / "whatif_v1_2025.xlsx"), "-o", str(out), "--json",
                                     "--jobs", "2", "--detail"])
     assert res.exit_code == 0, res.output
     return json.loads(res.stdout), out
@@ -172,8 +173,8 @@ def test_batch_scenario_costs_the_same_as_a_single_solve_of_the_edited_input(ref
     from planner.input.validate import load, load_whatif  # noqa: PLC0415
     from planner.whatif.scenarios import parse_whatif as parse  # noqa: PLC0415
 
-    inputs = load(ROOT / "inputs" / "rare_earth_magnets.xlsx")
-    scenarios = {s.name: s for s in parse(load_whatif(ROOT / "inputs" / "whatif_reference.xlsx"))}
+    inputs = load(ROOT / "inputs" / "rare_earth_magnets_v1_2025.xlsx")
+    scenarios = {s.name: s for s in parse(load_whatif(ROOT / "inputs" / "whatif_v1_2025.xlsx"))}
     for name in ("Approvals drop to 25 %", "Lynas heavy rare earth expansion"):
         single = plan(apply_scenario(inputs, scenarios[name])).summary["total_cost_usd"]
         batch = next(s for s in payload["scenarios"] if s["scenario"] == name)["total_cost_usd"]
