@@ -94,7 +94,7 @@ def run(args: list[str]):  # noqa: ANN201
 # (pytest -m slow, run by CI), hundreds.
 FUZZ = settings(max_examples=50, deadline=None, database=None, report_multiple_bugs=False,
                 suppress_health_check=[HealthCheck.too_slow])
-FUZZ_LONG = settings(FUZZ, max_examples=400)
+FUZZ_LONG = settings(FUZZ, max_examples=300)
 
 
 @FUZZ
