@@ -274,6 +274,8 @@ _SLOW_HIGHS = """
         raise AssertionError("the stand-in solver was not cancelled")
 
     planner.api.solve = slow_solve
+    solve_mod.solve = slow_solve
+    solve_mod._run_highs = lambda h, model, t0: slow_solve(model, None)  # a batch's warm solver
 """
 # A stand-in CBC binary: writes its process id, then runs until killed.
 _SLOW_CBC = """
@@ -357,6 +359,43 @@ def test_sigterm_during_a_cbc_solve_ends_the_cbc_process(case):  # noqa: ANN001
         proc.kill()
         if pid is not None and _alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def _children(pid: int) -> set[int]:
+    out: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with open(task / "children") as fh:
+            out |= {int(c) for c in fh.read().split()}
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from /proc")
+def test_sigterm_during_a_parallel_batch_ends_the_workers(case):  # noqa: ANN001
+    inp, out = case
+    started = inp.parent.parent / "started"
+    before_out = snapshot(out)
+    whatif = inp.parent / "WhatIf.csv"
+    whatif.write_text("scenario,sheet,key,column,operation,value\n"
+                      "cheap A,Supply,MINE_A/ORE,unit_cost_usd_per_kg,set,1\n"
+                      "cheap B,Supply,MINE_B/ORE,unit_cost_usd_per_kg,set,1\n")
+    proc = _spawn(_SLOW_HIGHS, started, ["batch", str(inp), "--whatif", str(inp.parent), "-o",
+                                         str(out / "batch.xlsx"), "--jobs", "2"])
+    workers: set[int] = set()
+    try:
+        _wait_for(started, proc, "a worker started solving")
+        workers = _children(proc.pid)
+        assert workers, "no worker processes"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 143, err
+        assert "Terminated" in err and "Nothing was written." in err, err
+        assert not [w for w in workers if _alive(w)], "a batch worker outlived the planner"
+        assert snapshot(out) == before_out
+    finally:
+        proc.kill()
+        for w in workers:
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
 
 
 # --------------------------------------------------------------------------- full disk, long names
