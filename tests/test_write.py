@@ -24,10 +24,10 @@ from tests.test_validate import good, write_xlsx
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "inputs" / "rare_earth_magnets.xlsx"
-SHEETS = ["Findings", "Summary", "Plants", "Charts", "Sourcing", "Lanes used", "Sites", "Suppliers", "Limits",
+SHEETS = ["Findings", "Summary", "Plants", "Charts", "Sourcing", "Made where", "Lanes used", "Sites", "Suppliers", "Limits",
           "Licenses", "Candidates", "Run info"]
 # sheets that are tables under a frozen header row (Findings, Summary and Charts are read top to bottom)
-TABLE_SHEETS = [n for n in SHEETS if n not in ("Findings", "Summary", "Charts", "Limits")]
+TABLE_SHEETS = [n for n in SHEETS if n not in ("Findings", "Summary", "Charts", "Limits", "Made where")]
 EVIL = '=HYPERLINK("http://evil","x")'
 # The control characters XML 1.0 cannot hold; the writer documents that it replaces them with U+FFFD.
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -203,7 +203,7 @@ def test_recommendation_workbook_sheets_and_frozen_headers(reference_plan):
 def test_summary_header_is_frozen(reference_plan):
     _, out = reference_plan
     ws = openpyxl.load_workbook(out)["Summary"]
-    assert ws["A4"].value == "item"  # two title lines, a blank line, then the header
+    assert ws["A4"].value == "Item"  # two title lines, a blank line, then the header
     assert ws.freeze_panes == "A5"
 
 

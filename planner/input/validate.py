@@ -739,9 +739,11 @@ def numeric_warnings(tables: dict[str, pd.DataFrame]) -> list[Issue]:
 
 
 def _sha256(path: Path) -> str:
+    """A workbook's SHA-256 as ``sha256sum`` prints it; a CSV folder's over each file's name and bytes."""
+    if not path.is_dir():
+        return hashlib.sha256(path.read_bytes()).hexdigest()
     h = hashlib.sha256()
-    files = sorted(f for f in path.iterdir() if f.suffix.lower() == ".csv") if path.is_dir() else [path]
-    for f in files:
+    for f in sorted(f for f in path.iterdir() if f.suffix.lower() == ".csv"):
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import textwrap
+from pathlib import Path
 
 import pandas as pd
 
 from planner.input import schema
-from planner.output.write import Column, Table
+from planner.output.write import Column, Fmt, Table
+from planner.results import tiers
 from planner.results.report import Plan
 
 T = "#,##0.0"  # tonnes
@@ -15,6 +18,47 @@ USD = "#,##0"
 USD_KG = "#,##0.00"
 PCT = "0.0%"
 MILLIONS = r"#,##0,,\ \M"  # Excel: each trailing comma divides by 1,000; then a literal " M"
+M_USD = r"#,##0.0,,\ \M"  # USD shown in millions with one decimal (the cell holds the exact USD)
+SECONDS = "0.00"
+# Fixed colours per country, so that a country is the same colour in every chart and no other country
+# takes China's red (Excel's default palette starts with a red-ish series for whichever comes first).
+CHINA_RED = "D62728"
+PALETTE = ["1F77B4", "2CA02C", "FF7F0E", "9467BD", "8C564B", "E377C2", "7F7F7F", "BCBD22", "17BECF",
+           "AEC7E8", "98DF8A", "FFBB78", "C5B0D5", "C49C94", "F7B6D2", "C7C7C7", "DBDB8D", "9EDAE5"]
+# The interpretations README ("they are also in Run info") lists, one line each.
+ASSUMPTIONS = (
+    "Lead time is measured to arrival at the plant; a plant's own processing_days is not counted.",
+    "A shipment needing licenses of two countries adds both approval times and both expected losses; a content-rule "
+    "license takes the strictest parameters among that country's content-rule rows whose material it carries.",
+    "Material carries a country's content when made there under a Controls row with content_rule = yes, through "
+    "every later stage; rows of one country with equal parameters are one flag.",
+    "max_country_share counts what sites ship, not what they make; a shipment counts even if it arrives too late.",
+    "A Lanes row naming one site as sender and receiver is an internal transfer; group rows never pair a site "
+    "with itself.",
+    "Among equally cheap plans the least exposed is reported (a tie-break of 0.01 USD per tonne per class flag, "
+    "left out of every reported cost).",
+    "Status is honest: optimal means proven optimal (a MIP within mip_gap); a time-limited solve is feasible with "
+    "its gap.",
+    "Large MIPs (20,000 variables and up, HiGHS) are solved LP relaxation, restricted MIP, full MIP, each with its "
+    "share of the time limit (solve_phases).",
+)
+
+
+def country_colors(countries: list[str]) -> dict[str, str]:
+    """A fixed colour per country: China red, the others from a palette without red, by sorted code."""
+    others = sorted(c for c in set(countries) if c != "CN")
+    out = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(others)}
+    if "CN" in countries:
+        out["CN"] = CHINA_RED
+    return out
+
+
+def site_names(plan: Plan) -> dict[str, str]:
+    sites = plan.sites
+    if not len(sites) or "name" not in sites.columns:
+        return {}
+    return {str(k): str(v) if isinstance(v, str) and v else str(k)
+            for k, v in zip(sites["site_id"], sites["name"], strict=True)}
 
 
 def status_text(plan: Plan) -> str:
@@ -51,47 +95,67 @@ def recommendation_tables(plan: Plan) -> list[Table]:
         "duty": "Import duty",
         "tariff": "Ad-valorem tariffs",
         "qualification": "Qualification of new suppliers (one-off)",
-        "shortage": "Shortage (priced unmet demand)",
-        "license_risk": f"License risk (risk_weight {s['risk_weight']:g} x expected loss)",
+        "shortage": "Shortage penalty (priced unmet demand)",
+        "license_risk": "Expected license loss" if float(s["risk_weight"]) == 1 else
+        f"License risk (risk_weight {s['risk_weight']:g} x expected loss)",
     }
+    cash = sum(v for k, v in parts.items() if k not in ("shortage", "license_risk"))
+    demand = float(s["demand_t"])
+    table = tiers.by_country(plan.sourcing)
+    china = tiers.country_share(table)
     summary_rows: list[list[object]] = [
         ["Status", status_text(plan), ""],
-        ["Total cost", s["total_cost_usd"], "USD/yr"],
-        *[[f"  {labels[k]}", v, "USD/yr"] for k, v in parts.items()],
-        ["Demand", s["demand_t"], "t/yr"],
-        ["Delivered", s["delivered_t"], "t/yr"],
-        ["Shortage", s["shortage_t"], "t/yr"],
-        ["License-exposed deliveries", s["exposed_t"], "t/yr"],
-        ["License-exposed share of deliveries", s["exposed_share"], "fraction"],
-        ["Expected license loss (before risk_weight)", s["expected_license_loss_usd"], "USD/yr"],
-        ["Best bound on total cost", s["best_bound_usd"], "USD/yr"],
+        ["Total cost", Fmt(s["total_cost_usd"], M_USD), "M USD/yr"],
+        ["  Cash cost", Fmt(cash, M_USD), "M USD/yr"],
+        *[[f"    {labels[k]}", Fmt(v, M_USD), "M USD, one-off (in this year's total)" if k == "qualification"
+           else "M USD/yr"] for k, v in parts.items() if k not in ("shortage", "license_risk")],
+        [f"  {labels['license_risk']}", Fmt(parts.get("license_risk", 0.0), M_USD), "M USD/yr (a penalty, not cash)"],
+        [f"  {labels['shortage']}", Fmt(parts.get("shortage", 0.0), M_USD), "M USD/yr (a penalty, not cash)"],
+        ["Demand", Fmt(demand, T), "t/yr"],
+        ["Delivered", Fmt(s["delivered_t"], T), "t/yr"],
+        ["Shortage", Fmt(s["shortage_t"], T), "t/yr"],
+        ["License-exposed deliveries", Fmt(s["exposed_t"], T), "t/yr"],
+        ["License-exposed share of deliveries", Fmt(s["exposed_share"], PCT), "of t delivered"],
+        ["License-exposed share of demand", Fmt(s["exposed_t"] / demand if demand > 0 else 0.0, PCT),
+         "of t demanded (the base of the exposure caps)"],
+        *[[f"Made in China: {tiers.STAGE_NAMES[st]}", Fmt(v, PCT), "of the stage's tonnes behind deliveries"]
+          for st, v in china.items() if v is not None],
+        ["Expected license loss (before risk_weight)", Fmt(s["expected_license_loss_usd"], M_USD), "M USD/yr"],
         ["Solver", s["solver"], ""],
-        ["Solve time", s["solve_time_s"], "s"],
-        ["Input", plan.run_info.get("input", ""), ""],
+        ["Solve time", Fmt(s["solve_time_s"], SECONDS), "s"],
+        ["Input", _input_name(plan), ""],
     ]
+    names = site_names(plan)
     short = plan.plants[plan.plants["shortage_t"] > 0] if len(plan.plants) else plan.plants
     for r in short.itertuples(index=False):
-        summary_rows.append([f"Short: {r.site_id} {r.product}", r.shortage_t, f"t of {r.demand_t:,.1f} t"])
+        summary_rows.append([f"Short: {names.get(r.site_id, r.site_id)} {r.product}", Fmt(r.shortage_t, T),
+                             f"t of {r.demand_t:,.1f} t"])
     for w in plan.warnings:
         summary_rows.append(["Warning", w, ""])
     summary = Table(
         "Summary",
-        [Column("item", 46), Column("value", 22, USD), Column("unit", 10)],
+        [Column("item", 46), Column("value", 16, USD), Column("unit", 14)],
         summary_rows,
-        title=["Sourcing recommendation", "Costs per year; tonnes per year. Every figure is recomputed from the flows."],
+        title=["Sourcing recommendation", "Costs per year in M USD; tonnes per year. Every figure is recomputed from "
+                                          "the flows. China shares " + tiers.METHOD + "."],
     )
     plants = Table(
         "Plants",
-        [Column("plant", 18), Column("product", 14), Column("demand_t", 12, T), Column("delivered_t", 12, T),
+        [Column("Plant", 18), Column("site", 12), Column("product", 14), Column("demand_t", 12, T),
+         Column("delivered_t", 12, T),
          Column("shortage_t", 12, T), Column("exposed_t", 12, T, "tonnes that passed, or contain material that "
                                              "passed, a license event"),
-         Column("exposed_share", 12, PCT), Column("exposed_cap", 12, PCT),
+         Column("Exposed share of demand", 12, PCT, "exposed tonnes / tonnes demanded: the base of the cap"),
+         Column("Exposed cap (of demand)", 12, PCT, "the most of the demand that may be license-exposed"),
+         Column("Exposed share of deliveries", 12, PCT, "exposed tonnes / tonnes delivered: higher than the share "
+                                                        "of demand when some demand is short"),
+         Column("Made in China: magnet", 12, PCT, "share of the delivered magnets made by Chinese magnet makers"),
+         Column("Made in China: metal/alloy", 12, PCT, "share of the metal/alloy behind the deliveries made in China "
+                                                      "(" + tiers.METHOD + ")"),
          Column("lead_time_days", 14, "0", "longest chain of processing, transit and approval days of what was "
                                            "delivered"),
-         Column("lead_time_limit", 14, "0"), Column("suppliers", 40)],
-        _frame_rows(plan.plants, ["site_id", "product", "demand_t", "delivered_t", "shortage_t", "exposed_t",
-                                  "exposed_share", "exposed_cap_share", "max_lead_time_days",
-                                  "lead_time_limit_days", "suppliers"]) if len(plan.plants) else [],
+         Column("lead_time_limit_days", 14, "0"), Column("suppliers", 40)],
+        _plant_rows(plan, table),
     )
     sourcing = Table(
         "Sourcing",
@@ -152,27 +216,135 @@ def recommendation_tables(plan: Plan) -> list[Table]:
         _frame_rows(plan.candidates, ["site_id", "name", "stage", "country", "used", "qualification_cost_usd",
                                       "output_t", "min_volume_t"]),
     )
-    info_rows = []
-    for k, v in plan.run_info.items():
-        if isinstance(v, dict):
-            v = json.dumps(v, default=str, sort_keys=True)
-        info_rows.append([k, v if isinstance(v, (int, float, str)) or v is None else str(v)])
-    info = Table("Run info", [Column("key", 22), Column("value", 80)], info_rows)
-    out = [summary, plants, sourcing, flows, sites, lic, cand, info]
+    info = Table("Run info", [Column("key", 22), Column("value", 80)], _run_info_rows(plan))
+    out = [summary, plants, sourcing, _made_where(plan, table), flows, sites, lic, cand, info]
     ex = plan.explanation
     if ex is not None:
-        out = [_findings(plan, ex), *out[:5], _suppliers(ex), _limits(ex), *out[5:]]
-    out.insert(out.index(plants) + 1, _charts(plan))
+        out = [_findings(plan, ex, table), *out[:6], _suppliers(ex), _limits(ex), *out[6:]]
+    out.insert(out.index(plants) + 1, _charts(plan, table))
     return out
 
 
-def _findings(plan: Plan, ex) -> Table:  # noqa: ANN001
+def _input_name(plan: Plan) -> str:
+    """The input's file name: a workbook that travels should not carry the folders of the machine that ran it."""
+    src = plan.run_info.get("input") or ""
+    return Path(str(src)).name if src else ""
+
+
+def _versions(text: str) -> str:
+    """The versions line, with highspy's version from its distribution (the module has no __version__)."""
+    import importlib.metadata  # noqa: PLC0415
+
+    if "highspy " in text and not any(ch.isdigit() for ch in text.split("highspy ", 1)[1].split(",", 1)[0]):
+        try:
+            v = importlib.metadata.version("highspy")
+        except importlib.metadata.PackageNotFoundError:
+            v = "unknown"
+        text = text.replace("highspy ,", f"highspy {v},").replace("highspy  ", f"highspy {v} ")
+        if text.rstrip().endswith("highspy"):
+            text = text.rstrip() + f" {v}"
+    return text
+
+
+def _run_info_rows(plan: Plan) -> list[list[object]]:
+    rows = []
+    for k, v in plan.run_info.items():
+        if k == "input":
+            v = _input_name(plan)
+        elif k == "versions":
+            v = _versions(str(v))
+        if isinstance(v, dict):
+            v = json.dumps(v, default=str, sort_keys=True)
+        rows.append([k, v if isinstance(v, (int, float, str)) or v is None else str(v)])
+    rows.append(["china_shares", "Made in China " + tiers.METHOD + "; license exposure is exact per tonne."])
+    for i, a in enumerate(ASSUMPTIONS, start=1):
+        rows.append([f"assumption {i}", a])
+    return rows
+
+
+def _plant_rows(plan: Plan, table: pd.DataFrame) -> list[list[object]]:
+    p = plan.plants
+    if not len(p):
+        return []
+    names = site_names(plan)
+    shares = tiers.plant_shares(table).set_index(["plant", "product"]) if len(table) else None
+    rows = []
+    for r in p.itertuples(index=False):
+        cn = shares.loc[(r.site_id, r.product)] if shares is not None and (r.site_id, r.product) in shares.index \
+            else None
+        sup = ", ".join(names.get(x, x) for x in str(r.suppliers).split(", ") if x)
+        rows.append([names.get(r.site_id, r.site_id), r.site_id, r.product, r.demand_t, r.delivered_t, r.shortage_t,
+                     r.exposed_t, r.exposed_t / r.demand_t if r.demand_t > 0 else 0.0, r.exposed_cap_share,
+                     r.exposed_share, None if cn is None else _py(cn["magnet"]),
+                     None if cn is None else _py(cn["metal"]),
+                     None if pd.isna(r.max_lead_time_days) else int(r.max_lead_time_days),
+                     None if pd.isna(r.lead_time_limit_days) else int(r.lead_time_limit_days), sup])
+    return [[None if isinstance(v, float) and pd.isna(v) else v for v in row] for row in rows]
+
+
+def _made_where(plan: Plan, table: pd.DataFrame) -> Table:
+    """China at every tier, per plant and overall, with the country split behind it."""
+    names = site_names(plan)
+    shares = tiers.plant_shares(table)
+    per = [[names.get(r.plant, r.plant), r.plant, r.product,
+            *[None if pd.isna(getattr(r, st)) else float(getattr(r, st)) for st in tiers.STAGES]]
+           for r in shares.itertuples(index=False)]
+    overall = tiers.country_share(table)
+    per.append(["All plants", "", "all", *[overall[st] for st in tiers.STAGES]])
+    detail = Table(
+        "countries", [Column("Plant", 18), Column("site", 12), Column("product", 14), Column("stage", 12),
+                      Column("country", 9), Column("tonnes", 12, T, "tonnes of the stage's products behind the "
+                                                                   "deliveries, made in this country"),
+                      Column("share", 10, PCT, "of the stage's tonnes behind these deliveries")],
+        [[names.get(r.plant, r.plant), "" if r.plant == "all plants" else r.plant, r.product,
+          tiers.STAGE_NAMES[r.stage], r.country, float(r.tonnes), float(r.share)]
+         for r in table.itertuples(index=False)],
+        title=["Every country at every stage"])
+    exact = tiers.contains_any(plan)
+    lines = [f"Exactly (batches kept apart by the model): {100 * exact['exposed']:.1f} % of delivered tonnes contain "
+             "material that needs an export license"]
+    lines += [f"Exactly: {100 * v:.1f} % of delivered tonnes contain {k} material under its content rule"
+              for k, v in exact.items() if k != "exposed"]
     return Table(
-        "Findings",
-        [Column("finding", 140)],
-        [[f"{i}. {line}"] for i, line in enumerate(ex.findings, start=1)],
-        title=["Findings", f"Status: {status_text(plan)}. Figures per year; details on the following sheets."],
+        "Made where",
+        [Column("Plant", 18), Column("site", 12), Column("product", 14),
+         *[Column(f"China: {tiers.STAGE_NAMES[st]}", 12, PCT) for st in tiers.STAGES]],
+        per,
+        title=["Made in China, at every stage, of what each plant receives",
+               "Shares " + tiers.METHOD + ". " + "; ".join(lines) + "."],
+        freeze=False, sections=[detail])
+
+
+FINDING_WIDTH = 150  # characters per printed line of a finding (wrapped here: the sheet prints as it shows)
+
+
+def kpi_strip(plan: Plan, table: pd.DataFrame) -> tuple[list[Column], list[object]]:
+    """The figures a manager reads first, one row: cost, cash, penalties, deliveries, China by tier, exposure."""
+    s, parts = plan.summary, plan.cost_breakdown
+    cash = sum(v for k, v in parts.items() if k not in ("shortage", "license_risk"))
+    china = tiers.country_share(table)
+    cols = [Column("Total cost (M USD/yr)", 12, M_USD), Column("Cash cost (M USD/yr)", 12, M_USD),
+            Column("Expected license loss (M USD/yr)", 12, M_USD), Column("Shortage penalty (M USD/yr)", 12, M_USD),
+            Column("Delivered (t)", 11, T), Column("Shortage (t)", 11, T),
+            *[Column(f"Made in China: {tiers.STAGE_NAMES[st]}", 12, PCT) for st in tiers.STAGES],
+            Column("Exposed share", 11, PCT, "license-exposed share of deliveries (exact)")]
+    values = [s["total_cost_usd"], cash, parts.get("license_risk", 0.0), parts.get("shortage", 0.0),
+              s["delivered_t"], s["shortage_t"], *[china[st] for st in tiers.STAGES], s["exposed_share"]]
+    return cols, values
+
+
+def _findings(plan: Plan, ex, table: pd.DataFrame) -> Table:  # noqa: ANN001
+    cols, values = kpi_strip(plan, table)
+    lines: list[list[object]] = []
+    for i, line in enumerate(ex.findings, start=1):
+        wrapped = textwrap.wrap(f"{i}. {line}", FINDING_WIDTH, subsequent_indent="    ") or [""]
+        lines.extend([w] for w in wrapped)
+    return Table(
+        "Findings", cols, [values],
+        title=["Findings", f"Status: {status_text(plan)}. Figures per year; details on the following sheets. "
+                           f"Made in China {tiers.METHOD}."],
         freeze=False,
+        sections=[Table("findings", [Column("Findings", 12, fit=False)], lines)],
     )
 
 
@@ -196,8 +368,10 @@ def _limits(ex) -> Table:  # noqa: ANN001
                  title=["Limits that bind", "What one more unit of each is worth (LP duals; lead time by re-solving)"])
 
 
-def _charts(plan: Plan) -> Table:
+def _charts(plan: Plan, table: pd.DataFrame) -> Table:
     from planner.output.write import Chart  # noqa: PLC0415
+
+    names = site_names(plan)
 
     parts = [[k.replace("_", " "), v] for k, v in plan.cost_breakdown.items() if abs(v) > 0.005]
     cost = Table("Charts", [Column("cost part", 26), Column("USD per year", 18, USD)], parts,
@@ -221,6 +395,20 @@ def _charts(plan: Plan) -> Table:
             "stage", [Column("stage", 26), Column("USD per year", 18, USD)], rows, title=["Cost by stage"],
             charts=[Chart("bar", "Total cost by stage (USD per year)", x=0, ys=[1], anchor="E",
                           y_format=MILLIONS)]))
+    # where what is delivered was made, stage by stage: the share of each country (China at every tier)
+    if len(table):
+        overall = table[table["plant"] == "all plants"]
+        countries = sorted(set(overall["country"]), key=lambda c: (c != "CN", c))
+        colors = country_colors(countries)
+        stages = [st for st in tiers.STAGES if (overall["stage"] == st).any()]
+        share = {(r.stage, r.country): float(r.share) for r in overall.itertuples(index=False)}
+        sections.append(Table(
+            "tiers", [Column("stage", 26), *[Column(c, 9, PCT) for c in countries]],
+            [[tiers.STAGE_NAMES[st], *[share.get((st, c), 0.0) for c in countries]] for st in stages],
+            title=["Where what is delivered was made, stage by stage (" + tiers.METHOD + ")"],
+            charts=[Chart("bar", "Made where, by stage (share of the stage's tonnes behind deliveries)", x=0,
+                          ys=list(range(1, len(countries) + 1)), anchor="E", stacked=True, y_format="0%",
+                          colors={i + 1: colors[c] for i, c in enumerate(countries)})]))
     # supply mix per plant: tonnes delivered by the country of the magnet maker
     f = plan.flows
     if len(f) and len(plan.plants):
@@ -228,26 +416,29 @@ def _charts(plan: Plan) -> Table:
         into = f[f["to_site"].isin(plants)]
         pivot = into.pivot_table(index="to_site", columns="from_country", values="tonnes", aggfunc="sum",
                                  fill_value=0.0).reindex(plants, fill_value=0.0)
-        countries = list(pivot.columns)
+        countries = sorted(pivot.columns, key=lambda c: (c != "CN", c))
+        colors = country_colors(countries)
         sections.append(Table(
             "mix", [Column("plant", 26), *[Column(c, 10, T) for c in countries]],
-            [[p, *[float(pivot.at[p, c]) for c in countries]] for p in plants],
+            [[names.get(p, p), *[float(pivot.at[p, c]) for c in countries]] for p in plants],
             title=["Supply mix per plant: tonnes by the supplier's country"],
             charts=[Chart("bar", "Supply mix per plant by supplier country (t/yr)", x=0,
                           ys=list(range(1, len(countries) + 1)), anchor="E", stacked=True,
-                          colors={i + 1: "D62728" for i, c in enumerate(countries) if c == "CN"})]))
+                          colors={i + 1: colors[c] for i, c in enumerate(countries)})]))
         pl = plan.plants
         sections.append(Table(
-            "exposure", [Column("plant / product", 26), Column("exposed share", 12, PCT), Column("cap", 12, PCT)],
-            [[f"{r.site_id} {r.product}", r.exposed_share, r.exposed_cap_share] for r in pl.itertuples(index=False)],
-            title=["License-exposed share of each plant's deliveries, against its cap"],
-            charts=[Chart("bar", "Exposed share against the cap", x=0, ys=[1, 2], anchor="E", y_format="0%",
-                          colors={1: "D62728", 2: "BFBFBF"})]))
+            "exposure", [Column("plant / product", 26), Column("exposed share of demand", 12, PCT),
+                         Column("cap", 12, PCT)],
+            [[f"{names.get(r.site_id, r.site_id)} {r.product}", r.exposed_t / r.demand_t if r.demand_t > 0 else 0.0,
+              r.exposed_cap_share] for r in pl.itertuples(index=False)],
+            title=["License-exposed share of each plant's demand, against its cap (the cap's own base)"],
+            charts=[Chart("bar", "Exposed share of demand against the cap", x=0, ys=[1, 2], anchor="E",
+                          y_format="0%", colors={1: CHINA_RED, 2: "7F7F7F"}, labels=[2])]))
     if len(pr):
         busy = pr[pr["made_t"] > 0].sort_values(["utilisation", "made_t"], ascending=False).head(15)
         sections.append(Table(
             "utilisation", [Column("site / product", 26), Column("utilisation", 12, PCT)],
-            [[f"{r.site_id} {r.product}", r.utilisation] for r in busy.itertuples(index=False)],
+            [[f"{names.get(r.site_id, r.site_id)} {r.product}", r.utilisation] for r in busy.itertuples(index=False)],
             title=["Utilisation of the busiest sites"],
             charts=[Chart("bar", "Utilisation of the busiest sites", x=0, ys=[1], anchor="E", y_format="0%")]))
     cost.sections = sections

@@ -40,6 +40,37 @@ class Column:
     width: float = 14
     fmt: str | None = None  # Excel number format
     note: str = ""
+    fit: bool = True  # widened to its longest value (False: text meant to run over the next, empty, columns)
+
+
+@dataclass(frozen=True)
+class Fmt:
+    """A value with its own number format, for a column whose rows are in different units (Summary)."""
+
+    value: object
+    fmt: str
+
+
+# Header words a manager reads instead of the snake_case of the tables: "demand_t" -> "Demand (t)".
+_UNITS = (("_usd_per_kg", " (USD/kg)"), ("_usd_per_t", " (USD/t)"), ("_usd", " (USD)"), ("_days", " (days)"),
+          ("_pct", " (%)"), ("_t", " (t)"), ("_s", " (s)"))
+_WORDS = {"usd": "USD", "t": "t", "cn": "CN", "id": "id", "mip": "MIP", "sha256": "SHA-256", "kpi": "KPI"}
+
+
+def display_header(header: str) -> str:
+    """The column heading as written: words, not snake_case, with the unit in brackets."""
+    if "_" not in header and header.lower() == header:
+        return header[:1].upper() + header[1:]
+    if "_" not in header:
+        return header
+    unit = ""
+    for suffix, text in _UNITS:
+        if header.endswith(suffix):
+            header, unit = header[: -len(suffix)], text
+            break
+    words = [_WORDS.get(w, w) for w in header.split("_")]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:] + unit
 
 
 @dataclass
@@ -56,6 +87,8 @@ class Chart:
     stacked: bool = False
     y_format: str | None = None
     colors: dict[int, str] | None = None  # series column -> RGB hex, e.g. China in red
+    labels: list[int] | None = None  # series columns whose values are printed on the chart (a cap of 0 %)
+    below: bool = False  # placed under its table rather than beside it (wide tables: the sweep)
 
 
 @dataclass
@@ -370,6 +403,8 @@ def _cell(ws, value: object, fmt: str | None = None, bold: bool = False, warning
     from openpyxl.styles import Font  # noqa: PLC0415
 
     cell = WriteOnlyCell(ws)
+    if isinstance(value, Fmt):
+        value, fmt = value.value, value.fmt
     if value is None:
         return cell
     if isinstance(value, bool):
@@ -417,7 +452,7 @@ def write_workbook(target: Path, tables: list[Table], one_page: bool = False,
 def _write_tables(tmp: Path, tables: list[Table], one_page: bool) -> list[str]:
     from openpyxl import Workbook  # noqa: PLC0415
     from openpyxl.comments import Comment  # noqa: PLC0415
-    from openpyxl.styles import Font, PatternFill  # noqa: PLC0415
+    from openpyxl.styles import Alignment, Font, PatternFill  # noqa: PLC0415
     from openpyxl.utils import get_column_letter  # noqa: PLC0415
 
     warnings: list[str] = []
@@ -431,12 +466,17 @@ def _write_tables(tmp: Path, tables: list[Table], one_page: bool) -> list[str]:
         ws.page_setup.fitToHeight = 1 if one_page else 0
         ws.sheet_properties.pageSetUpPr.fitToPage = True
         parts = [t, *(t.sections or [])]
+        body = {id(p): [list(r) for r in p.rows] for p in parts}  # twice: for the widths, then written
         for i in range(max(len(p.columns) for p in parts)):
             ws.column_dimensions[get_column_letter(i + 1)].width = max(
-                p.columns[i].width for p in parts if i < len(p.columns))
+                _fit_width(p.columns[i], [r[i] for r in body[id(p)] if i < len(r)])
+                for p in parts if i < len(p.columns))
         title_rows = len(t.title) + 1 if t.title else 0
         if t.freeze and t.columns and not t.sections:  # write-only: panes before the first row
             ws.freeze_panes = f"A{title_rows + 2}"
+        if t.columns and not t.sections:
+            # a table printed over several pages repeats its header on each
+            ws.print_title_rows = f"{title_rows + 1}:{title_rows + 1}"
         row_no = 0
         for part in parts:
             for i, line in enumerate(part.title or []):
@@ -447,9 +487,10 @@ def _write_tables(tmp: Path, tables: list[Table], one_page: bool) -> list[str]:
                 row_no += 1
             header = []
             for col in part.columns:
-                c = _cell(ws, col.header, bold=True)
+                c = _cell(ws, display_header(col.header), bold=True)
                 c.fill = header_fill
                 c.font = Font(bold=True)
+                c.alignment = Alignment(wrap_text=True, vertical="top")
                 if col.note:
                     c.comment = Comment(col.note, "planner")
                 header.append(c)
@@ -459,17 +500,24 @@ def _write_tables(tmp: Path, tables: list[Table], one_page: bool) -> list[str]:
             header_row = row_no
             fmts = [c.fmt for c in part.columns]
             n = 0
-            for row in part.rows:
+            for row in body[id(part)]:
                 ws.append([_cell(ws, v, fmts[i] if i < len(fmts) else None, warnings=warnings)
                            for i, v in enumerate(row)])
                 n += 1
             row_no += n
+            below = 0
             for ch in part.charts or []:
-                if n:
-                    # beside its own table: never over the table's last columns
-                    col = max(_column_index(ch.anchor.rstrip("0123456789")), len(part.columns) + 2)
-                    anchor = ch.anchor if part is t and not t.sections else f"{get_column_letter(col)}{header_row}"
-                    ws.add_chart(_chart(ws, ch, header_row, header_row + n), anchor)
+                if not n:
+                    continue
+                if ch.below:
+                    # under its table, one after another: a wide table leaves no room beside it on screen
+                    ws.add_chart(_chart(ws, ch, header_row, header_row + n), f"A{header_row + n + 2 + below}")
+                    below += 21
+                    continue
+                # beside its own table: never over the table's last columns
+                col = max(_column_index(ch.anchor.rstrip("0123456789")), len(part.columns) + 2)
+                anchor = ch.anchor if part is t and not t.sections else f"{get_column_letter(col)}{header_row}"
+                ws.add_chart(_chart(ws, ch, header_row, header_row + n), anchor)
             if part is not parts[-1] and t.sections:
                 # leave room for the chart beside this block (about 20 rows tall)
                 gap = max(3, 22 - n - 1) if part.charts else 3
@@ -482,6 +530,7 @@ def _write_tables(tmp: Path, tables: list[Table], one_page: bool) -> list[str]:
 
 def _chart(ws, spec: Chart, header_row: int, last_row: int):  # noqa: ANN001, ANN202
     from openpyxl.chart import BarChart, Reference, ScatterChart, Series  # noqa: PLC0415
+    from openpyxl.chart.label import DataLabelList  # noqa: PLC0415
 
     if spec.kind == "bar":
         chart = BarChart()
@@ -495,6 +544,14 @@ def _chart(ws, spec: Chart, header_row: int, last_row: int):  # noqa: ANN001, AN
             if spec.colors and y in spec.colors:
                 series.graphicalProperties.solidFill = spec.colors[y]
                 series.graphicalProperties.line.solidFill = spec.colors[y]
+            if spec.labels and y in spec.labels:
+                # the value printed at each bar: a bar of 0 (a cap of 0 %) is otherwise invisible
+                series.dLbls = DataLabelList()
+                series.dLbls.showVal = True
+                for flag in ("showSerName", "showCatName", "showLegendKey", "showPercent"):
+                    setattr(series.dLbls, flag, False)
+                if spec.y_format:
+                    series.dLbls.numFmt = spec.y_format
     else:
         chart = ScatterChart()
         chart.style = 13
@@ -513,8 +570,33 @@ def _chart(ws, spec: Chart, header_row: int, last_row: int):  # noqa: ANN001, AN
     # openpyxl hides axes by default in recent versions; a chart for a manager shows them
     chart.x_axis.delete = False
     chart.y_axis.delete = False
+    if len(spec.ys) == 1:
+        chart.legend = None  # one series: its name is the chart's title
     chart.width, chart.height = 18, 10
     return chart
+
+
+def _fit_width(col: Column, values: list[object]) -> float:
+    """A column wide enough for its heading (wrapped on at most two lines) and its longest value (up to 60)."""
+    head = display_header(col.header)
+    if not col.fit:
+        return col.width
+    need = max(len(head) / 2 + 2, max((len(w) for w in head.split()), default=0) + 2)
+    for v in values:
+        if isinstance(v, Fmt):
+            v = v.value
+        if v is None:
+            continue
+        if isinstance(v, bool):
+            text = "yes"
+        elif isinstance(v, (int, float)):
+            text = f"{v:,.1f}" if col.fmt and "%" not in col.fmt else f"{v:.1f}"
+            if col.fmt and ",," in col.fmt:
+                text = f"{v / 1e6:,.1f} M"
+        else:
+            text = str(v)
+        need = max(need, min(len(text), 60) + 2)
+    return max(col.width or 0, min(need, 62))
 
 
 _BAD_SHEET_CHARS = re.compile(r"[:\\/?*\[\]]")

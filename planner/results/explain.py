@@ -18,7 +18,7 @@ they price changes that keep the same suppliers qualified.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,13 @@ from planner.results.report import Plan
 
 RESOLVE_BELOW = 50_000  # columns: re-solve for lead-time values only on models this small
 TOL = 1e-6
+# The explanations are bounded by work, never by wall time, so that the same input gives the same workbook
+# on any machine, loaded or not: at most this many re-solves of each kind (a re-solve of the reference case
+# takes well under a second; these bounds keep a large case's explanations to minutes).
+PRICE_LIMIT = 400  # suppliers priced by re-solve per plan; beyond that, "not evaluated"
+CANDIDATE_LIMIT = 50  # unqualified candidates re-solved qualified
+LEAD_TIME_LIMIT = 25  # plants whose next day of lead time is valued
+ZERO_EXPOSURE_LIMIT = 25  # exposed plants re-solved with no exposure allowed
 
 
 @dataclass
@@ -36,6 +43,7 @@ class Explanation:
     suppliers: pd.DataFrame
     limits: pd.DataFrame
     findings: list[str]
+    notes: list[str] = field(default_factory=list)  # what was not evaluated, and why
 
 
 def _usd(v: float) -> str:
@@ -50,10 +58,9 @@ def _usd(v: float) -> str:
 
 
 def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None) -> Explanation:  # noqa: ANN001
-    """Explain ``plan``. Re-solves share a time budget of 3x the plan's own solve (at least 1 s)."""
-    import time  # noqa: PLC0415
-
-    deadline = time.perf_counter() + max(1.0, 3.0 * result.runtime_s)
+    """Explain ``plan``. Re-solves are bounded by counts and model size (``*_LIMIT``, ``RESOLVE_BELOW``), never
+    by time; what is left out is said in ``notes`` and on the Findings sheet."""
+    notes: list[str] = []
     net, inputs = model.net, model.inputs
     y = result.row_dual
     sites = net.sites
@@ -69,7 +76,7 @@ def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None) -
     shipped_now = {(r.from_site, r.product) for r in flows.itertuples(index=False) if r.tonnes > TOL} \
         if len(flows) else set()
     unused = [k for k in sorted(ship_cols) if k not in shipped_now]
-    prices, blocked, cand_delta = _what_it_would_take(model, result, ship_cols, unused, plan, deadline)
+    prices, blocked, cand_delta = _what_it_would_take(model, result, ship_cols, unused, plan, notes)
     cap_dual = {}
     if y is not None:
         for i, k in enumerate(model.rows["key"]):
@@ -127,7 +134,8 @@ def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None) -
             row["why"] = (f"too dear: it would enter {ptw:,.2f} USD/kg cheaper" if ptw > 0.005 else
                           "as cheap as the mix at the margin: it could enter at no extra cost")
         else:
-            row["why"] = "not evaluated (model too large, or the explanations' time budget was used up)"
+            row["why"] = "not evaluated (the note at the end of Findings says why)" if notes else \
+                "not evaluated (the re-solve did not finish optimal)"
         rows.append(row)
     suppliers = pd.DataFrame(rows)
 
@@ -167,20 +175,42 @@ def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None) -
             elif kind == "min_volume":
                 lim.append({"limit": "minimum volume", "where": k[1], "value": dual / 1000.0,
                             "unit": "USD per kg/yr less take-or-pay"})
-    lim.extend(_lead_time_values(model, plan, options, deadline))
-    lim.extend(_zero_exposure_costs(model, plan, options, deadline))
+    lim.extend(_lead_time_values(model, plan, options, notes))
+    lim.extend(_zero_exposure_costs(model, plan, options, notes))
     limits = pd.DataFrame(lim, columns=["limit", "where", "value", "unit", "shortage_t"])
     if len(limits):
         limits = limits.sort_values(["limit", "value"], ascending=[True, False], kind="mergesort").reset_index(
             drop=True)
-    return Explanation(suppliers, limits, findings(plan, suppliers, limits, net))
+    missing = _unmakeable(model, plan)
+    for w in missing.values():
+        plan.warnings.append(w)
+    found = findings(plan, suppliers, limits, net, missing)
+    return Explanation(suppliers, limits, found + notes, notes)
 
 
-PRICE_LIMIT = 400  # suppliers priced by re-solve per plan; beyond that, "not evaluated"
+def _unmakeable(model: LinearModel, plan: Plan) -> dict[tuple[str, str], str]:
+    """Demanded products no site makes, or no lane brings to the plant: usually a typo in Demand."""
+    import difflib  # noqa: PLC0415
+
+    inputs, net = model.inputs, model.net
+    made = sorted(set(inputs.supply["product"]))
+    served = set(zip(net.lanes["to_site"], net.lanes["product"], strict=True)) if len(net.lanes) else set()
+    out = {}
+    for r in inputs.demand.itertuples(index=False):
+        cell = f"Demand!B{int(r._row)}" if getattr(r, "_row", 0) else "Demand"
+        if r.product not in made:
+            near = difflib.get_close_matches(r.product, made, n=1)
+            hint = f' (did you mean "{near[0]}"?)' if near else ""
+            out[(r.site_id, r.product)] = (f"{cell}: no site makes {r.product}, which {r.site_id} demands{hint}: "
+                                           f"all {float(r.quantity_t):,.1f} t are short")
+        elif (r.site_id, r.product) not in served:
+            out[(r.site_id, r.product)] = (f"{cell}: no lane brings {r.product} to {r.site_id}: all "
+                                           f"{float(r.quantity_t):,.1f} t are short (add a Lanes row)")
+    return out
 
 
 def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict, unused: list, plan: Plan,  # noqa: ANN001, ANN202
-                        deadline: float = float("inf")):
+                        notes: list[str]):
     """Price to win per unused (site, product), those that cannot be used at all, and candidates' net effect.
 
     On the plan's LP (qualification decisions fixed at the plan's), one extra row
@@ -198,7 +228,15 @@ def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict
     prices: dict[tuple, float] = {}
     blocked: set[tuple] = set()
     cand: dict[str, float | None] = {}
-    if result.x is None or model.n_cols > RESOLVE_BELOW or len(unused) > PRICE_LIMIT:
+    if result.x is None:
+        return prices, blocked, cand
+    if model.n_cols > RESOLVE_BELOW:
+        notes.append(f"Not evaluated: suppliers' price to win and candidates' net effect: the model has "
+                     f"{model.n_cols:,} variables, more than the {RESOLVE_BELOW:,} below which they are re-solved")
+        return prices, blocked, cand
+    if len(unused) > PRICE_LIMIT:
+        notes.append(f"Not evaluated: suppliers' price to win: {len(unused):,} suppliers are out of the mix, more "
+                     f"than the {PRICE_LIMIT:,} priced by re-solving")
         return prices, blocked, cand
     x = result.x
     lo, hi = model.col_lo.copy(), model.col_hi.copy()
@@ -215,11 +253,7 @@ def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict
     for key in unused:
         cols = np.array(ship_cols[key], dtype=np.int32)
         h.addRow(0.0, highspy.kHighsInf, len(cols), cols, np.ones(len(cols)))
-    import time  # noqa: PLC0415
-
     for i, key in enumerate(unused):
-        if time.perf_counter() > deadline:
-            break
         s, q = key
         cap = float(model.net.supply.at[key, "capacity_t"]) if key in model.net.supply.index else 1.0
         eps = min(1.0, max(cap, 1e-6) / 2)
@@ -234,9 +268,13 @@ def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict
         h.changeRowBounds(r, 0.0, highspy.kHighsInf)
     # candidates not qualified: the plan with that one qualified (its fixed cost counted)
     use_col = {k[1]: j for j, k in enumerate(model.cols["key"]) if k[0] == "use"}
-    for site, j in sorted(use_col.items()):
-        if round(x[j]) >= 1 or model.net.sites.at[site, "status"] != "candidate" or time.perf_counter() > deadline:
-            continue
+    closed = [(site, j) for site, j in sorted(use_col.items())
+              if round(x[j]) < 1 and model.net.sites.at[site, "status"] == "candidate"]
+    if len(closed) > CANDIDATE_LIMIT:
+        notes.append(f"Not evaluated: the net effect of qualifying {len(closed) - CANDIDATE_LIMIT:,} of "
+                     f"{len(closed):,} unqualified candidates (at most {CANDIDATE_LIMIT} are re-solved; the first "
+                     "by site id are)")
+    for site, j in closed[:CANDIDATE_LIMIT]:
         h.changeColBounds(j, 1.0, 1.0)
         run_interruptible(h)
         cand[site] = (h.getInfo().objective_function_value - base
@@ -261,19 +299,24 @@ def _with_demand_cell(model: LinearModel, site: str, product: str, column: str, 
     return build_plan(changed, res, detail=False)
 
 
-def _lead_time_values(model: LinearModel, plan: Plan, options, deadline: float = float("inf")) -> list[dict]:  # noqa: ANN001
+def _lead_time_values(model: LinearModel, plan: Plan, options, notes: list[str]) -> list[dict]:  # noqa: ANN001
     """What one more day of each plant's lead-time limit is worth (re-solves; small models only)."""
-    import time  # noqa: PLC0415
-
-    if model.n_cols > RESOLVE_BELOW or (model.is_mip and model.n_cols > RESOLVE_BELOW // 5) or not len(plan.plants):
+    if not len(plan.plants):
         return []
+    most = RESOLVE_BELOW // 5 if model.is_mip else RESOLVE_BELOW
+    # only where the limit is reached or demand is short: elsewhere a day more changes nothing
+    todo = [r for r in plan.plants[plan.plants["lead_time_limit_days"].notna()].itertuples(index=False)
+            if r.shortage_t > TOL or (r.max_lead_time_days is not None
+                                      and r.max_lead_time_days >= r.lead_time_limit_days)]
+    if todo and model.n_cols > most:
+        notes.append(f"Not evaluated: the value of a day of lead time: the model has {model.n_cols:,} variables, "
+                     f"more than the {most:,} below which it is re-solved")
+        return []
+    if len(todo) > LEAD_TIME_LIMIT:
+        notes.append(f"Not evaluated: the value of a day of lead time at {len(todo) - LEAD_TIME_LIMIT:,} of "
+                     f"{len(todo):,} plants (at most {LEAD_TIME_LIMIT} are re-solved; the first in Demand order are)")
     out = []
-    for r in plan.plants[plan.plants["lead_time_limit_days"].notna()].itertuples(index=False):
-        if time.perf_counter() > deadline:
-            break
-        # only where the limit is reached or demand is short: elsewhere a day more changes nothing
-        if r.shortage_t <= TOL and (r.max_lead_time_days is None or r.max_lead_time_days < r.lead_time_limit_days):
-            continue
+    for r in todo[:LEAD_TIME_LIMIT]:
         alt = _with_demand_cell(model, r.site_id, r.product, "max_lead_time_days", int(r.lead_time_limit_days) + 1,
                                 options)
         saving = plan.summary["total_cost_usd"] - alt.summary["total_cost_usd"] if alt is not None else 0.0
@@ -283,16 +326,20 @@ def _lead_time_values(model: LinearModel, plan: Plan, options, deadline: float =
     return out
 
 
-def _zero_exposure_costs(model: LinearModel, plan: Plan, options, deadline: float = float("inf")) -> list[dict]:  # noqa: ANN001
+def _zero_exposure_costs(model: LinearModel, plan: Plan, options, notes: list[str]) -> list[dict]:  # noqa: ANN001
     """For each plant with exposed deliveries: the extra cost (and shortage) of allowing it none (re-solves)."""
-    import time  # noqa: PLC0415
-
-    if model.n_cols > RESOLVE_BELOW or not len(plan.plants):
+    if not len(plan.plants):
         return []
+    todo = list(plan.plants[plan.plants["exposed_t"] > TOL].itertuples(index=False))
+    if todo and model.n_cols > RESOLVE_BELOW:
+        notes.append(f"Not evaluated: what allowing each exposed plant no exposure would cost: the model has "
+                     f"{model.n_cols:,} variables, more than the {RESOLVE_BELOW:,} below which it is re-solved")
+        return []
+    if len(todo) > ZERO_EXPOSURE_LIMIT:
+        notes.append(f"Not evaluated: the cost of no exposure at {len(todo) - ZERO_EXPOSURE_LIMIT:,} of {len(todo):,} "
+                     f"exposed plants (at most {ZERO_EXPOSURE_LIMIT} are re-solved; the first in Demand order are)")
     out = []
-    for r in plan.plants[plan.plants["exposed_t"] > TOL].itertuples(index=False):
-        if time.perf_counter() > deadline:
-            break
+    for r in todo[:ZERO_EXPOSURE_LIMIT]:
         alt = _with_demand_cell(model, r.site_id, r.product, "max_exposed_share", 0.0, options)
         if alt is None:
             continue
@@ -303,9 +350,24 @@ def _zero_exposure_costs(model: LinearModel, plan: Plan, options, deadline: floa
     return out
 
 
-def findings(plan: Plan, suppliers: pd.DataFrame, limits: pd.DataFrame, net) -> list[str]:  # noqa: ANN001, C901
+def cost_sentence(summary: dict, parts: dict[str, float]) -> str:
+    """'1.42 bn USD a year: 1.14 bn USD cash, 192.0 M USD expected license loss and 86.0 M USD shortage penalty'."""
+    cash = sum(v for k, v in parts.items() if k not in ("shortage", "license_risk"))
+    risk = parts.get("license_risk", 0.0)
+    rw = float(summary.get("risk_weight", 1.0))
+    loss = "expected license loss" if rw == 1 else f"expected license loss x risk_weight {rw:g}"
+    return (f"{_usd(summary['total_cost_usd'])} a year: {_usd(cash)} cash (production, freight, duty, tariffs"
+            f"{', qualification' if parts.get('qualification') else ''}), {_usd(risk)} {loss} and "
+            f"{_usd(parts.get('shortage', 0.0))} shortage penalty")
+
+
+def findings(plan: Plan, suppliers: pd.DataFrame, limits: pd.DataFrame, net,  # noqa: ANN001, C901
+             missing: dict[tuple[str, str], str] | None = None) -> list[str]:
+    from planner.results import tiers  # noqa: PLC0415
+
     s = plan.summary
     out = []
+    missing = missing or {}
     names = net.sites["name"].to_dict()
 
     def n(site: str) -> str:  # a manager reads names; the id is in every table
@@ -317,11 +379,18 @@ def findings(plan: Plan, suppliers: pd.DataFrame, limits: pd.DataFrame, net) -> 
 
     parts = plan.cost_breakdown
     biggest = max(parts, key=lambda k: parts[k]) if parts else ""
+    for text in missing.values():  # an input mistake first: it explains a shortage better than its price
+        out.append(f"Check the input: {text}.")
     out.append(
-        f"The plan costs {_usd(s['total_cost_usd'])} a year for {s['delivered_t']:,.0f} t delivered of "
-        f"{s['demand_t']:,.0f} t needed; the largest part is {biggest.replace('_', ' ')} "
-        f"({_usd(parts.get(biggest, 0))})."
+        f"The plan costs {cost_sentence(s, parts)} ({s['shortage_t']:,.1f} t unmet), for "
+        f"{s['delivered_t']:,.1f} t delivered of {s['demand_t']:,.1f} t needed; the largest part is "
+        f"{biggest.replace('_', ' ')} ({_usd(parts.get(biggest, 0))})."
     )
+    table = tiers.by_country(plan.sourcing)
+    if len(table):
+        out.append(f"Made in China, of what is delivered: {tiers.headline(table)} ({tiers.METHOD}); exactly "
+                   f"{100 * s['exposed_share']:.1f} % of delivered tonnes contain material that needs an export "
+                   "license.")
     if s["exposed_t"] > TOL:
         out.append(
             f"{100 * s['exposed_share']:.1f} % of deliveries ({s['exposed_t']:,.0f} t) depend on an export license; "
@@ -333,6 +402,8 @@ def findings(plan: Plan, suppliers: pd.DataFrame, limits: pd.DataFrame, net) -> 
     marginal = {r.where: r.value for r in limits[limits["limit"] == "demand"].itertuples(index=False)} \
         if len(limits) else {}
     for r in p[p["shortage_t"] > TOL].itertuples(index=False) if len(p) else []:
+        if (r.site_id, r.product) in missing:
+            continue
         text = (f"{n(r.site_id)} is short {r.shortage_t:,.1f} t of its {r.demand_t:,.1f} t of {r.product} "
                 f"({100 * r.shortage_t / r.demand_t:.0f} %)")
         cost = marginal.get(f"{r.site_id} {r.product}")
@@ -342,9 +413,13 @@ def findings(plan: Plan, suppliers: pd.DataFrame, limits: pd.DataFrame, net) -> 
         out.append(text + ".")
     zero = {r.where: r for r in limits[limits["limit"] == "no exposure"].itertuples(index=False)} \
         if len(limits) else {}
+    f = plan.flows
     for r in p[p["exposed_t"] > TOL].itertuples(index=False) if len(p) else []:
+        # only the suppliers whose lanes into this plant carry exposed tonnes: a clean one is not to blame
+        blamed = sorted(set(f.loc[(f["to_site"] == r.site_id) & (f["product"] == r.product)
+                                  & (f["exposed_t"] > TOL), "from_site"])) if len(f) else []
         text = (f"{n(r.site_id)}'s {r.exposed_t:,.0f} t of {r.product} are license-exposed "
-                f"(from {', '.join(n(x) for x in str(r.suppliers).split(', ') if x)})")
+                f"(from {', '.join(n(x) for x in blamed)})")
         z = zero.get(f"{r.site_id} {r.product}")
         if z is not None:
             text += f"; allowing it none would cost {_usd(z.value)} a year more"

@@ -1,0 +1,242 @@
+"""Issue 15: the recommendation as a manager reads it: formats, sentences, China at every tier, comparisons.
+
+The reference case's figures change as its data is rebuilt, so these tests assert structure and arithmetic
+(figures recomputed from the plan's own flows), never today's numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from planner.api import options_from, plan
+from planner.input.validate import load
+from planner.optimise.model import build_model
+from planner.optimise.network import build_network
+from planner.optimise.solve import solve
+from planner.output.sheets import recommendation_tables
+from planner.output.write import write_workbook
+from planner.results import tiers
+from planner.results.explain import explain
+from planner.results.report import build_plan
+from tests.conftest import build
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO / "inputs" / "rare_earth_magnets.xlsx"
+
+
+@pytest.fixture(scope="module")
+def ref(tmp_path_factory):  # noqa: ANN001, ANN201
+    result = plan(load(REFERENCE))
+    out = tmp_path_factory.mktemp("pres") / "plan.xlsx"
+    write_workbook(out, recommendation_tables(result))
+    return result, out
+
+
+def rows_of(ws) -> dict[str, openpyxl.cell.Cell]:  # noqa: ANN001
+    """Summary-style sheet: label in A -> the value cell in B."""
+    return {r[0].value.strip(): r[1] for r in ws.iter_rows() if isinstance(r[0].value, str) and len(r) > 1}
+
+
+# --------------------------------------------------------------------------- 1. Summary formats
+
+
+def test_summary_formats_fit_each_unit(ref):
+    result, out = ref
+    cells = rows_of(openpyxl.load_workbook(out)["Summary"])
+    share = cells["License-exposed share of deliveries"]
+    assert "%" in share.number_format and share.value == pytest.approx(result.summary["exposed_share"])
+    for label in ("Shortage", "Delivered", "Demand"):
+        assert cells[label].number_format == "#,##0.0", label  # tonnes with one decimal, like Findings
+    assert "0.0" in cells["Solve time"].number_format  # not "0 s"
+    assert "M" in cells["Total cost"].number_format  # USD in M
+    labels = [r[0].value for r in openpyxl.load_workbook(out)["Summary"].iter_rows() if r[0].value]
+    assert not any("Best bound" in str(v) for v in labels)  # a bound above the cost read as a negative gap
+    units = {r[0].value.strip(): r[2].value for r in openpyxl.load_workbook(out)["Summary"].iter_rows()
+             if isinstance(r[0].value, str)}
+    qual = next(k for k in units if k.startswith("Qualification"))
+    assert units[qual] != "USD/yr" and "one-off" in units[qual]
+
+
+# --------------------------------------------------------------------------- 2. Findings do not depend on speed
+
+
+def test_findings_do_not_depend_on_machine_speed(monkeypatch):
+    inputs = load(REFERENCE)
+    opts = options_from(inputs)
+    model = build_model(inputs, build_network(inputs))
+    result = solve(model, opts)
+    fast = explain(model, result, build_plan(model, result), opts)
+    clock = [time.perf_counter()]
+
+    def slow() -> float:  # a machine on which every step seems to take 1,000 s
+        clock[0] += 1000.0
+        return clock[0]
+
+    monkeypatch.setattr(time, "perf_counter", slow)
+    loaded = explain(model, result, build_plan(model, result), opts)
+    assert loaded.findings == fast.findings
+    pd.testing.assert_frame_equal(loaded.limits, fast.limits)
+    assert (fast.limits["limit"] == "no exposure").any() or not (result.x is not None)
+
+
+def test_skipped_explanations_are_said_with_their_reason(monkeypatch):
+    from planner.results import explain as ex  # noqa: PLC0415
+
+    monkeypatch.setattr(ex, "RESOLVE_BELOW", 10)  # a "large" model: no re-solves at all
+    r = plan(load(REFERENCE))
+    notes = [f for f in r.explanation.findings if f.startswith("Not evaluated")]
+    assert notes and all("variables" in n for n in notes), r.explanation.findings
+
+
+# --------------------------------------------------------------------------- 4, 5. exposure on the cap's base
+
+
+def exposure_case(cap: float = 0.5):  # noqa: ANN201
+    """P needs 100 t; clean supply (C, US) 80 t, exposed (X, CN, licensed) the rest. Exposure capped on demand."""
+    return build(
+        [{"site_id": "C", "country": "US", "stage": "magnet"}, {"site_id": "X", "country": "CN", "stage": "magnet"},
+         {"site_id": "P", "country": "DE", "stage": "plant"}],
+        [{"site_id": "C", "product": "MAG", "capacity_t": 60, "unit_cost_usd_per_kg": 10},
+         {"site_id": "X", "product": "MAG", "capacity_t": 100, "unit_cost_usd_per_kg": 5}],
+        [{"from_site": "C", "to_site": "P"}, {"from_site": "X", "to_site": "P"}],
+        [{"site_id": "P", "product": "MAG", "quantity_t": 100, "max_exposed_share": cap,
+          "shortage_cost_usd_per_kg": 20}],
+        controls=[{"country": "CN", "product": "MAG", "approval_probability": 0.9, "denial_cost_usd_per_kg": 1}],
+    )
+
+
+def test_exposure_is_shown_on_the_caps_base(tmp_path):
+    r = plan(exposure_case(0.3))
+    p = r.plants.iloc[0]
+    assert p["exposed_t"] == pytest.approx(30.0) and p["delivered_t"] < 100  # capped on demand, partly short
+    out = tmp_path / "p.xlsx"
+    write_workbook(out, recommendation_tables(r))
+    ws = openpyxl.load_workbook(out)["Plants"]
+    head = [c.value for c in ws[1]]
+    row = [c.value for c in ws[2]]
+    of_demand = row[head.index("Exposed share of demand")]
+    cap = row[head.index("Exposed cap (of demand)")]
+    assert of_demand == pytest.approx(0.3) and of_demand <= cap + 1e-9
+    assert row[head.index("Exposed share of deliveries")] == pytest.approx(30 / p["delivered_t"])
+
+
+def test_exposure_finding_names_only_suppliers_of_exposed_tonnes():
+    r = plan(exposure_case(0.5))
+    line = next(f for f in r.explanation.findings if "license-exposed (from" in f)
+    assert "(from X)" in line, line  # C ships clean magnets to P too: not to blame
+
+
+# --------------------------------------------------------------------------- 8. a product nobody makes
+
+
+def test_a_demanded_product_no_site_makes_is_named_not_blamed_on_the_shortage_cost():
+    inp = build([{"site_id": "M", "country": "AU", "stage": "magnet"}, {"site_id": "P", "country": "US",
+                                                                          "stage": "plant"}],
+                [{"site_id": "M", "product": "NDFEB", "capacity_t": 60, "unit_cost_usd_per_kg": 10}],
+                [{"from_site": "M", "to_site": "P"}],
+                [{"site_id": "P", "product": "NDFEB", "quantity_t": 10},
+                 {"site_id": "P", "product": "NDEFB", "quantity_t": 5}])
+    r = plan(inp)
+    text = " ".join(r.explanation.findings)
+    assert "no site makes NDEFB" in text and 'did you mean "NDFEB"' in text
+    assert not any("NDEFB" in f and "shortage cost" in f for f in r.explanation.findings)
+    assert any("NDEFB" in w for w in r.warnings)
+
+
+# --------------------------------------------------------------------------- 13. Run info
+
+
+def test_run_info_has_the_file_name_its_hash_versions_and_assumptions(ref):
+    result, out = ref
+    ws = openpyxl.load_workbook(out)["Run info"]
+    info = {r[0].value: r[1].value for r in ws.iter_rows(min_row=2)}
+    assert info["input"] == REFERENCE.name  # not an absolute path of the machine that ran it
+    assert not any(str(REPO) in str(v) for v in info.values() if v is not None)
+    assert info["input_sha256"] == hashlib.sha256(REFERENCE.read_bytes()).hexdigest()
+    assert re.search(r"highspy \d", info["versions"]), info["versions"]
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("they are also in `Run info`):", 1)[1].split("\n\n", 2)[1]
+    bullets = [b for b in block.split("\n- ") if b.strip()]
+    assumptions = [k for k in info if str(k).startswith("assumption")]
+    assert len(assumptions) == len(bullets) >= 5
+
+
+# --------------------------------------------------------------------------- China at every tier
+
+
+def test_china_by_tier_adds_up_and_matches_the_flows(ref):
+    result, _ = ref
+    table = tiers.by_country(result.sourcing)
+    for (_plant, _product, _stage), g in table.groupby(["plant", "product", "stage"]):
+        assert g["share"].sum() == pytest.approx(1.0)
+    # the magnet tier is the plants' direct suppliers: recompute it from the flows into the plants
+    f = result.flows
+    p = result.plants
+    into = f[f.set_index(["to_site", "product"]).index.isin(p.set_index(["site_id", "product"]).index)]
+    direct = into.loc[into["from_stage"] == "magnet"]
+    expected = direct.loc[direct["from_country"] == "CN", "tonnes"].sum() / direct["tonnes"].sum()
+    assert tiers.country_share(table)["magnet"] == pytest.approx(expected)
+
+
+def test_kpi_strip_opens_the_findings_sheet_with_china_by_tier(ref):
+    result, out = ref
+    ws = openpyxl.load_workbook(out)["Findings"]
+    rows = list(ws.iter_rows(values_only=True))
+    head = next(r for r in rows if r[0] == "Total cost (M USD/yr)")
+    values = rows[rows.index(head) + 1]
+    kpi = dict(zip(head, values, strict=False))
+    shares = tiers.country_share(tiers.by_country(result.sourcing))
+    assert kpi["Made in China: magnet"] == pytest.approx(shares["magnet"])
+    assert kpi["Made in China: metal/alloy"] == pytest.approx(shares["metal"])
+    assert kpi["Exposed share"] == pytest.approx(result.summary["exposed_share"])
+    parts = result.cost_breakdown
+    assert kpi["Cash cost (M USD/yr)"] == pytest.approx(
+        sum(v for k, v in parts.items() if k not in ("shortage", "license_risk")))
+    assert rows.index(head) < 6  # on the first screen
+    text = " ".join(str(r[0]) for r in rows if r[0])
+    assert "proportional tracing" in text and "mixes at each site" in text
+    cells = rows_of(openpyxl.load_workbook(out)["Summary"])
+    assert cells["Made in China: magnet"].value == pytest.approx(shares["magnet"])
+
+
+def test_first_sentence_separates_cash_from_penalties(ref):
+    result, _ = ref
+    first = result.explanation.findings[0]
+    assert first.startswith("The plan costs ")
+    assert "cash" in first and "expected license loss" in first and "shortage penalty" in first
+
+
+def test_charts_colour_every_country_and_label_a_zero_cap(tmp_path):
+    r = plan(exposure_case(0.0))
+    out = tmp_path / "p.xlsx"
+    write_workbook(out, recommendation_tables(r))
+    with zipfile.ZipFile(out) as z:
+        xml = {n: z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")}
+    exposure = next(x for x in xml.values() if "against the cap" in x)
+    assert re.search(r"<(c:)?dLbls>", exposure) and re.search(r"showVal val=\"1\"", exposure)
+    mix = next(x for x in xml.values() if "Supply mix per plant" in x)
+    assert mix.count("srgbClr") >= 2  # China and the US each with their own fixed colour
+    single = next(x for x in xml.values() if "Total cost by part" in x)
+    assert not re.search(r"<(c:)?legend>", single)
+
+
+def test_tables_have_readable_headers_names_and_print_titles(ref):
+    result, out = ref
+    wb = openpyxl.load_workbook(out)
+    ws = wb["Plants"]
+    head = [c.value for c in ws[1]]
+    assert "Demand (t)" in head and not any("_" in str(h) for h in head)
+    names = set(result.sites.set_index("site_id")["name"].dropna())
+    assert {c.value for c in ws["A"][1:]} <= names  # plants by name; the id is in its own column
+    assert ws.print_title_rows == "$1:$1"
+    widths = {k: v.width for k, v in ws.column_dimensions.items()}
+    longest = max(len(str(c.value)) for c in ws["A"] if c.value)
+    assert widths["A"] >= min(longest, 60)
