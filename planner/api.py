@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pandas as pd
 
 from planner import __version__
-from planner.errors import InfeasibleError, NoSolutionError
+from planner.errors import InfeasibleError, InputError, Issue, NoSolutionError
 from planner.input.data import Inputs, SolveOptions
 from planner.optimise.model import LinearModel, build_model
-from planner.optimise.network import build_network
+from planner.optimise.network import Network, build_network
+from planner.optimise.size import Size, causes, estimate
 from planner.optimise.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, options_from, solve
 from planner.results.report import Plan, build_plan
 
@@ -23,12 +25,36 @@ class Timings:
     report_s: float = 0.0
 
 
-def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detail: bool = True,  # noqa: ANN001
-         mps_path=None) -> Plan:  # noqa: ANN001
-    """Solve ``inputs`` and return the recommendation (``solver``: a warm solver to reuse, in batches).
+def check_size(inputs: Inputs, net: Network | None = None) -> Size:
+    """The model's size, estimated from its network before it is built; refused above ``max_columns``.
 
     Raises
     ------
+    InputError
+        The model would have more columns than Settings ``max_columns`` (``--max-columns``); the issues
+        name the Lanes rows and lead-time limits that make it so large.
+    """
+    size = estimate(net if net is not None else build_network(inputs), inputs.settings)
+    most = int(float(inputs.settings.get("max_columns", 2_000_000)))  # type: ignore[arg-type]
+    if size.columns > most:
+        raise InputError(
+            f"the model would have {size.columns:,} variables, more than max_columns = {most:,} (a model this "
+            "machine solves in minutes); raise it with --max-columns N or Settings max_columns if the machine "
+            "can take it, or make the model smaller",
+            [Issue("", message=c) for c in [*causes(size, inputs), f"model size: {size.text()}"]],
+        )
+    return size
+
+
+def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detail: bool = True,  # noqa: ANN001
+         mps_path=None, on_size: Callable[[Size], None] | None = None) -> Plan:  # noqa: ANN001
+    """Solve ``inputs`` and return the recommendation (``solver``: a warm solver to reuse, in batches;
+    ``on_size``: told the model's estimated size before it is built).
+
+    Raises
+    ------
+    InputError
+        The model would be larger than Settings ``max_columns`` (see ``check_size``).
     InfeasibleError
         Shortage is not allowed and demand cannot be met; ``findings`` say why.
     NoSolutionError
@@ -36,7 +62,11 @@ def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detai
     """
     options = options or options_from(inputs)
     t0 = time.perf_counter()
-    model = build_model(inputs)
+    net = build_network(inputs)
+    size = check_size(inputs, net)
+    if on_size is not None:
+        on_size(size)
+    model = build_model(inputs, net)
     t1 = time.perf_counter()
     if mps_path is not None:  # the planner's own model, for timing a solver on it alone (bench/)
         from planner.optimise.solve import write_mps  # noqa: PLC0415
@@ -50,8 +80,8 @@ def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detai
                               diagnose(inputs, options))
     if result.status == NO_SOLUTION:
         raise NoSolutionError(
-            f"no feasible plan found within the time limit of {options.time_limit_s:g} s; "
-            "raise time_limit_s in Settings or --time-limit"
+            f"no feasible plan found within the time limit of {options.time_limit_s:g} s "
+            f"(model: {size.text()}); raise time_limit_s in Settings or --time-limit"
         )
     out = build_plan(model, result, detail=detail)
     if detail:
@@ -60,6 +90,7 @@ def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detai
         out.explanation = explain(model, result, out, options)
     t3 = time.perf_counter()
     out.run_info = run_info(inputs, options, model, result, Timings(t1 - t0, t2 - t1, t3 - t2))
+    out.run_info["size_estimate"] = size.text()
     out.warnings = [str(w) for w in inputs.warnings] + model.net.warnings + out.warnings
     if result.status == FEASIBLE:
         gap = "unknown" if result.gap is None else f"{100 * result.gap:.2f} %"
@@ -93,6 +124,7 @@ def run_info(inputs: Inputs, options: SolveOptions, model: LinearModel, result, 
         "constraints": model.n_rows,
         "nonzeros": len(model.a_val),
         "integer_variables": int(model.integer.sum()),
+        "solve_phases": " | ".join(str(p) for p in result.phases),
         "build_s": round(timings.build_s, 3),
         "solve_s": round(timings.solve_s, 3),
         "report_s": round(timings.report_s, 3),

@@ -226,6 +226,19 @@ def input_options(fn):  # noqa: ANN001, ANN201
                         help="Refuse a sheet with more data rows than this.")(fn)
 
 
+def size_option(fn):  # noqa: ANN001, ANN201
+    """--max-columns, for every command that builds a model."""
+    return click.option("--max-columns", type=click.IntRange(min=1), default=None,
+                        help="Refuse a model of more variables than this (estimated before it is built; "
+                             "overrides Settings.max_columns, default 2,000,000).")(fn)
+
+
+def _sized(inputs, max_columns: int | None):  # noqa: ANN001, ANN202
+    """``inputs`` with --max-columns as its Settings max_columns (the option wins), so that every scenario of
+    a batch, in whatever process, is held to it."""
+    return inputs if max_columns is None else inputs.with_settings(max_columns=max_columns)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="planner")
 def main() -> None:
@@ -260,9 +273,10 @@ def main() -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Show model size and the solver log.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 @input_options
+@size_option
 def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: str | None, time_limit: float | None,
           mip_gap: float | None, require_optimal: bool, mps_path: Path | None, picture: bool, quiet: bool,
-          verbose: bool, debug: bool, max_rows: int, strict_numerics: bool) -> None:
+          verbose: bool, debug: bool, max_rows: int, strict_numerics: bool, max_columns: int | None) -> None:
     """Plan the sourcing mix and write the recommendation workbook.
 
     INPUT_PATH is an .xlsx workbook or a folder of CSV files (one per sheet);
@@ -313,7 +327,7 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
         from planner.output.sheets import recommendation_tables  # noqa: PLC0415
         from planner.output.write import write_workbook  # noqa: PLC0415
 
-        inputs = load(src, max_rows, strict_numerics)
+        inputs = _sized(load(src, max_rows, strict_numerics), max_columns)
         opts = options_from(inputs, solver=solver, time_limit_s=time_limit, mip_gap=mip_gap, verbose=verbose)
         if verbose:
             _err(f"planner {__version__}: read {src}")
@@ -322,7 +336,9 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
         if sys.stderr.isatty() and not quiet and not as_json and not verbose:
             solve_mod.PROGRESS["tick"] = _progress_line
         try:
-            result = plan(inputs, opts, mps_path=None if mps_target is None else outputs.temp(mps_target))
+            result = plan(inputs, opts, mps_path=None if mps_target is None else outputs.temp(mps_target),
+                          on_size=(lambda size: _err(f"model size (estimated before building): {size.text()}"))
+                          if verbose else None)
         finally:
             if solve_mod.PROGRESS.pop("tick", None) is not None and _PROGRESS_SHOWN:
                 click.echo("\r" + " " * 40 + "\r", err=True, nl=False)
@@ -332,6 +348,8 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
             ri = result.run_info
             _err(f"model: {ri['variables']:,} variables of a possible {ri['variables_possible']:,}, "
                  f"{ri['constraints']:,} constraints, {ri['integer_variables']} integer")
+            for phase in ri["solve_phases"].split(" | ") if ri.get("solve_phases") else []:
+                _err(f"  {phase}")
         result.warnings += write_workbook(out, recommendation_tables(result), outputs=outputs)
         if pictures:
             from planner.output.sankey import write_picture  # noqa: PLC0415
@@ -397,9 +415,11 @@ def _print_summary(result, out: Path) -> None:  # noqa: ANN001
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 @input_options
+@size_option
 def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None, as_json: bool, jobs: int | None,
           detail: bool, executor: str, scheduler: str | None, cold: bool, solver: str | None,
-          time_limit: float | None, quiet: bool, debug: bool, max_rows: int, strict_numerics: bool) -> None:
+          time_limit: float | None, quiet: bool, debug: bool, max_rows: int, strict_numerics: bool,
+          max_columns: int | None) -> None:
     """Plan the baseline and every what-if scenario, and write one comparison workbook.
 
     Scenarios come from the input's WhatIf sheet, or from --whatif FILE. Each
@@ -462,12 +482,13 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
             _err(f"Warning: {len(failed)} scenario(s) could not be planned; see the Comparison sheet")
 
     def _plan_batch(src: Path, whatif_src: Path | None):  # noqa: ANN202
-        from planner.api import options_from  # noqa: PLC0415
+        from planner.api import check_size, options_from  # noqa: PLC0415
         from planner.input.validate import load, load_whatif  # noqa: PLC0415
         from planner.whatif.batch import default_jobs, run_batch  # noqa: PLC0415
         from planner.whatif.scenarios import parse_whatif  # noqa: PLC0415
 
-        inputs = load(src, max_rows, strict_numerics)
+        inputs = _sized(load(src, max_rows, strict_numerics), max_columns)
+        check_size(inputs)  # the baseline, before any worker starts; each scenario is checked again
         whatif = load_whatif(_existing(whatif_src)) if whatif_src is not None else inputs.whatif
         scenarios = parse_whatif(whatif)
         if not scenarios and not quiet:
@@ -504,8 +525,10 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 @input_options
+@size_option
 def sweep(input_path: Path | None, param: str, start: float, stop: float, steps: int, output: Path | None,
-          as_json: bool, jobs: int | None, quiet: bool, debug: bool, max_rows: int, strict_numerics: bool) -> None:
+          as_json: bool, jobs: int | None, quiet: bool, debug: bool, max_rows: int, strict_numerics: bool,
+          max_columns: int | None) -> None:
     """Step one parameter over a range and chart the trade-off (cost against exposure).
 
     \b
@@ -515,7 +538,7 @@ def sweep(input_path: Path | None, param: str, start: float, stop: float, steps:
     """
 
     def go() -> None:
-        from planner.api import options_from  # noqa: PLC0415
+        from planner.api import check_size, options_from  # noqa: PLC0415
         from planner.input.validate import load  # noqa: PLC0415
         from planner.output.sheets import sweep_tables  # noqa: PLC0415
         from planner.output.write import OutputSet, write_workbook  # noqa: PLC0415
@@ -527,7 +550,8 @@ def sweep(input_path: Path | None, param: str, start: float, stop: float, steps:
         pts = points(param, start, stop, steps)
         with OutputSet() as outputs:
             outputs.reserve(out)
-            inputs = load(src, max_rows, strict_numerics)
+            inputs = _sized(load(src, max_rows, strict_numerics), max_columns)
+            check_size(inputs)
             outcomes = run_batch(inputs, pts, options_from(inputs), jobs=jobs or default_jobs())
             _all_points_failed(outcomes[1:])
             values = [float(c.changes[0].value) for c in pts]

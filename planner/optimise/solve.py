@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +33,47 @@ PROGRESS: dict[str, object] = {}
 # 79k 14.8 s vs 28.0 s; 203k 22 s vs over 150 s; primal simplex and PDLP are slower still).
 IPM_ABOVE = 20_000
 # MIPs from this many columns are solved LP-guided (``_solve_mip_guided``); below it HiGHS alone is
-# fast (every OR-Library instance but capa, the reference case). The shares split the time limit.
+# fast (every OR-Library instance but capa, the reference case). The shares split the time limit so that
+# no phase can starve the others: on a machine half as fast, capa's relaxation alone took more than half
+# of a 110 s limit, and the plain MIP that then got the rest stopped 190 % above the optimum.
 GUIDED_ABOVE = 20_000
-GUIDED_LP_SHARE = 0.5  # at most this share of the time limit for the LP relaxation
-GUIDED_RESTRICTED_SHARE = 0.5  # of what is left after it, for the restricted MIP
+# The relaxation gets the largest share: every later phase depends on it (capa: 30 s of a 100 s limit on an
+# idle machine, 45-60 s on a shared one), and the restricted MIP after a finished relaxation is quick (16 s).
+# The full MIP, which only ever improved the bound there, gets what is left, at least a tenth.
+GUIDED_LP_SHARE = 0.6  # the LP relaxation is stopped at this share of the time limit, finished or not
+GUIDED_RESTRICTED_SHARE = 0.3  # the restricted MIP gets at least this share (3/4 of what is left, if more)
+GUIDED_RESTRICTED_OF_LEFT = 0.75
 GUIDED_MIN_PROOF_S = 1.0  # less time than this left after the restricted MIP: its plan is the answer
 GUIDED_SUPPORT = 1e-5  # a yes/no decision the relaxation sets at or below this is closed in the restricted MIP
+# An unfinished relaxation's interior iterate sets every decision a little above zero, so a threshold
+# cannot tell its support; the decisions it uses most still can. Its sum estimates how many decisions a
+# plan takes (capa: 5.5 after 30 of the 88 interior-point iterations, 5.1 finished), and twice that many
+# stay open: capa's 11 most used are the finished relaxation's 11 from iteration 50, 10 of them at
+# iterations 30-40. Three times (16 open) held all 11 from iteration 30, but that restricted MIP was too
+# large to finish on a loaded machine (0.65 % above the optimum); with 11 open it found the optimum.
+GUIDED_ITERATE_KEEP = 2.0
+GUIDED_LP_ITERATIONS: int | None = None  # tests only: stop the relaxation after this many iterations
+
+
+@dataclass
+class Phase:
+    """One step of an LP-guided MIP solve, as reported by ``-v`` and in Run info."""
+
+    name: str
+    budget_s: float
+    time_s: float
+    status: str  # the solver's own words (``Optimal``, ``Time limit reached``)
+    objective: float | None = None
+    bound: float | None = None
+    note: str = ""
+
+    def __str__(self) -> str:
+        figures = [f"{self.time_s:.1f} s of {self.budget_s:.1f} s", self.status]
+        if self.objective is not None:
+            figures.append(f"objective {self.objective:,.2f}")
+        if self.bound is not None:
+            figures.append(f"bound {self.bound:,.2f}")
+        return f"{self.name}: {', '.join(figures)}" + (f"; {self.note}" if self.note else "")
 
 
 @dataclass
@@ -54,6 +89,7 @@ class SolveResult:
     row_dual: np.ndarray | None
     message: str = ""
     limit_hit: bool = False
+    phases: list[Phase] = field(default_factory=list)  # the LP-guided path's steps; empty otherwise
 
 
 def options_from(inputs: Inputs, **overrides: object) -> SolveOptions:
@@ -159,11 +195,17 @@ def _solve_mip_guided(model: LinearModel, options: SolveOptions, t0: float) -> S
     seeds the full MIP, which spends the remaining time on the proof; the
     reported bound is the better of the LP's and the full MIP's, so the status
     stays honest whatever phase the time limit falls in.
+
+    Each phase has its share of the time limit (``GUIDED_*``): the relaxation is
+    stopped at its share, and if it has not finished, the decisions its last
+    iterate uses most are the support instead, so the restricted MIP always runs.
     """
     import highspy  # noqa: PLC0415
 
-    deadline = t0 + float(options.time_limit_s)
+    limit = float(options.time_limit_s)
+    deadline = t0 + limit
     tick = PROGRESS.get("tick")
+    phases: list[Phase] = []
 
     def left() -> float:
         return deadline - time.perf_counter()
@@ -173,47 +215,98 @@ def _solve_mip_guided(model: LinearModel, options: SolveOptions, t0: float) -> S
 
     ints = np.flatnonzero(model.integer)
     relaxed = dataclasses.replace(model, integer=np.zeros_like(model.integer))
-    h = _new_highs(dataclasses.replace(options, time_limit_s=GUIDED_LP_SHARE * float(options.time_limit_s)))
+    budget = GUIDED_LP_SHARE * limit
+    h = _new_highs(dataclasses.replace(options, time_limit_s=budget))
     if model.n_cols > IPM_ABOVE:
         h.setOptionValue("solver", "ipm")
         h.setOptionValue("run_crossover", "off")  # only the support is wanted, not a vertex
+    if GUIDED_LP_ITERATIONS is not None:
+        h.setOptionValue("ipm_iteration_limit", GUIDED_LP_ITERATIONS)
+        h.setOptionValue("simplex_iteration_limit", GUIDED_LP_ITERATIONS)
     h.passModel(_highs_lp(relaxed))
-    run_interruptible(h, phase_tick(0.0))
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal or left() <= 0:
-        # relaxation unsolved in its share (or infeasible): the plain MIP decides, with what time is left
-        h = _new_highs(dataclasses.replace(options, time_limit_s=max(left(), 0.0)))
-        h.passModel(_highs_lp(model))
-        return _run_highs(h, model, t0)
-    lp_bound = float(h.getInfo().objective_function_value)
-    y = np.asarray(h.getSolution().col_value, dtype=float)[ints]
-    closed = ints[(y <= GUIDED_SUPPORT) & (model.col_lo[ints] <= 0.0)]
+    start = time.perf_counter()
+    run_interruptible(h, phase_tick(start - t0))
+    ms = h.getModelStatus()
+    finished = ms == highspy.HighsModelStatus.kOptimal
+    cut_short = ms in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit)
+    values = np.asarray(h.getSolution().col_value, dtype=float)
+    lp_bound = float(h.getInfo().objective_function_value) if finished else None
+    lp_phase = Phase("LP relaxation", budget, time.perf_counter() - start, h.modelStatusToString(ms),
+                     bound=lp_bound)
+    phases.append(lp_phase)
+    if not (finished or cut_short):
+        # infeasible (or a numerical failure): no support to guide anything; the plain MIP decides
+        lp_phase.note = "no support from it: the full MIP decides alone"
+        return _guided_full(model, options, t0, left, phases, None, None, "")
+    if finished:
+        opened = ints[values[ints] > GUIDED_SUPPORT]
+        how = "the LP relaxation uses"
+    elif len(values) == model.n_cols and np.isfinite(values[ints]).all() and values[ints].sum() > 0:
+        y = np.clip(values[ints], 0.0, 1.0)
+        keep = min(len(ints), max(1, int(np.ceil(GUIDED_ITERATE_KEEP * y.sum()))))
+        opened = ints[np.sort(np.argsort(-y, kind="stable")[:keep])]
+        how = "the unfinished LP relaxation uses most"
+    else:  # stopped before its first iterate: nothing to rank by, so nothing is closed
+        opened = ints
+        how = "(the LP relaxation stopped before its first iterate)"
+    open_mask = np.zeros(model.n_cols, dtype=bool)
+    open_mask[opened] = True
+    closed = ints[~open_mask[ints] & (model.col_lo[ints] <= 0.0)]
+    support = f"{len(ints) - len(closed)} of {len(ints)} yes/no decisions open"
+    lp_phase.note = f"{support}: those {how}"
 
-    seed = None
     restricted = dataclasses.replace(model, col_hi=model.col_hi.copy())
     restricted.col_hi[closed] = 0.0
-    h = _new_highs(dataclasses.replace(options, time_limit_s=max(GUIDED_RESTRICTED_SHARE * left(), 0.0)))
+    # its share even if the relaxation overran its own (HiGHS checks the time between iterations)
+    budget = max(GUIDED_RESTRICTED_SHARE * limit, GUIDED_RESTRICTED_OF_LEFT * left())
+    h = _new_highs(dataclasses.replace(options, time_limit_s=budget))
     h.passModel(_highs_lp(restricted))
-    run_interruptible(h, phase_tick(time.perf_counter() - t0))
-    if h.getInfo().primal_solution_status == 2:
-        seed = np.asarray(h.getSolution().col_value, dtype=float)
+    start = time.perf_counter()
+    run_interruptible(h, phase_tick(start - t0))
+    info = h.getInfo()
+    seed = np.asarray(h.getSolution().col_value, dtype=float) if info.primal_solution_status == 2 else None
+    phases.append(Phase("restricted MIP", budget, time.perf_counter() - start,
+                        h.modelStatusToString(h.getModelStatus()),
+                        None if seed is None else float(model.c @ seed),
+                        None if seed is None else float(info.mip_dual_bound),
+                        f"{support}; its bound holds for the restricted problem only"))
+    return _guided_full(model, options, t0, left, phases, seed, lp_bound,
+                        f"MIP restricted to the {support.replace(' open', '')} {how}")
 
+
+def _guided_full(model: LinearModel, options: SolveOptions, t0: float, left, phases: list[Phase],  # noqa: ANN001
+                 seed: np.ndarray | None, lp_bound: float | None, how: str) -> SolveResult:
+    """The last phase of ``_solve_mip_guided``: the full MIP from ``seed``, or ``seed`` itself if nothing is
+    left to prove or no time is left to prove it."""
     h = _new_highs(dataclasses.replace(options, time_limit_s=max(left(), 0.0)))
     h.passModel(_highs_lp(model))
     seed_cost = None if seed is None else float(model.c @ seed)
     seed_gap = _gap(seed_cost, lp_bound)
     proven = seed_gap is not None and seed_gap <= options.mip_gap
+    lp_text = "" if lp_bound is None else f" (LP bound {lp_bound:.6g})"
     if seed is not None and (left() < GUIDED_MIN_PROOF_S or proven):
-        # no time left for the full MIP, or nothing left to prove: the restricted plan is the answer
-        return SolveResult(OPTIMAL if proven else FEASIBLE, seed_cost, lp_bound, seed_gap, time.perf_counter() - t0,
+        # no time left for the full MIP, or nothing left to prove: the restricted plan is the answer. Without
+        # the LP's bound (cut short) only the trivial one is known: nothing costs less than zero
+        bound = lp_bound
+        if bound is None and (model.c >= 0).all() and (model.col_lo >= 0).all():
+            bound = 0.0
+            seed_gap = _gap(seed_cost, bound)
+        phases.append(Phase("full MIP", max(left(), 0.0), 0.0, "not run",
+                            note="the restricted plan is proven" if proven else "no time left"))
+        return SolveResult(OPTIMAL if proven else FEASIBLE, seed_cost, bound, seed_gap, time.perf_counter() - t0,
                            "highs", f"HiGHS {h.version()}", seed, _fixed_lp_duals(h, model, seed),
-                           f"MIP restricted to the yes/no decisions the LP relaxation uses (LP bound {lp_bound:.6g})",
-                           limit_hit=not proven)
+                           f"{how}{lp_text}", limit_hit=not proven, phases=phases)
     if seed is not None:
         h.setSolution(len(seed), np.arange(len(seed), dtype=np.int32), seed)
+    budget = max(left(), 0.0)
+    start = time.perf_counter()
     result = _run_highs(h, model, t0)
-    result.message = (f"{result.message}; started from the MIP restricted to the {len(ints) - len(closed)} of "
-                      f"{len(ints)} yes/no decisions the LP relaxation uses (LP bound {lp_bound:.6g})")
-    if result.objective is not None and result.status == FEASIBLE:
+    phases.append(Phase("full MIP", budget, time.perf_counter() - start, result.message, result.objective,
+                        result.bound, "started from the restricted plan" if seed is not None else "from scratch"))
+    result.phases = phases
+    if how:
+        result.message = f"{result.message}; started from the {how}{lp_text}"
+    if result.objective is not None and result.status == FEASIBLE and lp_bound is not None:
         result.bound = lp_bound if result.bound is None else max(result.bound, lp_bound)
         result.gap = _gap(result.objective, result.bound)
         if result.gap is not None and result.gap <= options.mip_gap:
