@@ -416,14 +416,16 @@ def _check_references(t: dict[str, pd.DataFrame], issues: list[Issue]) -> None:
             if isinstance(s, str) and s and s not in site_ids:
                 unknown(sheet, r, "site_id", s)
     companies = sorted({c for c in sites["company"] if isinstance(c, str)})
-    for _, r in t["Lanes"].iterrows():
-        for column in ("from_site", "to_site"):
-            value = r[column]
+    lanes = t["Lanes"]
+    # by columns, not iterrows: Lanes is the sheet that grows (100,000 rows for OR-Library capa, where
+    # iterrows alone took 15 s)
+    for row, *ends in zip(lanes["_row"], lanes["from_site"], lanes["to_site"], strict=True):
+        for column, value in zip(("from_site", "to_site"), ends, strict=True):
             if not isinstance(value, str):
                 continue
             problem = _group_problem(value, site_ids, companies, all_ids)
             if problem:
-                issues.append(Issue("Lanes", int(r["_row"]), _col(schema.LANES, column), column, problem))
+                issues.append(Issue("Lanes", int(row), _col(schema.LANES, column), column, problem))
     made = {p for p in t["Supply"]["product"] if isinstance(p, str)}
     for _, r in t["Recipes"].iterrows():
         if isinstance(r["product"], str) and r["product"] not in made:
