@@ -107,6 +107,11 @@ def _run_reporting(fn, as_json: bool, debug: bool) -> None:  # noqa: ANN001
     except KeyboardInterrupt:
         _err(f"Interrupted. {_nothing_written()}")
         sys.exit(130)
+    except BrokenPipeError:  # before OSError, its base class
+        # the reader of stdout went away (planner solve | head): the work is done; stop printing quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.ENAMETOOLONG, getattr(errno, "EDQUOT", None)):
             _internal_error(exc, as_json, debug)
@@ -115,11 +120,6 @@ def _run_reporting(fn, as_json: bool, debug: bool) -> None:  # noqa: ANN001
 
         _report_error(os_error(Path(exc.filename or "the output"), exc), as_json)
         sys.exit(6)
-    except BrokenPipeError:
-        # the reader of stdout went away (planner solve | head): the work is done; stop printing quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(0)
     except Exception as exc:  # a bug: say so, and show the traceback only on request
         _internal_error(exc, as_json, debug)
 

@@ -525,3 +525,17 @@ def test_dask_executor_without_dask_is_refused_before_reading(case, no_solve, mo
     monkeypatch.setitem(sys.modules, "distributed", None)
     run(["batch", str(inp), "-o", str(out / "batch.xlsx"), "--executor", "dask", "--scheduler",
          "tcp://127.0.0.1:8786"], inp, out, 2, "--executor dask needs", "planner[dask]")
+
+
+
+def test_a_reader_that_goes_away_is_not_an_error(case):  # noqa: ANN001
+    # planner solve | head: BrokenPipeError is an OSError, and must be taken neither for a disk error nor a bug
+    inp, out = case
+    proc = subprocess.Popen([sys.executable, "-m", "planner", "solve", str(inp), "-o", str(out / "plan.xlsx")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.stderr.read()
+    proc.wait(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Error" not in err, err
+    assert (out / "plan.xlsx").read_bytes() != OLD["plan.xlsx"]
