@@ -240,3 +240,66 @@ def test_tables_have_readable_headers_names_and_print_titles(ref):
     widths = {k: v.width for k, v in ws.column_dimensions.items()}
     longest = max(len(str(c.value)) for c in ws["A"] if c.value)
     assert widths["A"] >= min(longest, 60)
+
+
+# --------------------------------------------------------------------------- 3. batches: only real change
+
+
+@pytest.fixture(scope="module")
+def ref_batch():  # noqa: ANN201
+    from planner.whatif.batch import run_batch  # noqa: PLC0415
+    from planner.whatif.scenarios import parse_whatif  # noqa: PLC0415
+
+    from planner.input.validate import load_whatif  # noqa: PLC0415
+
+    inputs = load(REFERENCE)
+    whatif = load_whatif(REPO / "inputs" / "whatif_reference.xlsx")
+    return run_batch(inputs, parse_whatif(whatif), options_from(inputs), jobs=1)
+
+
+def test_a_scenario_that_costs_the_same_shows_no_flow_changes(ref_batch):
+    from planner.whatif.batch import comparison, flow_changes  # noqa: PLC0415
+
+    comp = comparison(ref_batch).set_index("scenario")
+    changes = flow_changes(ref_batch)
+    same = [s for s, r in comp.iloc[1:].iterrows()
+            if r["status"] == "optimal" and abs(r["delta_cost_usd"]) <= 1e-7 * abs(r["total_cost_usd"])]
+    assert same, "the bundled what-ifs have scenarios that change nothing"
+    noisy = changes[changes["scenario"].isin(same)]
+    assert noisy.empty, noisy.groupby("scenario")["change_t"].apply(lambda c: c.abs().sum())
+
+
+def test_comparison_shows_changes_china_a_ranking_and_why_nothing_changed(ref_batch):
+    from planner.whatif.batch import comparison  # noqa: PLC0415
+
+    comp = comparison(ref_batch)
+    base = comp.iloc[0]
+    for col in ("delta_exposed_share", "delta_shortage_t", "china_magnet_share", "china_metal_share",
+                "delta_china_magnet_share", "delta_cash_usd", "delta_shortage_penalty_usd", "rank", "reading"):
+        assert col in comp.columns, col
+    planned = comp[comp["total_cost_usd"].notna()]
+    assert sorted(planned["rank"].astype(int)) == list(range(1, len(planned) + 1))
+    assert planned.sort_values("rank")["total_cost_usd"].is_monotonic_increasing
+    for _, r in planned.iloc[1:].iterrows():
+        assert r["delta_shortage_t"] == pytest.approx(r["shortage_t"] - base["shortage_t"])
+        assert r["delta_china_magnet_share"] == pytest.approx(r["china_magnet_share"] - base["china_magnet_share"])
+        assert r["delta_cash_usd"] + r["delta_shortage_penalty_usd"] + r["delta_license_risk_usd"] == pytest.approx(
+            r["delta_cost_usd"], abs=1.0)
+        if abs(r["delta_cost_usd"]) <= 1e-7 * abs(r["total_cost_usd"]):
+            assert "no effect" in r["reading"].lower() and "because" in r["reading"], r["reading"]
+        else:
+            assert "cash" in r["reading"] and "shortage" in r["reading"], r["reading"]
+
+
+def test_batch_workbook_charts_cost_and_china_share(ref_batch, tmp_path):
+    from planner.output.sheets import batch_tables  # noqa: PLC0415
+    from planner.whatif.batch import comparison, flow_changes  # noqa: PLC0415
+
+    out = tmp_path / "b.xlsx"
+    write_workbook(out, batch_tables(ref_batch, comparison(ref_batch), flow_changes(ref_batch)))
+    with zipfile.ZipFile(out) as z:
+        xml = " ".join(z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart"))
+    assert "Total cost per scenario" in xml and "Made in China per scenario" in xml
+    ws = openpyxl.load_workbook(out)["Comparison"]
+    head = [c.value for c in next(r for r in ws.iter_rows() if r[0].value == "Scenario")]
+    assert "Rank" in head and "Reading" in head

@@ -568,20 +568,43 @@ def batch_tables(outcomes, comp: pd.DataFrame, changes: pd.DataFrame, detail: bo
     """The comparison workbook; ``comp`` and ``changes`` are planner.whatif.batch's comparison and flow_changes."""
     fixed = ["Comparison", "Flow changes", "Scenarios"]
     names = unique_sheet_names([o.scenario for o in outcomes], set(fixed)) if detail else {}
+    from planner.output.write import Chart  # noqa: PLC0415
+
+    PTS = '+0.0" pts";-0.0" pts";0.0" pts"'  # a change of a share, in percentage points  # noqa: N806
     comp_cols = [
-        Column("scenario", 28), Column("status", 11), Column("total_cost_usd", 16, USD),
-        Column("delta_cost_usd", 16, USD, "against the baseline"), Column("delta_cost_pct", 10, PCT),
-        Column("exposed_share", 10, PCT), Column("exposed_t", 12, T), Column("shortage_t", 12, T),
-        Column("expected_license_loss_usd", 16, USD), Column("max_lead_time_days", 10, "0"),
+        Column("scenario", 28), Column("status", 11),
+        Column("rank", 6, "0", "1 = the cheapest plan of all scenarios"),
+        Column("total_cost_usd", 14, M_USD, "M USD a year"),
+        Column("delta_cost_usd", 14, M_USD, "M USD a year, against the baseline"), Column("delta_cost_pct", 10, PCT),
+        Column("reading", 70, note="what the change is made of, or why the scenario changes nothing"),
+        Column("cash_usd", 14, M_USD, "production, freight, duty, tariffs, qualification (M USD a year)"),
+        Column("delta_cash_usd", 14, M_USD), Column("delta_shortage_penalty_usd", 14, M_USD),
+        Column("delta_license_risk_usd", 14, M_USD, "expected license loss x risk_weight"),
+        Column("exposed_share", 10, PCT), Column("delta_exposed_share", 10, PCT.replace("0.0%", "+0.0%;-0.0%")),
+        Column("exposed_t", 12, T), Column("shortage_t", 12, T), Column("delta_shortage_t", 12, "+#,##0.0;-#,##0.0"),
+        Column("china_metal_share", 10, PCT, "share of the metal/alloy behind deliveries made in China "
+                                             "(" + tiers.METHOD + ")"),
+        Column("delta_china_metal_share", 10, "+0.0%;-0.0%"),
+        Column("china_magnet_share", 10, PCT, "share of the delivered magnets made in China"),
+        Column("delta_china_magnet_share", 10, "+0.0%;-0.0%"),
+        Column("expected_license_loss_usd", 14, M_USD), Column("max_lead_time_days", 10, "0"),
         Column("suppliers_in", 30, note="sites shipping in this scenario but not in the baseline"),
         Column("suppliers_out", 30, note="sites shipping in the baseline but not in this scenario"),
         Column("saving_per_t_capacity_usd", 16, USD,
                "for a capacity change: cost saved per t/yr of capacity added (USD per t/yr)"),
         Column("gap", 8, "0.00%"), Column("changes", 50), Column("message", 60),
     ]
+    del PTS
+    charts = [
+        Chart("bar", "Total cost per scenario (USD per year)", x=0, ys=[3], y_format=MILLIONS, below=True),
+        Chart("bar", "Made in China per scenario: metal/alloy and magnets", x=0, ys=[16, 18], y_format="0%",
+              below=True, colors={16: "FF9896", 18: CHINA_RED}),
+    ]
     tables = [
         Table("Comparison", comp_cols, _frame_rows(comp, [c.header for c in comp_cols]),
-              title=["What-if comparison", "Baseline first; costs per year; changes against the baseline."]),
+              title=["What-if comparison", "Baseline first; costs per year; changes against the baseline. Among "
+                     "equally cheap plans each scenario's is the one closest to the baseline's flows, so every "
+                     "change shown is caused by the scenario."], charts=charts),
         Table("Flow changes",
               [Column("scenario", 28), Column("from", 20), Column("to", 20), Column("product", 14),
                Column("baseline_t", 12, T), Column("scenario_t", 12, T), Column("change_t", 12, T)],

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from planner.api import plan
 from planner.errors import InfeasibleError, PlannerError, UsageError
 from planner.input.data import Inputs, SolveOptions
-from planner.optimise.solve import WarmHighs
+from planner.optimise.model import LinearModel
+from planner.optimise.solve import OPTIMAL, SolveResult, WarmHighs, solve
+from planner.results import tiers
 from planner.results.report import Plan
 from planner.whatif.scenarios import Change, Scenario, ScenarioError, apply_scenario
 
@@ -39,15 +43,125 @@ class Outcome:
     # what a single solve of this scenario would have exited with (0: planned; 3: the scenario cannot be
     # applied), so the command line can exit with the baseline's own code
     exit_code: int = 0
+    made_where: pd.DataFrame | None = None  # planner.results.tiers.by_country of the plan
+    closest_s: float = 0.0  # time of the second, closest-to-baseline solve (0: none)
 
 
-def run_one(inputs: Inputs, scenario: Scenario, options: SolveOptions, warm: WarmHighs | None = None) -> Outcome:
-    """Apply and solve one scenario; never raises for a scenario's own failure."""
+# Plans whose cost is within this of the least cost count as equally cheap (relative): the
+# solver's tolerances are of this order, and the reported cost must match a single solve of the scenario.
+EQUAL_COST = 1e-11
+
+
+def lane_flows(p: Plan) -> dict[tuple[str, str, str], float]:
+    f = p.flows
+    if not len(f):
+        return {}
+    return {(a, b, c): float(t) for a, b, c, t in zip(f["from_site"], f["to_site"], f["product"], f["tonnes"],
+                                                       strict=True)}
+
+
+def closest_plan(model: LinearModel, result: SolveResult, reference: dict[tuple[str, str, str], float],
+                 options: SolveOptions) -> SolveResult:
+    """Among the plans as cheap as ``result`` (within EQUAL_COST), the one whose lane flows are closest to
+    ``reference`` (L1 distance over lanes): a second, lexicographic solve.
+
+    A what-if is read against the baseline plan, but a model with ties has many least-cost plans, and the
+    solver's choice among them moves with any change to the model: the comparison then shows thousands of
+    tonnes of lane changes that cost nothing and mean nothing. Here the cost is held at its optimum
+    (on the optimal face of the least-cost solve's duals; without duals, c x <= c x* (1 + EQUAL_COST)), the
+    yes/no decisions at the plan's, and the objective becomes the sum of |lane tonnes - baseline lane tonnes|
+    (one auxiliary column per lane, two rows). The row duals stay those of the least-cost solve: they are
+    optimal for every plan on that face.
+    """
+    import highspy  # noqa: PLC0415
+
+    from planner.optimise.solve import _highs_lp, _new_highs, run_interruptible  # noqa: PLC0415
+
+    si = model.ship_info
+    if result.x is None or si is None or not len(si):
+        return result
+    x = result.x
+    lo, hi = model.col_lo.copy(), model.col_hi.copy()
+    ints = np.flatnonzero(model.integer)
+    lo[ints] = hi[ints] = np.round(x[ints])
+    row_lo, row_hi = model.row_lo.copy(), model.row_hi.copy()
+    y = result.row_dual
+    if y is not None:
+        # the optimal face, exactly: complementary slackness with the least-cost solve's duals. A column with
+        # a positive reduced cost stays at its lower bound (negative: upper), a row with a non-zero dual stays
+        # at its bound; every plan left is as cheap. (A dense cost row "c x <= c x*" instead is at the mercy of
+        # the solver's tolerances at 1e9 USD, and fails or lets the cost creep.)
+        rc = model.c - np.bincount(model.a_col, weights=model.a_val * y[model.a_row], minlength=model.n_cols)
+        tol = 1e-7 * max(1.0, float(np.abs(model.c).max(initial=0.0)))
+        up = (rc > tol) & np.isfinite(lo)
+        hi[up] = lo[up]
+        down = (rc < -tol) & np.isfinite(hi)
+        lo[down] = hi[down]
+        at_lo = (y > tol) & np.isfinite(row_lo)
+        row_hi[at_lo] = row_lo[at_lo]
+        at_hi = (y < -tol) & np.isfinite(row_hi)
+        row_lo[at_hi] = row_hi[at_hi]
+    lp = replace(model, integer=np.zeros_like(model.integer), col_lo=lo, col_hi=hi, row_lo=row_lo, row_hi=row_hi,
+                 c=np.zeros_like(model.c))
+    h = _new_highs(replace(options, verbose=False))
+    h.passModel(_highs_lp(lp))
+    n = model.n_cols
+    cost = float(model.c @ x)
+    if y is None:
+        nz = np.flatnonzero(model.c).astype(np.int32)
+        h.addRow(-highspy.kHighsInf, cost + EQUAL_COST * abs(cost) + 1e-6, len(nz), nz, model.c[nz])
+    groups = si.groupby(["from_site", "to_site", "product"], sort=True)["col"]
+    keys = list(groups.groups)
+    m = len(keys)
+    h.addVars(m, np.zeros(m), np.full(m, highspy.kHighsInf))
+    h.changeColsCost(m, np.arange(n, n + m, dtype=np.int32), np.ones(m))
+    for g, (key, cols) in enumerate(groups):
+        idx = np.append(np.asarray(cols, dtype=np.int32), n + g).astype(np.int32)
+        b = reference.get(key, 0.0)
+        h.addRow(-highspy.kHighsInf, b, len(idx), idx, np.append(np.ones(len(cols)), -1.0))  # flow - d <= b
+        h.addRow(b, highspy.kHighsInf, len(idx), idx, np.append(np.ones(len(cols)), 1.0))  # flow + d >= b
+    run_interruptible(h)
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return result  # the least-cost plan as solved: still right, only perhaps further from the baseline
+    x2 = np.asarray(h.getSolution().col_value, dtype=float)[:n]
+    return replace(result, x=x2, objective=result.objective)
+
+
+class _ClosestSolver:
+    """The solver ``api.plan`` calls: the least-cost solve (warm when it can be), then ``closest_plan``."""
+
+    def __init__(self, warm: WarmHighs | None, options: SolveOptions,
+                 reference: dict[tuple[str, str, str], float] | None) -> None:
+        self.warm, self.options, self.reference = warm, options, reference
+        self.model: LinearModel | None = None
+        self.closest_s = 0.0
+
+    def solve(self, model: LinearModel) -> SolveResult:
+        self.model = model
+        result = self.warm.solve(model) if self.warm is not None else solve(model, self.options)
+        if self.reference is None or result.status != OPTIMAL:
+            return result
+        t0 = time.perf_counter()
+        out = closest_plan(model, result, self.reference, self.options)
+        self.closest_s = time.perf_counter() - t0
+        return out
+
+
+def run_one(inputs: Inputs, scenario: Scenario, options: SolveOptions, warm: WarmHighs | None = None,
+            reference: dict[tuple[str, str, str], float] | None = None) -> Outcome:
+    """Apply and solve one scenario; never raises for a scenario's own failure.
+
+    ``reference``: the baseline's lane flows; among equally cheap plans the closest to them is chosen, so
+    that every change against the baseline is caused by the scenario.
+    """
     try:
         changed = apply_scenario(inputs, scenario) if scenario.changes else inputs
         cap = float(changed.supply["capacity_t"].sum())
-        result = plan(changed, options, solver=warm, detail=False)
-        return Outcome(scenario.name, scenario.changes, result.status, result, capacity_t=cap)
+        solver = _ClosestSolver(warm, options, reference if scenario.changes else None)
+        result = plan(changed, options, solver=solver, detail=False)
+        made = tiers.by_country(tiers.sourcing_of(result, solver.model.net if solver.model is not None else None))
+        return Outcome(scenario.name, scenario.changes, result.status, result, capacity_t=cap, made_where=made,
+                       closest_s=solver.closest_s)
     except ScenarioError as exc:
         return Outcome(scenario.name, scenario.changes, "error", message=str(exc), exit_code=3)
     except InfeasibleError as exc:
@@ -70,12 +184,17 @@ def run_chunk(inputs: Inputs, scenarios: list[Scenario], options: SolveOptions, 
     re-solved from the previous basis instead of from scratch.
     """
     solver = WarmHighs(options) if warm else None
-    if solver is not None and not any(s.name == BASELINE for s in scenarios):
-        with contextlib.suppress(PlannerError):  # load the baseline's basis; its plan is not needed here
-            plan(inputs, options, solver=solver)
+    reference = None
+    if not any(s.name == BASELINE for s in scenarios):
+        # the baseline's plan: its flows are the reference each scenario is compared against (and its basis
+        # the warm start)
+        with contextlib.suppress(PlannerError):
+            reference = lane_flows(plan(inputs, options, solver=solver, detail=False))
     out = []
     for sc in scenarios:
-        res = run_one(inputs, sc, options, solver)
+        res = run_one(inputs, sc, options, solver, reference)
+        if sc.name == BASELINE and res.plan is not None:
+            reference = lane_flows(res.plan)
         out.append(res)
         if progress:
             progress(res)
@@ -178,10 +297,72 @@ def _flows(p: Plan) -> pd.Series:
     return f.set_index(["from_site", "to_site", "product"])["tonnes"]
 
 
+def cost_split(p: Plan) -> dict[str, float]:
+    """Cash (production, logistics, qualification), shortage penalty and license risk: the three add up."""
+    parts = p.cost_breakdown
+    return {"cash": sum(v for k, v in parts.items() if k not in ("shortage", "license_risk")),
+            "shortage": parts.get("shortage", 0.0), "license_risk": parts.get("license_risk", 0.0)}
+
+
+def _m(v: float) -> str:
+    return f"{v / 1e6:+,.1f} M"
+
+
+def change_sentence(delta: float, split: dict[str, float], delta_short_t: float) -> str:
+    """'Saves 114.5 M USD a year: cash +3.2 M, shortage penalty -117.7 M (-107.5 t short), license risk +0.0 M'."""
+    verb = "Saves" if delta < 0 else "Costs"
+    return (f"{verb} {abs(delta) / 1e6:,.1f} M USD a year{'' if delta < 0 else ' more'}: cash {_m(split['cash'])}, "
+            f"shortage penalty {_m(split['shortage'])} ({delta_short_t:+,.1f} t short), expected license loss "
+            f"{_m(split['license_risk'])}")
+
+
+def no_effect_reason(changes: tuple[Change, ...], base: Plan) -> str:
+    """Why a scenario changes nothing, from what the baseline plan already shows (utilisation, binding limits)."""
+    prod = base.production
+    names = dict(zip(base.sites["site_id"], base.sites["name"], strict=True)) if "name" in base.sites else {}
+
+    def n(site: str) -> str:
+        return str(names.get(site) or site)
+
+    reasons = []
+    for c in changes:
+        site, _, product = c.key.partition("/")
+        rows = prod[(prod["site_id"].astype(str).str.fullmatch(site.replace("*", ".*")))
+                    & (prod["product"].astype(str).str.fullmatch((product or "*").replace("*", ".*")))] \
+            if len(prod) and c.sheet == "Supply" else prod.iloc[0:0]
+        if c.sheet == "Supply" and c.column == "capacity_t":
+            if len(rows) and (rows["made_t"] > 0).any():
+                used = rows["made_t"].sum() / max(rows["capacity_t"].sum(), 1e-9)
+                reasons.append(f"the baseline uses only {100 * used:.0f} % of {n(site)}'s {product or 'output'} "
+                               "capacity, so more of it is worth nothing")
+            else:
+                reasons.append(f"{n(site)}'s {product or 'output'} is not worth buying at its price and routes even "
+                               "with more capacity")
+        elif c.sheet == "Supply" and c.column == "unit_cost_usd_per_kg" and len(rows) and not (rows["made_t"] > 0).any():
+            reasons.append(f"{n(site)} is not in the baseline's mix and stays out at this price")
+        elif c.sheet == "Sites":
+            reasons.append(f"{n(site)} is not worth using even so")
+        elif c.sheet in ("Controls", "Settings"):
+            reasons.append(f"no shipment of the baseline plan is touched by {c.sheet} {c.key} {c.column}")
+    binding = prod[prod["capacity_value_usd_per_kg"] > 1e-6].sort_values(
+        "capacity_value_usd_per_kg", ascending=False, kind="mergesort").head(3) if len(prod) else prod
+    short = base.plants[base.plants["shortage_t"] > 1e-6] if len(base.plants) else base.plants
+    limits = [f"{n(r.site_id)} {r.product} capacity ({r.capacity_value_usd_per_kg:,.2f} USD per kg/yr)"
+              for r in binding.itertuples(index=False)]
+    limits += [f"{n(r.site_id)}'s {r.product} shortage ({r.shortage_t:,.1f} t)" for r in short.itertuples(index=False)]
+    text = "; ".join(dict.fromkeys(reasons)) or "the baseline plan stays the cheapest under this change"
+    if limits:
+        text += "; what binds in the baseline (its Limits): " + ", ".join(limits[:4])
+    return f"No effect, because {text}."
+
+
 def comparison(outcomes: list[Outcome]) -> pd.DataFrame:
-    """One row per scenario: status, cost and its change, exposure, shortage, who enters or leaves the mix."""
+    """One row per scenario: status, cost and its change (cash, shortage penalty, license risk), exposure,
+    shortage and China's share with their changes, a ranking by cost, who enters or leaves the mix, and a
+    sentence to read it by (for a scenario with no effect, why)."""
     base = outcomes[0]
     bp = base.plan
+    base_cn = tiers.country_share(base.made_where) if base.made_where is not None else {}
     rows = []
     for o in outcomes:
         p = o.plan
@@ -189,31 +370,56 @@ def comparison(outcomes: list[Outcome]) -> pd.DataFrame:
         if p is not None:
             s = p.summary
             lead = p.plants["max_lead_time_days"].dropna() if len(p.plants) else pd.Series(dtype=float)
+            cn = tiers.country_share(o.made_where) if o.made_where is not None else {}
             row.update({
                 "total_cost_usd": s["total_cost_usd"],
                 "delta_cost_usd": s["total_cost_usd"] - bp.summary["total_cost_usd"] if bp else None,
                 "delta_cost_pct": (s["total_cost_usd"] / bp.summary["total_cost_usd"] - 1.0)
                 if bp and bp.summary["total_cost_usd"] else None,
+                "cash_usd": cost_split(p)["cash"],
                 "exposed_share": s["exposed_share"],
                 "exposed_t": s["exposed_t"],
                 "shortage_t": s["shortage_t"],
                 "expected_license_loss_usd": s["expected_license_loss_usd"],
                 "max_lead_time_days": int(lead.max()) if len(lead) else None,
                 "gap": s["gap"],
+                **{f"china_{st}_share": cn.get(st) for st in ("metal", "magnet")},
             })
+            if bp is not None:
+                split = {k: v - cost_split(bp)[k] for k, v in cost_split(p).items()}
+                row.update({
+                    "delta_cash_usd": split["cash"], "delta_shortage_penalty_usd": split["shortage"],
+                    "delta_license_risk_usd": split["license_risk"],
+                    "delta_exposed_share": s["exposed_share"] - bp.summary["exposed_share"],
+                    "delta_shortage_t": s["shortage_t"] - bp.summary["shortage_t"],
+                    **{f"delta_china_{st}_share": (cn[st] - base_cn[st]) if cn.get(st) is not None
+                       and base_cn.get(st) is not None else None for st in ("metal", "magnet")},
+                })
             if bp is not None and o is not base:
                 row["suppliers_in"] = ", ".join(sorted(_suppliers(p) - _suppliers(bp)))
                 row["suppliers_out"] = ", ".join(sorted(_suppliers(bp) - _suppliers(p)))
                 added = o.capacity_t - base.capacity_t
                 if added > 1e-9:
                     row["saving_per_t_capacity_usd"] = -float(row["delta_cost_usd"]) / added  # type: ignore[arg-type]
+                delta = float(row["delta_cost_usd"])  # type: ignore[arg-type]
+                if abs(delta) <= 1e-7 * max(abs(float(s["total_cost_usd"])), 1.0):
+                    row["reading"] = no_effect_reason(o.changes, bp)
+                else:
+                    row["reading"] = change_sentence(delta, split, float(row["delta_shortage_t"])) + "."  # type: ignore[arg-type]
         row["changes"] = "; ".join(c.describe() for c in o.changes)
         row["message"] = o.message if not o.findings else o.message + ": " + " | ".join(o.findings)
         rows.append(row)
-    cols = ["scenario", "status", "total_cost_usd", "delta_cost_usd", "delta_cost_pct", "exposed_share", "exposed_t",
-            "shortage_t", "expected_license_loss_usd", "max_lead_time_days", "suppliers_in", "suppliers_out",
+    cols = ["scenario", "status", "rank", "total_cost_usd", "delta_cost_usd", "delta_cost_pct", "reading",
+            "cash_usd", "delta_cash_usd", "delta_shortage_penalty_usd", "delta_license_risk_usd", "exposed_share",
+            "delta_exposed_share", "exposed_t", "shortage_t", "delta_shortage_t", "china_metal_share",
+            "delta_china_metal_share", "china_magnet_share", "delta_china_magnet_share",
+            "expected_license_loss_usd", "max_lead_time_days", "suppliers_in", "suppliers_out",
             "saving_per_t_capacity_usd", "gap", "changes", "message"]
-    return pd.DataFrame(rows).reindex(columns=cols)
+    out = pd.DataFrame(rows).reindex(columns=cols)
+    # 1 = the cheapest plan (ties share the order of the input, baseline first)
+    cost = pd.to_numeric(out["total_cost_usd"], errors="coerce")
+    out["rank"] = cost.rank(method="first").astype("Int64")
+    return out
 
 
 def flow_changes(outcomes: list[Outcome], top: int = 15) -> pd.DataFrame:
