@@ -12,6 +12,7 @@ The structural checks run on both; the domain checks are per case.
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -486,8 +487,9 @@ def test_sources_cover_every_figure(data):
         assert float(index[k].value) == pytest.approx(v), k
 
 
-def test_estimates_stay_estimates(data):
-    src = data["Sources"]
+def test_estimates_stay_estimates():
+    # v1's tags as domain.md gave them; the 2026 case re-tags from the review (test_2026_pinned_figures)
+    src = load_case("v1_2025")["Sources"]
     tag = {(r.sheet, r.row_key, r.column): r.tag for r in src.itertuples(index=False)}
     # figures domain.md marks [E] must not be upgraded
     assert tag[("Supply", "SP_MY_LYNAS/DYTB_OXIDE", "capacity_t")] == "[E]"
@@ -522,7 +524,9 @@ def test_domain_rules(data, model):
     assert (dem.max_exposed_share.astype(float) == 0).all()
 
 
-def test_ex_china_dy_tb_bottleneck(data):
+def test_ex_china_dy_tb_bottleneck():
+    # v1's design point: Lynas' ~100 t is the only qualified ex-China Dy/Tb
+    data = load_case("v1_2025")
     sites = data["Sites"].set_index("site_id")
     sup = data["Supply"]
     dy = sup[sup["product"] == "DYTB_OXIDE"]
@@ -551,3 +555,208 @@ def test_every_demand_is_reachable_within_its_lead_time(model):
         assert best < math.inf, f"{key}: no route"
         if limit is not None:
             assert best <= limit, f"{key}: best lead {best} > limit {limit}"
+
+
+# --------------------------------------------------------------------------
+# the 2026 case: figures, their tags and the analyst's sanity checks
+# (shared/research/domain-review-2026-12.md, "the review"; section numbers in comments)
+
+# The corrected figures with the value and tag the review supports: a figure or a tag that drifts
+# from these (or from its Sources row, test_sources_cover_every_figure) fails here.
+PINNED_2026 = {
+    ("CoProducts", "NDPR_OXIDE/DYTB_OXIDE/SP_AU_NOLANS", "coproduct_t_per_t"): (0.0074, "[D]"),  # 1.1, 7
+    ("Supply", "SP_AU_NOLANS/DYTB_OXIDE", "capacity_t"): (0, "[E]"),        # pre-FID, nothing before ~2029
+    ("Supply", "SP_AU_NOLANS/NDPR_OXIDE", "capacity_t"): (0, "[E]"),
+    ("Supply", "MN_AU_NOLANS/REO_CONC", "capacity_t"): (0, "[E]"),
+    ("Supply", "SP_US_MP/NDPR_OXIDE", "capacity_t"): (4000, "[S]"),         # exit run-rate, 7
+    ("Supply", "SP_US_MP/DYTB_OXIDE", "capacity_t"): (30, "[E]"),           # heavy circuit 2026, 3
+    ("Supply", "SP_MY_LYNAS/NDPR_OXIDE", "capacity_t"): (7500, "[D]"),      # run-rate, 2
+    ("Supply", "SP_MY_LYNAS/DYTB_OXIDE", "capacity_t"): (24.5, "[D]"),      # 70 t x 35 % open, 3
+    ("Supply", "SP_MY_LYNAS/DYTB_OXIDE", "unit_cost_usd_per_kg"): (500, "[E]"),  # ex-China base, 4
+    ("Supply", "SP_CN_CREG/DYTB_OXIDE", "unit_cost_usd_per_kg"): (379, "[D]"),   # 'still fine', 1.5
+    ("Supply", "SP_US_EFR/DYTB_OXIDE", "capacity_t"): (2.5, "[E]"),         # 0-5 t, 11.2
+    ("Supply", "SP_FR_CAREMAG/DYTB_OXIDE", "capacity_t"): (5.1, "[E]"),     # 10 t x 51 % open, 2/3
+    ("Supply", "SP_FR_SOLVAY/NDPR_OXIDE", "capacity_t"): (300, "[E]"),      # 'several hundred t', 7
+    ("Supply", "SP_AU_ILUKA/NDPR_OXIDE", "capacity_t"): (0, "[S]"),         # commissioning 2027
+    ("Supply", "SP_AU_ILUKA/DYTB_OXIDE", "capacity_t"): (0, "[S]"),
+    ("Supply", "MAG_IN_SCHEME/NDFEB_STD", "capacity_t"): (0, "[S]"),        # no output before ~2028
+    ("Supply", "MN_TZ_NGUALLA/REO_CONC", "capacity_t"): (0, "[E]"),         # 100 % to Shenghe
+    ("Lanes", "MAG_CN_JLMAG/DM_US_GM/", "duty_usd_per_kg"): (21, "[E]"),    # 25 % Section 301 [S] x value [E]
+    ("Recipes", "NDFEB_HT/DYTB_METAL/", "input_t_per_t"): (0.02, "[E]"),     # GBD EV grade, 7
+    ("Controls", "CN/NDFEB_HT", "approval_probability"): (0.6, "[E]"),       # individual licence, 6
+    ("Controls", "CN/NDFEB_HT", "approval_days"): (63, "[D]"),              # 45 working days
+}
+AVAIL = re.compile(r"^\[2026 availability: nameplate ([\d.]+) t; start (\d{4}); output ([\d.]+) t; "
+                   r"committed ([\d.]+); open ([\d.]+) t\] ")
+# Dy+Tb oxide outside China in 2026, t/yr (the review's section 3): each source's range, and the total.
+DYTB_2026 = {"SP_MY_LYNAS": (70, 100), "SP_US_MP": (0, 30), "SP_US_EFR": (0, 5), "SP_FR_CAREMAG": (0, 20),
+             "SP_AU_ILUKA": (0, 0), "SP_AU_NOLANS": (0, 0)}
+# The feed price (USD/kg REO) each NdPr separator's conversion cost was built on (its Sources basis).
+FEED_PRICE = {"SP_CN_CNRE": 4, "SP_CN_CREG": 8, "SP_CN_SHENGHE": 6, "SP_MY_LYNAS": 7, "SP_US_MP": 5.8,
+              "SP_FR_SOLVAY": 7, "SP_EE_SILMET": 7, "SP_US_EFR": 6, "SP_IN_IREL": 5, "SP_VN_SHINETSU": 5,
+              "SP_AU_ILUKA": 5, "SP_AU_NOLANS": 6, "SP_FR_CAREMAG": 20}
+
+
+@pytest.fixture(scope="module")
+def d26() -> dict[str, pd.DataFrame]:
+    return load_case("2026")
+
+
+def _cell(d, sheet: str, key: str, column: str) -> float:
+    rows = [r for _, r in d[sheet].iterrows() if row_key(sheet, r) == key]
+    assert len(rows) == 1, (sheet, key)
+    return float(rows[0][column])
+
+
+def _availability(d) -> dict[tuple[str, str], dict[str, float]]:
+    out = {}
+    for r in d["Sources"].itertuples(index=False):
+        if r.sheet == "Supply" and r.column == "capacity_t":
+            m = AVAIL.match(r.basis)
+            if m:
+                site, product = r.row_key.split("/")
+                out[(site, product)] = dict(zip(("nameplate", "start", "output", "committed", "open"),
+                                                map(float, m.groups())), value=float(r.value))
+    return out
+
+
+def test_2026_pinned_figures(d26):
+    tag = {(r.sheet, r.row_key, r.column): r.tag for r in d26["Sources"].itertuples(index=False)}
+    for (sheet, key, column), (value, want) in PINNED_2026.items():
+        assert _cell(d26, sheet, key, column) == pytest.approx(value), (sheet, key, column)
+        assert tag[(sheet, key, column)] == want, (sheet, key, column, tag[(sheet, key, column)])
+
+
+def test_2026_sources_cite_the_review(d26):
+    # every figure new or changed for 2026 and tagged as sourced or derived cites the review's section or
+    # source list ([n]) or domain.md; an [E] says how it was estimated (a non-empty basis, checked above)
+    v1 = {(r.sheet, r.row_key, r.column): r for r in load_case("v1_2025")["Sources"].itertuples(index=False)}
+    changed = 0
+    for r in d26["Sources"].itertuples(index=False):
+        old = v1.get((r.sheet, r.row_key, r.column))
+        if old is None or float(old.value) != float(r.value) or old.tag != r.tag:
+            changed += 1
+            if r.tag != "[E]":
+                assert re.search(r"\[\d+\]|domain-review-2026-12\.md|domain\.md", r.basis), \
+                    (r.sheet, r.row_key, r.column)
+    assert changed >= 50
+
+
+def test_2026_capacity_is_the_open_share_of_the_2026_output(d26):
+    avail = _availability(d26)
+    assert len(avail) >= 15
+    for (site, product), a in avail.items():
+        cap = _cell(d26, "Supply", f"{site}/{product}", "capacity_t")
+        assert a["value"] == cap == pytest.approx(a["open"]), (site, product)
+        assert a["output"] <= a["nameplate"], (site, product)
+        assert 0 <= a["committed"] <= 1
+        # committed shares are not counted as open supply
+        assert a["open"] == pytest.approx(a["output"] * (1 - a["committed"]), abs=0.06), (site, product)
+        if a["committed"] > 0 and a["output"] > 0:
+            assert cap < a["output"], (site, product)
+
+
+def test_2026_no_candidate_produces_before_its_start_year(d26):
+    avail = _availability(d26)
+    status = dict(zip(d26["Sites"].site_id, d26["Sites"].status))
+    for r in d26["Supply"].itertuples(index=False):
+        a = avail.get((r.site_id, r.product))
+        if status[r.site_id] == "candidate":
+            # a candidate states when it starts (the model cannot yet say "from year t": issue 12)
+            assert a is not None, f"candidate {r.site_id} {r.product}: no start year in Sources"
+        if a is not None and a["start"] > 2026:
+            assert float(r.capacity_t) == 0 and a["output"] == 0, (r.site_id, r.product)
+    # what the review says does not produce in 2026
+    for site in ("SP_AU_NOLANS", "MN_AU_NOLANS", "SP_AU_ILUKA", "MAG_IN_SCHEME", "MN_TZ_NGUALLA", "MN_MW_SONGWE"):
+        caps = d26["Supply"].query("site_id == @site").capacity_t.astype(float)
+        assert len(caps) and (caps == 0).all(), site
+
+
+def test_2026_dy_tb_outside_china_is_in_the_reviews_range(d26):
+    avail = _availability(d26)
+    country = dict(zip(d26["Sites"].site_id, d26["Sites"].country))
+    dy = d26["Supply"].query("product == 'DYTB_OXIDE'")
+    ex_cn = [r.site_id for r in dy.itertuples(index=False) if country[r.site_id] != "CN"]
+    assert set(ex_cn) == set(DYTB_2026), ex_cn
+    output = open_ = 0.0
+    for site in ex_cn:
+        a = avail[(site, "DYTB_OXIDE")]
+        lo, hi = DYTB_2026[site]
+        assert lo <= a["output"] <= hi, (site, a["output"])
+        output += a["output"]
+        open_ += a["open"]
+    assert 100 <= output <= 155, output        # 70-100 Lynas + 30 MP + 0-5 Energy Fuels + 0-20 Caremag
+    assert open_ < output                       # Japan's shares of Lynas and Caremag are not this buyer's
+    # and that is scarce: the open ex-China Dy/Tb supports well under half of the high-temperature demand
+    f_ht = _cell(d26, "Recipes", "NDFEB_HT/DYTB_METAL/", "input_t_per_t")
+    f_metal = _cell(d26, "Recipes", "DYTB_METAL/DYTB_OXIDE/", "input_t_per_t")
+    ht_demand = d26["Demand"].query("product == 'NDFEB_HT'").quantity_t.astype(float).sum()
+    assert open_ / f_metal / f_ht < ht_demand / 2
+
+
+def test_2026_prices(d26):
+    sup = d26["Supply"]
+    country = dict(zip(d26["Sites"].site_id, d26["Sites"].country))
+    model = Model(d26)
+    for site, feed in FEED_PRICE.items():
+        price = _cell(d26, "Supply", f"{site}/NDPR_OXIDE", "unit_cost_usd_per_kg") + \
+            model.recipe("NDPR_OXIDE", site)["REO_CONC"] * feed
+        if country[site] == "CN":
+            assert 100 <= price <= 110, (site, price)    # 105-108 USD/kg, Jan-Feb 2026 (section 4)
+        else:
+            assert 105 <= price <= 116, (site, price)    # ex-China premium 0-10 % (sections 1.5, 7)
+    for r in sup.query("product == 'DYTB_OXIDE'").itertuples(index=False):
+        cost = float(r.unit_cost_usd_per_kg)
+        if country[r.site_id] == "CN":
+            assert 371 <= cost <= 407, r               # Dy 200-230, Tb 975-1,040 at 78:22
+        else:
+            assert 300 <= cost <= 1000, r              # no volume-backed price: the range (sections 4, 7)
+    for k in ("NDFEB_HT/DYTB_METAL/", "NDFEB_HT/DYTB_METAL/MAG_DE_VAC"):
+        assert 0.015 <= _cell(d26, "Recipes", k, "input_t_per_t") <= 0.03
+
+
+def test_2026_captive_and_listed_routes(d26):
+    model = Model(d26)
+    company = dict(zip(d26["Sites"].site_id, d26["Sites"].company))
+    country = dict(zip(d26["Sites"].site_id, d26["Sites"].country))
+    controlled = set(d26["Controls"]["product"])
+    for a, b, p, _ in model.arcs():
+        # MP's Dy/Tb is captive: it reaches nobody but MP's own metal and magnet plants
+        if a == "SP_US_MP" and p == "DYTB_OXIDE":
+            assert company[b] == "MP Materials", b
+        # MP Materials and USA Rare Earth (LCM included) are on China's control list since 22 Jun 2026
+        if country[a] == "CN" and company[b] in ("MP Materials", "USA Rare Earth"):
+            assert p not in controlled, (a, b, p)
+    # Chinese magnets into the US carry the Section 301 tariff
+    for r in d26["Lanes"].itertuples(index=False):
+        if r.from_site.startswith("MAG_CN_") and country.get(r.to_site) == "US":
+            assert float(r.duty_usd_per_kg) > 0, r
+
+
+WHATIF_2026 = ROOT / "inputs" / "whatif" / "WhatIf.csv"
+
+
+def test_2026_whatifs_each_answer_one_question():
+    w = pd.read_csv(WHATIF_2026, dtype=str, keep_default_na=False)
+    assert list(w.columns) == ["scenario", "sheet", "key", "column", "operation", "value", "question", "basis"]
+    changes: dict[str, list[tuple]] = {}
+    for name, rows in w.groupby("scenario", sort=False):
+        q = [x for x in rows.question if x.strip()]
+        assert len(q) == 1 and rows.question.iloc[0] == q[0], f"{name}: one question, on its first row"
+        assert q[0].endswith("?"), name
+        assert all(any(t in b for t in TAGS) for b in rows.basis), f"{name}: every row's basis is tagged"
+        changes[name] = sorted(map(tuple, rows[["sheet", "key", "column", "operation", "value"]].values))
+        # v1's empty scenarios: a status change alone measures the qualification fee, nothing else
+        assert not all(s == "Sites" and c == "status" for s, _, c, _, _ in changes[name]), name
+        # a Dy/Tb price shock must not hit China's Dy/Tb too (v1's "x3" did)
+        assert not any(s == "Supply" and k.startswith("*") and "DYTB" in k and c == "unit_cost_usd_per_kg"
+                       for s, k, c, _, _ in changes[name]), name
+    seen = {}
+    for name, ch in changes.items():
+        assert tuple(ch) not in seen, f"{name} duplicates {seen.get(tuple(ch))}"
+        seen[tuple(ch)] = name
+    text = " ".join(changes)
+    for theme in ("Caremag delayed", "Caremag at full rate", "Energy Fuels Phase 2", "Iluka on stream",
+                  "MP heavy circuit", "Lynas", "3 %", "Ex-China Dy/Tb at 300", "Ex-China Dy/Tb at 1,000",
+                  "Japan", "Content rule", "General licences"):
+        assert theme in text, theme
