@@ -469,13 +469,14 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
             click.echo(json.dumps({"scenarios": entries, "output": str(out)}, indent=2, default=str))
         elif not quiet:
             base = outcomes[0].plan.summary["total_cost_usd"]
+            width = max(len(o.scenario) for o in outcomes)  # names whole: two may differ only at the end
             for o in outcomes:
                 if o.plan is not None:
                     c = o.plan.summary["total_cost_usd"]
-                    click.echo(f"{o.scenario[:40]:<40} {o.status:<10} {c:>18,.0f} USD/yr  "
+                    click.echo(f"{o.scenario:<{width}} {o.status:<10} {c:>18,.0f} USD/yr  "
                                f"{c - base:>+16,.0f}  exposed {100 * o.plan.summary['exposed_share']:5.1f} %")
                 else:
-                    click.echo(f"{o.scenario[:40]:<40} {o.status:<10} {o.message}")
+                    click.echo(f"{o.scenario:<{width}} {o.status:<10} {o.message}")
             click.echo(f"Workbook: {out}")
         failed = [o for o in outcomes if o.plan is None]
         if failed and not quiet:
@@ -564,10 +565,11 @@ def sweep(input_path: Path | None, param: str, start: float, stop: float, steps:
             click.echo(json.dumps({"param": param, "headline": sentence, "points": recs, "output": str(out)},
                                   indent=2, default=str))
         elif not quiet:
+            width = max(len(str(p)) for p in frame["point"])  # point names whole: they end in the value
             for r in frame.itertuples(index=False):
                 cost = "" if r.total_cost_usd is None or r.total_cost_usd != r.total_cost_usd else \
                     f"{r.total_cost_usd:>18,.0f} USD/yr  exposed {100 * r.exposed_share:5.1f} %"
-                click.echo(f"{r.point[:40]:<40} {r.status:<10} {cost} {r.message or ''}")
+                click.echo(f"{r.point:<{width}} {r.status:<10} {cost} {r.message or ''}")
             click.echo(sentence)
             click.echo(f"Workbook: {out}")
 
@@ -608,7 +610,8 @@ def validate(input_path: Path, as_json: bool, max_rows: int, strict_numerics: bo
 @main.command()
 @click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--blank", is_flag=True, help="Leave out the worked example rows.")
-def template(output: Path, blank: bool) -> None:
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def template(output: Path, blank: bool, force: bool) -> None:
     """Write a blank input workbook: every sheet and column, with units, allowed values and an example row.
 
     \b
@@ -622,6 +625,9 @@ def template(output: Path, blank: bool) -> None:
 
         if output.suffix.lower() != ".xlsx":
             raise UsageError(f"the template must be an .xlsx file, got {output}")
+        if output.exists() and not force:
+            # most likely a template already filled in: hours of work a typo in a command would erase
+            raise UsageError(f"{output} already exists; give --force to overwrite it, or another name")
         check_writable(output)
         template_workbook(output, with_examples=not blank)
         click.echo(f"Wrote {output}. Fill it in, then: planner validate {output}")

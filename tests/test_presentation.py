@@ -303,3 +303,78 @@ def test_batch_workbook_charts_cost_and_china_share(ref_batch, tmp_path):
     ws = openpyxl.load_workbook(out)["Comparison"]
     head = [c.value for c in next(r for r in ws.iter_rows() if r[0].value == "Scenario")]
     assert "Rank" in head and "Reading" in head
+
+
+# --------------------------------------------------------------------------- sweep, command line, template
+
+
+def test_sweep_sentence_splits_cash_and_shortage_and_charts_sit_under_the_table(tmp_path):
+    from planner.output.sheets import sweep_tables  # noqa: PLC0415
+    from planner.whatif.batch import run_batch  # noqa: PLC0415
+    from planner.whatif.sweep import headline, points, sweep_frame  # noqa: PLC0415
+
+    inputs = exposure_case(1.0)
+    pts = points("max_exposed_share", 1, 0, 3)
+    out = run_batch(inputs, pts, options_from(inputs), jobs=1)
+    frame = sweep_frame(out, [float(p.changes[0].value) for p in pts])
+    sentence = headline(frame, "max_exposed_share")
+    assert "cash" in sentence and "shortage penalty" in sentence, sentence
+    path = tmp_path / "s.xlsx"
+    write_workbook(path, sweep_tables(frame, "max_exposed_share", sentence))
+    with zipfile.ZipFile(path) as z:
+        drawing = z.read("xl/drawings/drawing1.xml").decode()
+    cols = [int(c) for c in re.findall(r"<(?:xdr:)?col>(\d+)</", drawing)]
+    assert cols and max(cols) <= 1, cols  # anchored at column A, under the table: visible without scrolling
+
+
+def test_template_refuses_to_overwrite_without_force(tmp_path):
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from planner.cli import main  # noqa: PLC0415
+
+    target = tmp_path / "mine.xlsx"
+    target.write_bytes(b"filled in by hand")
+    res = CliRunner().invoke(main, ["template", str(target)])
+    assert res.exit_code == 2 and "--force" in res.output
+    assert target.read_bytes() == b"filled in by hand"
+    res = CliRunner().invoke(main, ["template", str(target), "--force"])
+    assert res.exit_code == 0 and target.read_bytes().startswith(b"PK")
+
+
+def test_template_drop_downs_warn_and_defaults_read_yes_no(tmp_path):
+    from planner.output.sheets import template_workbook  # noqa: PLC0415
+
+    out = tmp_path / "t.xlsx"
+    template_workbook(out)
+    wb = openpyxl.load_workbook(out)
+    dvs = [dv for ws in wb.worksheets for dv in ws.data_validations.dataValidation]
+    assert dvs and all(dv.showErrorMessage for dv in dvs)
+    text = "\n".join(str(r[0]) for r in wb["Instructions"].iter_rows(values_only=True) if r[0])
+    assert "True" not in text and "False" not in text
+
+
+def test_terminal_tables_do_not_cut_names_or_values(tmp_path):
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from planner.cli import main  # noqa: PLC0415
+    from tests.test_validate import good, write_xlsx  # noqa: PLC0415
+
+    src = write_xlsx(tmp_path / "in.xlsx", good())
+    param = "Supply:MINE_AU/ORE:unit_cost_usd_per_kg"  # point names longer than 40 characters
+    res = CliRunner().invoke(main, ["sweep", str(src), "--param", param, "--from", "6", "--to", "600",
+                                    "--steps", "2", "-o", str(tmp_path / "s.xlsx"), "--jobs", "1"])
+    assert res.exit_code == 0, res.output
+    assert f"{param} = 6 " in res.output and f"{param} = 600 " in res.output, res.output
+
+
+def test_a_sweep_in_which_every_point_fails_exits_non_zero_and_writes_nothing(tmp_path):
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from planner.cli import main  # noqa: PLC0415
+    from tests.test_validate import good, write_xlsx  # noqa: PLC0415
+
+    src = write_xlsx(tmp_path / "in.xlsx", good())
+    out = tmp_path / "s.xlsx"
+    res = CliRunner().invoke(main, ["sweep", str(src), "--param", "Supply:NOPE/X:capacity_t", "--from", "1",
+                                    "--to", "2", "--steps", "2", "-o", str(out), "--jobs", "1"])
+    assert res.exit_code != 0 and not out.exists(), res.output

@@ -464,6 +464,13 @@ EXAMPLE: dict[str, list[list[object]]] = {
 }
 
 
+def _shown(default: object) -> str:
+    """A default as it is typed into the workbook: yes/no, not Python's True/False."""
+    if isinstance(default, bool):
+        return "yes" if default else "no"
+    return repr(default) if isinstance(default, str) else f"{default:g}" if isinstance(default, float) else str(default)
+
+
 def template_workbook(target, with_examples: bool = True) -> None:  # noqa: ANN001
     """Write a blank input workbook: every sheet and column, units and meaning in header comments."""
     from openpyxl import Workbook  # noqa: PLC0415
@@ -490,14 +497,14 @@ def template_workbook(target, with_examples: bool = True) -> None:  # noqa: ANN0
     for s in schema.SHEETS:
         lines.append(f"{s.name}: {s.doc}")
         for c in s.columns:
-            req = "required" if c.required else f"optional, default {c.default!r}" if c.default not in (None, "") else \
-                "optional"
+            req = "required" if c.required else f"optional, default {_shown(c.default)}" \
+                if c.default not in (None, "") else "optional"
             unit = f" [{c.unit}]" if c.unit else ""
             lines.append(f"    {c.name}{unit} ({req}): {c.doc}")
     lines.append("")
     lines.append("Settings keys:")
     for st in schema.SETTINGS_KEYS:
-        lines.append(f"    {st.key} (default {st.default!r}): {st.doc}")
+        lines.append(f"    {st.key} (default {_shown(st.default)}): {st.doc}")
     for i, line in enumerate(lines, start=1):
         cell = info.cell(row=i, column=1, value=line)
         cell.data_type = "s"
@@ -516,7 +523,8 @@ def template_workbook(target, with_examples: bool = True) -> None:  # noqa: ANN0
             col_letter = get_column_letter(j)
             if c.kind in ("enum", "yesno"):
                 choices = c.choices if c.kind == "enum" else ("yes", "no")
-                dv = DataValidation(type="list", formula1='"' + ",".join(choices) + '"', allow_blank=not c.required)
+                dv = DataValidation(type="list", formula1='"' + ",".join(choices) + '"', allow_blank=not c.required,
+                                    showErrorMessage=True, errorTitle=c.name)
                 dv.error = f"{c.name}: {c.bounds_text()}"
                 ws.add_data_validation(dv)
                 dv.add(f"{col_letter}2:{col_letter}5000")
@@ -524,9 +532,12 @@ def template_workbook(target, with_examples: bool = True) -> None:  # noqa: ANN0
                 kind = "whole" if c.kind == "days" else "decimal"
                 if c.upper is not None:  # the sanity cap too, so Excel refuses what validation would
                     top = int(c.upper) if float(c.upper).is_integer() else c.upper
-                    dv = DataValidation(type=kind, operator="between", formula1=str(c.lo), formula2=str(top))
+                    dv = DataValidation(type=kind, operator="between", formula1=str(c.lo), formula2=str(top),
+                                        showErrorMessage=True, errorTitle=c.name)
                 else:
-                    dv = DataValidation(type=kind, operator="greaterThanOrEqual", formula1=str(c.lo))
+                    dv = DataValidation(type=kind, operator="greaterThanOrEqual", formula1=str(c.lo),
+                                        showErrorMessage=True, errorTitle=c.name)
+                # without showErrorMessage Excel accepts anything typed, silently: the drop-down only suggests
                 dv.error = f"{c.name}: {c.bounds_text()}"
                 ws.add_data_validation(dv)
                 dv.add(f"{col_letter}2:{col_letter}5000")
@@ -639,17 +650,21 @@ def sweep_tables(frame, param: str, sentence: str) -> list[Table]:  # noqa: ANN0
     from planner.output.write import Chart  # noqa: PLC0415
 
     cols = [Column("point", 30), Column("value", 10, "0.####"), Column("status", 10),
-            Column("total_cost_usd", 16, USD), Column("delta_from_first_point_usd", 16, USD),
+            Column("total_cost_usd", 14, M_USD, "M USD a year"),
+            Column("delta_from_first_point_usd", 14, M_USD, "M USD a year"),
             Column("exposed_share", 10, PCT), Column("exposed_t", 12, T), Column("shortage_t", 12, T),
-            Column("expected_license_loss_usd", 16, USD),
+            Column("expected_license_loss_usd", 14, M_USD),
             Column("suppliers_in", 30, note="sites that start shipping at this point (against the previous point)"),
-            Column("suppliers_out", 30, note="sites that stop shipping at this point"), Column("message", 40)]
+            Column("suppliers_out", 30, note="sites that stop shipping at this point"), Column("message", 40),
+            Column("cash_usd", 14, M_USD, "production, freight, duty, tariffs, qualification (M USD a year)"),
+            Column("shortage_penalty_usd", 14, M_USD), Column("license_risk_usd", 14, M_USD)]
     pts = frame[frame["value"].notna()]
+    # under the table (the table is wide: beside it, the charts were off the first screen)
     charts = [
         Chart("scatter", "Total cost against license-exposed share", x=5, ys=[3],
-              x_title="license-exposed share of deliveries", y_title="USD per year", anchor="N4"),
+              x_title="license-exposed share of deliveries", y_title="USD per year", y_format=MILLIONS, below=True),
         Chart("scatter", f"Total cost against {param}", x=1, ys=[3], x_title=param, y_title="USD per year",
-              anchor="N26"),
+              y_format=MILLIONS, below=True),
     ]
     return [
         Table("Sweep", cols, _frame_rows(pts, [c.header for c in cols]),

@@ -16,7 +16,7 @@ from planner.errors import UsageError, visible
 from planner.input import schema
 from planner.input.read import NUMBER, Cell
 from planner.input.validate import coerce
-from planner.whatif.batch import Outcome
+from planner.whatif.batch import Outcome, cost_split
 from planner.whatif.scenarios import Change, Scenario
 
 
@@ -72,9 +72,12 @@ def sweep_frame(outcomes: list[Outcome], values: list[float]) -> pd.DataFrame:
             sup = set(o.plan.flows.loc[o.plan.flows["tonnes"] > 1e-6, "from_site"]) if len(o.plan.flows) else set()
             if v is not None and first_cost is None:
                 first_cost = s["total_cost_usd"]
+            split = cost_split(o.plan)
             row.update({
                 "total_cost_usd": s["total_cost_usd"],
                 "delta_from_first_point_usd": s["total_cost_usd"] - first_cost if first_cost is not None else None,
+                "cash_usd": split["cash"], "shortage_penalty_usd": split["shortage"],
+                "license_risk_usd": split["license_risk"],
                 "exposed_share": s["exposed_share"], "exposed_t": s["exposed_t"], "shortage_t": s["shortage_t"],
                 "expected_license_loss_usd": s["expected_license_loss_usd"],
             })
@@ -84,7 +87,8 @@ def sweep_frame(outcomes: list[Outcome], values: list[float]) -> pd.DataFrame:
                 prev = sup
         rows.append(row)
     cols = ["point", "value", "status", "total_cost_usd", "delta_from_first_point_usd", "exposed_share",
-            "exposed_t", "shortage_t", "expected_license_loss_usd", "suppliers_in", "suppliers_out", "message"]
+            "exposed_t", "shortage_t", "expected_license_loss_usd", "suppliers_in", "suppliers_out", "message",
+            "cash_usd", "shortage_penalty_usd", "license_risk_usd"]
     return pd.DataFrame(rows).reindex(columns=cols)
 
 
@@ -95,6 +99,11 @@ def headline(frame: pd.DataFrame, param: str) -> str:
         return f"Sweep of {param}: fewer than two points could be planned."
     a, b = pts.iloc[0], pts.iloc[-1]
     diff = b["total_cost_usd"] - a["total_cost_usd"]
+
+    def d(col: str) -> str:
+        return f"{(b[col] - a[col]) / 1e6:+,.1f} M"
+
     return (f"Going from {param} = {a['value']:g} to {b['value']:g} changes the total cost by "
-            f"{diff / 1e6:+,.1f} M USD a year (license-exposed share {100 * a['exposed_share']:.1f} % -> "
-            f"{100 * b['exposed_share']:.1f} %, shortage {a['shortage_t']:,.0f} t -> {b['shortage_t']:,.0f} t).")
+            f"{diff / 1e6:+,.1f} M USD a year: cash {d('cash_usd')}, shortage penalty {d('shortage_penalty_usd')}, "
+            f"expected license loss {d('license_risk_usd')} (license-exposed share {100 * a['exposed_share']:.1f} % "
+            f"-> {100 * b['exposed_share']:.1f} %, shortage {a['shortage_t']:,.1f} t -> {b['shortage_t']:,.1f} t).")
