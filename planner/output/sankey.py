@@ -438,7 +438,9 @@ def sankey_layout(plan, width: int = WIDTH, diagram_height: int = DIAGRAM_HEIGHT
     cards = [
         ("Total cost", _money(headline["total_cost_usd"])),
         ("Delivered", f"{_t(headline['delivered_t'])} of {_t(headline['demand_t'])}"),
-        ("From Chinese sites", f"{_pct(headline['china_share'])} ({_t(china_t)})"),
+        # the workbook's "Made in China: magnet" (the plants' direct suppliers), named the same way
+        ("Made in China: magnet", f"{_pct(headline['china_share'])} ({_t(china_t)})"),
+        *_metal_card(plan),
         ("License-exposed", f"{_pct(headline['exposed_share'])} ({_t(headline['exposed_t'])})"),
         ("Shortage", _t(headline["shortage_t"]) if headline["shortage_t"] > 0 else "none"),
     ]
@@ -562,7 +564,7 @@ def _cards(layout: dict) -> list[dict]:
             color = CHINA_COLOR
         if c["label"] == "License-exposed" and layout["headline"]["exposed_t"] > 0:
             color = "#b5540a"
-        if c["label"] == "From Chinese sites" and layout["headline"]["china_t"] > 0:
+        if c["label"] == "Made in China: magnet" and layout["headline"]["china_t"] > 0:
             color = CHINA_COLOR
         out.append({**c, "x": x, "w": w, "color": color})
         x += w + 12
@@ -827,3 +829,14 @@ def write_picture(plan, html_path: str | os.PathLike, png_path: str | os.PathLik
             raise os_error(png_target, exc) from exc
         png_s = time.perf_counter() - t0
     return {"html": html_target, "png": png_target, "png_s": png_s}
+
+
+def _metal_card(plan) -> list[tuple[str, str]]:  # noqa: ANN001
+    """The metal/alloy tier's China share, as on the Findings sheet (when the plan carries its Sourcing trace)."""
+    from planner.results import tiers  # noqa: PLC0415
+
+    sourcing = getattr(plan, "sourcing", None)
+    if sourcing is None or not len(sourcing):
+        return []
+    share = tiers.country_share(tiers.by_country(sourcing))["metal"]
+    return [] if share is None else [("Made in China: metal/alloy", _pct(share))]

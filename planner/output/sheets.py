@@ -19,6 +19,7 @@ USD_KG = "#,##0.00"
 PCT = "0.0%"
 MILLIONS = r"#,##0,,\ \M"  # Excel: each trailing comma divides by 1,000; then a literal " M"
 M_USD = r"#,##0.0,,\ \M"  # USD shown in millions with one decimal (the cell holds the exact USD)
+M_PLAIN = r"#,##0.0,,"  # millions, where the heading or unit already says M USD
 SECONDS = "0.00"
 # Fixed colours per country, so that a country is the same colour in every chart and no other country
 # takes China's red (Excel's default palette starts with a red-ish series for whichever comes first).
@@ -105,12 +106,12 @@ def recommendation_tables(plan: Plan) -> list[Table]:
     china = tiers.country_share(table)
     summary_rows: list[list[object]] = [
         ["Status", status_text(plan), ""],
-        ["Total cost", Fmt(s["total_cost_usd"], M_USD), "M USD/yr"],
-        ["  Cash cost", Fmt(cash, M_USD), "M USD/yr"],
-        *[[f"    {labels[k]}", Fmt(v, M_USD), "M USD, one-off (in this year's total)" if k == "qualification"
+        ["Total cost", Fmt(s["total_cost_usd"], M_PLAIN), "M USD/yr"],
+        ["  Cash cost", Fmt(cash, M_PLAIN), "M USD/yr"],
+        *[[f"    {labels[k]}", Fmt(v, M_PLAIN), "M USD, one-off (in this year's total)" if k == "qualification"
            else "M USD/yr"] for k, v in parts.items() if k not in ("shortage", "license_risk")],
-        [f"  {labels['license_risk']}", Fmt(parts.get("license_risk", 0.0), M_USD), "M USD/yr (a penalty, not cash)"],
-        [f"  {labels['shortage']}", Fmt(parts.get("shortage", 0.0), M_USD), "M USD/yr (a penalty, not cash)"],
+        [f"  {labels['license_risk']}", Fmt(parts.get("license_risk", 0.0), M_PLAIN), "M USD/yr (a penalty, not cash)"],
+        [f"  {labels['shortage']}", Fmt(parts.get("shortage", 0.0), M_PLAIN), "M USD/yr (a penalty, not cash)"],
         ["Demand", Fmt(demand, T), "t/yr"],
         ["Delivered", Fmt(s["delivered_t"], T), "t/yr"],
         ["Shortage", Fmt(s["shortage_t"], T), "t/yr"],
@@ -120,7 +121,7 @@ def recommendation_tables(plan: Plan) -> list[Table]:
          "of t demanded (the base of the exposure caps)"],
         *[[f"Made in China: {tiers.STAGE_NAMES[st]}", Fmt(v, PCT), "of the stage's tonnes behind deliveries"]
           for st, v in china.items() if v is not None],
-        ["Expected license loss (before risk_weight)", Fmt(s["expected_license_loss_usd"], M_USD), "M USD/yr"],
+        ["Expected license loss (before risk_weight)", Fmt(s["expected_license_loss_usd"], M_PLAIN), "M USD/yr"],
         ["Solver", s["solver"], ""],
         ["Solve time", Fmt(s["solve_time_s"], SECONDS), "s"],
         ["Input", _input_name(plan), ""],
@@ -134,10 +135,10 @@ def recommendation_tables(plan: Plan) -> list[Table]:
         summary_rows.append(["Warning", w, ""])
     summary = Table(
         "Summary",
-        [Column("item", 46), Column("value", 16, USD), Column("unit", 14)],
+        [Column("item", 46), Column("value", 14, USD, fit=False), Column("unit", 14)],
         summary_rows,
         title=["Sourcing recommendation", "Costs per year in M USD; tonnes per year. Every figure is recomputed from "
-                                          "the flows. China shares " + tiers.METHOD + "."],
+                                          "the flows; China shares as on the Made where sheet."],
     )
     plants = Table(
         "Plants",
@@ -323,8 +324,8 @@ def kpi_strip(plan: Plan, table: pd.DataFrame) -> tuple[list[Column], list[objec
     s, parts = plan.summary, plan.cost_breakdown
     cash = sum(v for k, v in parts.items() if k not in ("shortage", "license_risk"))
     china = tiers.country_share(table)
-    cols = [Column("Total cost (M USD/yr)", 12, M_USD), Column("Cash cost (M USD/yr)", 12, M_USD),
-            Column("Expected license loss (M USD/yr)", 12, M_USD), Column("Shortage penalty (M USD/yr)", 12, M_USD),
+    cols = [Column("Total cost (M USD/yr)", 12, M_PLAIN), Column("Cash cost (M USD/yr)", 12, M_PLAIN),
+            Column("Expected license loss (M USD/yr)", 12, M_PLAIN), Column("Shortage penalty (M USD/yr)", 12, M_PLAIN),
             Column("Delivered (t)", 11, T), Column("Shortage (t)", 11, T),
             *[Column(f"Made in China: {tiers.STAGE_NAMES[st]}", 12, PCT) for st in tiers.STAGES],
             Column("Exposed share", 11, PCT, "license-exposed share of deliveries (exact)")]
@@ -341,8 +342,9 @@ def _findings(plan: Plan, ex, table: pd.DataFrame) -> Table:  # noqa: ANN001
         lines.extend([w] for w in wrapped)
     return Table(
         "Findings", cols, [values],
-        title=["Findings", f"Status: {status_text(plan)}. Figures per year; details on the following sheets. "
-                           f"Made in China {tiers.METHOD}."],
+        title=["Findings", f"Status: {status_text(plan)}. Figures per year; details on the following sheets.",
+               "Made in China: by proportional tracing through the plan's flows, assuming material mixes at each site "
+               "(the Made where sheet)."],
         freeze=False,
         sections=[Table("findings", [Column("Findings", 12, fit=False)], lines)],
     )

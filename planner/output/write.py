@@ -20,6 +20,7 @@ import os
 import re
 import secrets
 import tempfile
+import textwrap
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -467,10 +468,11 @@ def _write_tables(tmp: Path, tables: list[Table], one_page: bool) -> list[str]:
         ws.sheet_properties.pageSetUpPr.fitToPage = True
         parts = [t, *(t.sections or [])]
         body = {id(p): [list(r) for r in p.rows] for p in parts}  # twice: for the widths, then written
+        widths = []
         for i in range(max(len(p.columns) for p in parts)):
-            ws.column_dimensions[get_column_letter(i + 1)].width = max(
-                _fit_width(p.columns[i], [r[i] for r in body[id(p)] if i < len(r)])
-                for p in parts if i < len(p.columns))
+            widths.append(max(_fit_width(p.columns[i], [r[i] for r in body[id(p)] if i < len(r)])
+                              for p in parts if i < len(p.columns)))
+            ws.column_dimensions[get_column_letter(i + 1)].width = widths[-1]
         title_rows = len(t.title) + 1 if t.title else 0
         if t.freeze and t.columns and not t.sections:  # write-only: panes before the first row
             ws.freeze_panes = f"A{title_rows + 2}"
@@ -495,6 +497,12 @@ def _write_tables(tmp: Path, tables: list[Table], one_page: bool) -> list[str]:
                     c.comment = Comment(col.note, "planner")
                 header.append(c)
             if part.columns:
+                # wrapped headings need their row's height set: neither Excel nor LibreOffice grows a row of a
+                # file on opening it, and the second line would be drawn over the first data row
+                lines = max(len(textwrap.wrap(display_header(c.header), max(int(w) - 1, 4)) or [""])
+                            for c, w in zip(part.columns, widths, strict=False))
+                if lines > 1:
+                    ws.row_dimensions[row_no + 1].height = 13.0 * lines + 2
                 ws.append(header)
                 row_no += 1
             header_row = row_no

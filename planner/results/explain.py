@@ -421,7 +421,9 @@ def findings(plan: Plan, suppliers: pd.DataFrame, limits: pd.DataFrame, net,  # 
         text = (f"{n(r.site_id)}'s {r.exposed_t:,.0f} t of {r.product} are license-exposed "
                 f"(from {', '.join(n(x) for x in blamed)})")
         z = zero.get(f"{r.site_id} {r.product}")
-        if z is not None:
+        if z is not None and abs(z.value) < 1.0 and z.shortage_t <= TOL:
+            text += "; allowing it none would cost nothing more (an equally cheap clean supply exists)"
+        elif z is not None:
             text += f"; allowing it none would cost {_usd(z.value)} a year more"
             if z.shortage_t > TOL:
                 text += f" and leave {z.shortage_t:,.0f} t short"
@@ -446,8 +448,9 @@ def findings(plan: Plan, suppliers: pd.DataFrame, limits: pd.DataFrame, net,  # 
     if used:
         out.append("Qualify " + ", ".join(n(u) for u in used) + ": the plan uses "
                    + ("it." if len(used) == 1 else "them."))
-    close = suppliers[(~suppliers["in_mix"]) & suppliers["price_to_win_usd_per_kg"].notna()] if len(suppliers) \
-        else suppliers
+    # "would win if it were 0.00 USD/kg cheaper" reads as nonsense: those are as cheap as the mix (Suppliers says so)
+    close = suppliers[(~suppliers["in_mix"]) & (suppliers["price_to_win_usd_per_kg"].astype(float) > 0.005)] \
+        if len(suppliers) else suppliers
     close = close.sort_values("price_to_win_usd_per_kg").head(3) if len(close) else close
     for r in close.itertuples(index=False):
         out.append(f"{n(r.site_id)} ({r.country}) would win {r.product} business if it were "
