@@ -64,6 +64,9 @@ class LinearModel:
     net: Network
     inputs: Inputs
     ship_info: pd.DataFrame | None = None  # per ship column: lane, classes, buckets, approval days, expected loss
+    # the part of ``c`` that is the class tie-break (EPS_CLASS per flag added): a second solve that looks for
+    # another plan among the cheapest (a what-if's closest plan) must keep preferring the least exposed labels
+    tiebreak: np.ndarray | None = None
 
     @property
     def n_cols(self) -> int:
@@ -182,12 +185,13 @@ class _Columns:
         self.parts: list[tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def add(self, keys: list[tuple], cost: np.ndarray | float, lo: np.ndarray | float = 0.0,
-            hi: np.ndarray | float = np.inf, integer: bool = False) -> int:
-        """Append one column per key; returns the index of the first."""
+            hi: np.ndarray | float = np.inf, integer: bool = False, tie: np.ndarray | float = 0.0) -> int:
+        """Append one column per key (``tie``: the part of ``cost`` that is the class tie-break); returns the
+        index of the first."""
         n = len(keys)
         first = self.n
         self.parts.append((keys, *(np.broadcast_to(np.asarray(v, dtype=float), n) for v in (cost, lo, hi)),
-                           np.full(n, integer, dtype=bool)))
+                           np.full(n, integer, dtype=bool), np.broadcast_to(np.asarray(tie, dtype=float), n)))
         self.n += n
         return first
 
@@ -276,10 +280,11 @@ def _make_columns(x: _Columns, net: Network) -> _Make:
     unit = net.supply["unit_cost_usd_per_kg"].to_numpy(dtype=float)[net.supply.index.get_indexer(keys)] if keys \
         else np.zeros(0)
     origin = np.array([net.origin.get(k, 0) for k in keys], dtype=np.int64)
-    cost = (1000.0 * unit)[key] + EPS_CLASS * _popcount(cls ^ origin[key])
+    tie = EPS_CLASS * _popcount(cls ^ origin[key])
+    cost = (1000.0 * unit)[key] + tie
     site = np.array([s for s, _ in keys], dtype=object)
     product = np.array([q for _, q in keys], dtype=object)
-    first = x.add(_keys("make", site[key], product[key], cls, bucket), cost)
+    first = x.add(_keys("make", site[key], product[key], cls, bucket), cost, tie=tie)
     return _Make(first, keys, {k: i for i, k in enumerate(keys)}, key, cls, bucket, np.cumsum(count) - count, count,
                  _Index(key, cls, bucket))
 
@@ -292,8 +297,9 @@ def _ship_columns(x: _Columns, net: Network, risk_weight: float) -> _Ships:
     bucket, arr_bucket = sh["bucket"].to_numpy(dtype=np.int64), sh["arr_bucket"].to_numpy(dtype=np.int64)
     loss = sh["loss"].to_numpy(dtype=float)
     per_t = net.lanes["cost_per_t"].to_numpy(dtype=float)[lane]
-    cost = per_t + risk_weight * loss + EPS_CLASS * _popcount(arr_cls ^ cls)
-    first = x.add(_keys("ship", lane, cls, bucket), cost)
+    tie = EPS_CLASS * _popcount(arr_cls ^ cls)
+    cost = per_t + risk_weight * loss + tie
+    first = x.add(_keys("ship", lane, cls, bucket), cost, tie=tie)
     return _Ships(first, lane, cls, bucket, arr_cls, arr_bucket)
 
 
@@ -698,6 +704,7 @@ def _build(inputs: Inputs, net: Network) -> LinearModel:
         net=net,
         inputs=inputs,
         ship_info=_ship_info(net, ship),
+        tiebreak=stack(x.parts, 5, float),
     )
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 from planner.api import plan
 from planner.errors import InfeasibleError, PlannerError, UsageError
 from planner.input.data import Inputs, SolveOptions
-from planner.optimise.model import LinearModel
+from planner.optimise.model import EPS_CLASS, LinearModel
 from planner.optimise.solve import OPTIMAL, SolveResult, WarmHighs, solve
 from planner.results import tiers
 from planner.results.report import Plan
@@ -58,6 +58,9 @@ def lane_flows(p: Plan) -> dict[tuple[str, str, str], float]:
         return {}
     return {(a, b, c): float(t) for a, b, c, t in zip(f["from_site"], f["to_site"], f["product"], f["tonnes"],
                                                        strict=True)}
+
+
+TIE_WEIGHT = 10.0
 
 
 def closest_plan(model: LinearModel, result: SolveResult, reference: dict[tuple[str, str, str], float],
@@ -101,8 +104,12 @@ def closest_plan(model: LinearModel, result: SolveResult, reference: dict[tuple[
         row_hi[at_lo] = row_lo[at_lo]
         at_hi = (y < -tol) & np.isfinite(row_hi)
         row_lo[at_hi] = row_hi[at_hi]
+    # The face's plans differ in their class labels too, and the least-cost solve's tie-break (the least
+    # exposed labels) is below the face's tolerance: keep it, weighted above the distance (TIE_WEIGHT per
+    # tonne and flag against 1 per tonne moved), so that no plan is reported exposed for being closer.
+    tie = model.tiebreak if model.tiebreak is not None else np.zeros_like(model.c)
     lp = replace(model, integer=np.zeros_like(model.integer), col_lo=lo, col_hi=hi, row_lo=row_lo, row_hi=row_hi,
-                 c=np.zeros_like(model.c))
+                 c=TIE_WEIGHT / EPS_CLASS * tie)
     h = _new_highs(replace(options, verbose=False))
     h.passModel(_highs_lp(lp))
     n = model.n_cols
