@@ -31,6 +31,20 @@ DATA = Path(str(importlib.resources.files("planner") / "data"))
 REFERENCE = DATA / "rare_earth_magnets.xlsx"
 WHATIF_REFERENCE = DATA / "whatif_reference.xlsx"
 MAX_SHOWN = 50
+MAX_TIME_LIMIT_S = 1e7  # as planner.input.schema.MAX_TIME_LIMIT_S (not imported here: start-up stays light)
+
+
+class FiniteFloat(click.FloatRange):
+    """A number option that refuses inf and nan (exit 2): click's FloatRange lets nan through, since every
+    comparison with nan is false, and a non-finite limit or sweep value only fails after the solve."""
+
+    name = "finite number"
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201
+        number = super().convert(value, param, ctx)
+        if number != number or number in (float("inf"), float("-inf")):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def _err(msg: str) -> None:
@@ -261,9 +275,9 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout.")
 @click.option("--solver", type=click.Choice(["auto", "highs", "cbc"]), default=None,
               help="Override Settings.solver.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--time-limit", type=FiniteFloat(min=0, min_open=True, max=MAX_TIME_LIMIT_S), default=None,
               help="Override Settings.time_limit_s (seconds).")
-@click.option("--mip-gap", type=click.FloatRange(0, 1), default=None, help="Override Settings.mip_gap.")
+@click.option("--mip-gap", type=FiniteFloat(0, 1), default=None, help="Override Settings.mip_gap.")
 @click.option("--require-optimal", is_flag=True, help="Exit 5 unless the plan is proven optimal.")
 @click.option("--write-mps", "mps_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the model as an MPS file (to time a solver on it alone).")
@@ -410,7 +424,7 @@ def _print_summary(result, out: Path) -> None:  # noqa: ANN001
 @click.option("--scheduler", default=None, help="Dask scheduler address, with --executor dask.")
 @click.option("--cold", is_flag=True, help="Solve every scenario from scratch (no reuse of the previous basis).")
 @click.option("--solver", type=click.Choice(["auto", "highs", "cbc"]), default=None, help="Override Settings.solver.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--time-limit", type=FiniteFloat(min=0, min_open=True, max=MAX_TIME_LIMIT_S), default=None,
               help="Override Settings.time_limit_s (seconds, per scenario).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
@@ -516,8 +530,8 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
 @click.argument("input_path", required=False, type=click.Path(path_type=Path))
 @click.option("--param", required=True,
               help="A Settings key (max_exposed_share, risk_weight, ...) or Sheet:key:column.")
-@click.option("--from", "start", type=float, required=True, help="First value.")
-@click.option("--to", "stop", type=float, required=True, help="Last value.")
+@click.option("--from", "start", type=FiniteFloat(), required=True, help="First value.")
+@click.option("--to", "stop", type=FiniteFloat(), required=True, help="Last value.")
 @click.option("--steps", type=click.IntRange(min=2), default=11, show_default=True, help="Number of points.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Sweep workbook to write (default: outputs/<input>_sweep.xlsx).")
