@@ -10,6 +10,7 @@ import pandas as pd
 from planner import __version__
 from planner.errors import InfeasibleError, NoSolutionError
 from planner.input.data import Inputs, SolveOptions
+from planner.optimise.horizon import is_horizon
 from planner.optimise.model import LinearModel, build_model
 from planner.optimise.network import build_network
 from planner.optimise.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, options_from, solve
@@ -35,6 +36,8 @@ def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detai
         The solver stopped (time limit) before finding any plan.
     """
     options = options or options_from(inputs)
+    if is_horizon(inputs):
+        return plan_horizon(inputs, options, solver=solver, detail=detail, mps_path=mps_path)
     t0 = time.perf_counter()
     model = build_model(inputs)
     t1 = time.perf_counter()
@@ -68,6 +71,59 @@ def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detai
             "(and a time-limited run may differ from run to run)"
         )
     return out
+
+
+def plan_horizon(inputs: Inputs, options: SolveOptions, solver=None, detail: bool = True,  # noqa: ANN001
+                 mps_path=None) -> Plan:  # noqa: ANN001
+    """``plan`` over the periods of a v2 input (see planner.optimise.horizon)."""
+    from planner.optimise.horizon import build_horizon  # noqa: PLC0415
+    from planner.results.horizon import build_horizon_plan  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    hm = build_horizon(inputs)
+    t1 = time.perf_counter()
+    if mps_path is not None:
+        from planner.optimise.solve import write_mps  # noqa: PLC0415
+
+        write_mps(hm.lp, mps_path)
+    result = solver.solve(hm.lp) if solver is not None else solve(hm.lp, options)
+    t2 = time.perf_counter()
+    if result.status == INFEASIBLE:
+        raise InfeasibleError("demand cannot be met in full and shortage is not allowed (allow_shortage = no)",
+                              _diagnose_horizon(inputs, options))
+    if result.status == NO_SOLUTION:
+        raise NoSolutionError(
+            f"no feasible plan found within the time limit of {options.time_limit_s:g} s; "
+            "raise time_limit_s in Settings or --time-limit"
+        )
+    # the one-year explanations (price to win, limits) would re-solve a period alone, without the
+    # qualifications decided for the horizon: not built for a horizon yet
+    out = build_horizon_plan(hm, result, detail=detail)
+    t3 = time.perf_counter()
+    out.run_info = run_info(inputs, options, hm.lp, result, Timings(t1 - t0, t2 - t1, t3 - t2))
+    out.run_info["periods"] = ", ".join(hm.periods)
+    net_warnings = [f"{b.period}: {w}" for b in hm.blocks for w in b.model.net.warnings]
+    out.warnings = [str(w) for w in inputs.warnings] + net_warnings + out.warnings
+    if result.status == FEASIBLE:
+        gap = "unknown" if result.gap is None else f"{100 * result.gap:.2f} %"
+        out.warnings.append(
+            f"the solver stopped at its time limit: the plan is feasible, gap {gap}, not proven optimal "
+            "(and a time-limited run may differ from run to run)"
+        )
+    return out
+
+
+def _diagnose_horizon(inputs: Inputs, options: SolveOptions) -> list[str]:
+    """Which periods cannot meet demand on their own, and why; if each can, the qualification leads are why."""
+    out = []
+    for t in inputs.period_ids:
+        try:
+            plan(inputs.for_period(t), options, detail=False)
+        except InfeasibleError as e:
+            out += [f"in {t}: {line}" for line in e.findings]
+    return out or ["every period can meet its demand on its own, but not with the candidates qualified in time: "
+                   "a qualification lead time (Sites.qualification_periods) keeps a needed candidate from being "
+                   "ready; shorten it, or allow shortage to see which demand goes short"]
 
 
 def run_info(inputs: Inputs, options: SolveOptions, model: LinearModel, result, timings: Timings) -> dict:  # noqa: ANN001

@@ -43,6 +43,10 @@ def _py(v: object) -> object:
 
 
 def recommendation_tables(plan: Plan) -> list[Table]:
+    if plan.periods is not None:  # a plan over periods: its own summary and roadmap, each sheet per period
+        from planner.output.horizon import horizon_tables  # noqa: PLC0415
+
+        return horizon_tables(plan)
     s = plan.summary
     parts = plan.cost_breakdown
     labels = {
