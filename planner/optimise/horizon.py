@@ -26,7 +26,6 @@ import pandas as pd
 from planner.input.data import Inputs
 from planner.optimise.model import LinearModel, build_model
 
-
 START_EARLY = 1e-7
 
 

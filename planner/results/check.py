@@ -400,11 +400,12 @@ def check_horizon(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001
         def rows(frame: pd.DataFrame, t: str = t) -> pd.DataFrame:
             return frame[frame["period"] == t].reset_index(drop=True)
 
+        site_rows, supply_rows, demand_rows = rows(inputs.sites), rows(inputs.supply), rows(inputs.demand)
         one = Inputs(
-            sites=rows(inputs.sites).assign(min_volume_t=lambda f: f["min_volume_t"] * scale),
-            supply=rows(inputs.supply).assign(capacity_t=lambda f: f["capacity_t"] * scale),
+            sites=site_rows.assign(min_volume_t=site_rows["min_volume_t"] * scale),
+            supply=supply_rows.assign(capacity_t=supply_rows["capacity_t"] * scale),
             recipes=inputs.recipes, coproducts=inputs.coproducts, lanes=rows(inputs.lanes),
-            demand=rows(inputs.demand).assign(quantity_t=lambda f: f["quantity_t"] * scale),
+            demand=demand_rows.assign(quantity_t=demand_rows["quantity_t"] * scale),
             controls=rows(inputs.controls), settings=inputs.settings,
         )
         fees = float(sum(float(sites.at[s, "qualification_cost_usd"]) for s, u in starts.items() if u == t))
