@@ -299,6 +299,12 @@ def template_workbook(target, with_examples: bool = True) -> None:  # noqa: ANN0
         "Blank optional cells take their default. The example rows form a small valid case: replace them.",
         "Check your workbook with:  planner validate THIS_FILE.xlsx",
         "",
+        "Planning over years (contract v2): list the years on the Periods sheet (2026, 2027, ...). A row with a blank",
+        "period holds in every year; a row naming a year replaces it in that year. A new refinery of 5,000 t/yr that",
+        "ramps 25 %, 60 %, 100 % from 2027: Supply rows (REF_NEW, NDPR_OXIDE, 5000, 60.0) with a blank period, then",
+        "(..., 0, ..., 2026), (..., 1250, ..., 2027), (..., 3000, ..., 2028); a closure is a row with capacity 0.",
+        "A candidate's qualification_periods is how many years qualifying it takes; the plan says when to start.",
+        "",
     ]
     for s in schema.SHEETS:
         lines.append(f"{s.name}: {s.doc}")
