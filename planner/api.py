@@ -11,6 +11,7 @@ import pandas as pd
 from planner import __version__
 from planner.errors import InfeasibleError, InputError, Issue, NoSolutionError
 from planner.input.data import Inputs, SolveOptions
+from planner.optimise.horizon import is_horizon
 from planner.optimise.model import LinearModel, build_model
 from planner.optimise.network import Network, build_network
 from planner.optimise.size import Size, causes, estimate
@@ -61,6 +62,8 @@ def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detai
         The solver stopped (time limit) before finding any plan.
     """
     options = options or options_from(inputs)
+    if is_horizon(inputs):
+        return plan_horizon(inputs, options, solver=solver, detail=detail, mps_path=mps_path, on_size=on_size)
     t0 = time.perf_counter()
     net = build_network(inputs)
     size = check_size(inputs, net)
@@ -99,6 +102,73 @@ def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detai
             "(and a time-limited run may differ from run to run)"
         )
     return out
+
+
+def plan_horizon(inputs: Inputs, options: SolveOptions, solver=None, detail: bool = True,  # noqa: ANN001
+                 mps_path=None, on_size: Callable[[Size], None] | None = None) -> Plan:  # noqa: ANN001
+    """``plan`` over the periods of a v2 input (see planner.optimise.horizon); the size guard counts every
+    period's model."""
+    from planner.optimise.horizon import build_horizon  # noqa: PLC0415
+    from planner.results.horizon import build_horizon_plan  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    nets = [build_network(inputs.for_period(t)) for t in inputs.period_ids]
+    sizes = [check_size(inputs.for_period(t), n) for t, n in zip(inputs.period_ids, nets, strict=True)]
+    total = Size(sum(s.columns for s in sizes), sum(s.rows for s in sizes), sum(s.nonzeros for s in sizes),
+                 {k: sum(s.by_kind.get(k, 0) for s in sizes) for k in sizes[0].by_kind})
+    most = int(float(inputs.settings.get("max_columns", 2_000_000)))  # type: ignore[arg-type]
+    if total.columns > most:
+        raise InputError(
+            f"the model over {len(sizes)} periods would have {total.columns:,} variables, more than max_columns = "
+            f"{most:,}; raise it with --max-columns N or Settings max_columns if the machine can take it, or plan "
+            "fewer periods",
+            [Issue("", message=f"{t}: {s.text()}") for t, s in zip(inputs.period_ids, sizes, strict=True)])
+    if on_size is not None:
+        on_size(total)
+    hm = build_horizon(inputs, nets)
+    t1 = time.perf_counter()
+    if mps_path is not None:
+        from planner.optimise.solve import write_mps  # noqa: PLC0415
+
+        write_mps(hm.lp, mps_path)
+    result = solver.solve(hm.lp) if solver is not None else solve(hm.lp, options)
+    t2 = time.perf_counter()
+    if result.status == INFEASIBLE:
+        raise InfeasibleError("demand cannot be met in full and shortage is not allowed (allow_shortage = no)",
+                              _diagnose_horizon(inputs, options))
+    if result.status == NO_SOLUTION:
+        raise NoSolutionError(
+            f"no feasible plan found within the time limit of {options.time_limit_s:g} s; "
+            "raise time_limit_s in Settings or --time-limit"
+        )
+    # the one-year explanations (price to win, limits) would re-solve a period alone, without the
+    # qualifications decided for the horizon: not built for a horizon yet
+    out = build_horizon_plan(hm, result, detail=detail)
+    t3 = time.perf_counter()
+    out.run_info = run_info(inputs, options, hm.lp, result, Timings(t1 - t0, t2 - t1, t3 - t2))
+    out.run_info["periods"] = ", ".join(hm.periods)
+    net_warnings = [f"{b.period}: {w}" for b in hm.blocks for w in b.model.net.warnings]
+    out.warnings = [str(w) for w in inputs.warnings] + net_warnings + out.warnings
+    if result.status == FEASIBLE:
+        gap = "unknown" if result.gap is None else f"{100 * result.gap:.2f} %"
+        out.warnings.append(
+            f"the solver stopped at its time limit: the plan is feasible, gap {gap}, not proven optimal "
+            "(and a time-limited run may differ from run to run)"
+        )
+    return out
+
+
+def _diagnose_horizon(inputs: Inputs, options: SolveOptions) -> list[str]:
+    """Which periods cannot meet demand on their own, and why; if each can, the qualification leads are why."""
+    out = []
+    for t in inputs.period_ids:
+        try:
+            plan(inputs.for_period(t), options, detail=False)
+        except InfeasibleError as e:
+            out += [f"in {t}: {line}" for line in e.findings]
+    return out or ["every period can meet its demand on its own, but not with the candidates qualified in time: "
+                   "a qualification lead time (Sites.qualification_periods) keeps a needed candidate from being "
+                   "ready; shorten it, or allow shortage to see which demand goes short"]
 
 
 def run_info(inputs: Inputs, options: SolveOptions, model: LinearModel, result, timings: Timings) -> dict:  # noqa: ANN001

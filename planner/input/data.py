@@ -31,6 +31,32 @@ class Inputs:
     warnings: tuple[Issue, ...] = ()
     source: Path | None = None
     source_sha256: str = ""
+    # the horizon (contract v2): period ids in time order with their days; None: one year (v1), and the
+    # periodic tables' ``period`` column is blank
+    periods: pd.DataFrame | None = None
+
+    @property
+    def period_ids(self) -> list[str]:
+        return [""] if self.periods is None else self.periods["period"].tolist()
+
+    def for_period(self, period: str) -> Inputs:
+        """The one-year input of one period: its rows of every periodic table, quantities per year scaled to
+        the period's length. A v1 input is its own only period."""
+        if self.periods is None:
+            return self
+        days = int(self.periods.set_index("period").at[period, "days"])
+        scale = days / 365.0
+
+        def pick(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame[frame["period"] == period].reset_index(drop=True)
+
+        sites, supply, demand = pick(self.sites), pick(self.supply), pick(self.demand)
+        if scale != 1.0:  # per-year figures, for a period of another length
+            sites = sites.assign(min_volume_t=sites["min_volume_t"] * scale)
+            supply = supply.assign(capacity_t=supply["capacity_t"] * scale)
+            demand = demand.assign(quantity_t=demand["quantity_t"] * scale)
+        return replace(self, sites=sites, supply=supply, lanes=pick(self.lanes), demand=demand,
+                       controls=pick(self.controls), periods=None)
 
     def with_settings(self, **changes: object) -> Inputs:
         """A copy with some settings changed (used by tests and the command line)."""

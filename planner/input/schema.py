@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 
 # Column kinds. "id" and "text" are kept as text ("123" and 123 are one id,
 # "00123" is another); "group" is an id that may also name a group of sites
-# (lanes only); "days" is a whole, non-negative number of calendar days.
-KINDS = ("id", "group", "text", "number", "days", "enum", "yesno", "country", "any")
+# (lanes only); "days" is a whole, non-negative number of calendar days; "count" a whole number of
+# periods (at most MAX_COUNT).
+KINDS = ("id", "group", "text", "number", "days", "count", "enum", "yesno", "country", "any")
 
+MAX_COUNT = 1_000
 # A century: longer is a typo (or a unit slip), and sums of days along a chain must stay exact integers.
 MAX_DAYS = 36_525
 
@@ -68,6 +70,8 @@ class Column:
             return "yes or no"
         if self.kind == "days":
             return f"a whole number of days >= 0 and <= {MAX_DAYS:,}"
+        if self.kind == "count":
+            return f"a whole number >= 0 and <= {MAX_COUNT:,}"
         if self.kind != "number":
             return "text"
         parts = []
@@ -102,6 +106,7 @@ class Sheet:
     doc: str
     unique_key: bool = True
     extra_doc: str = ""
+    periodic: bool = False  # has a ``period`` column: blank = every period, else that period only
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -115,6 +120,12 @@ class Sheet:
 
 
 STAGES = ("mine", "refiner", "metal", "magnet", "plant")
+
+# Appended to every sheet whose rows may differ by period (contract v2). Blank: the row holds in every
+# period; a period id: only then, replacing a blank row of the same key in that period (so a ramp is a
+# nameplate row plus one row per ramp year, and a closure a row with capacity 0).
+PERIOD_COLUMN_DOC = ("the period this row applies to (blank: every period; a row for one period replaces the "
+                     "blank row with the same key there)")
 STATUSES = ("qualified", "candidate")
 OPERATIONS = ("set", "add", "multiply", "delete")
 BASELINE = "baseline"  # the batch's name for the unchanged input: no WhatIf scenario may take it
@@ -136,9 +147,12 @@ SITES = Sheet(
         Column("qualification_cost_usd", "number", default=0.0, unit="USD", lo=0, cap=MAX_USD, doc="one-off cost if a candidate is used at all"),
         Column("min_volume_t", "number", default=0.0, unit="t/yr", lo=0, cap=MAX_TONNES, doc="if the site is used at all, its total output is at least this (take-or-pay)"),
         Column("processing_days", "days", default=0, unit="days", doc="order-to-ship time at this site"),
+        Column("qualification_periods", "count", default=0, unit="periods", doc="a candidate is usable this many periods after its qualification is decided (contract v2)"),
+        Column("period", "id", default="", doc=PERIOD_COLUMN_DOC),
     ),
     key=("site_id",),
     doc="Every place material comes from, is made at, or is needed.",
+    periodic=True,
 )
 
 SUPPLY = Sheet(
@@ -152,9 +166,11 @@ SUPPLY = Sheet(
             "unit_cost_usd_per_kg", "number", True, unit="USD/kg", lo=0, cap=MAX_USD_PER_KG,
             doc="cost added here per kg of output (a source's price; a processor's conversion or toll cost)",
         ),
+        Column("period", "id", default="", doc=PERIOD_COLUMN_DOC),
     ),
     key=("site_id", "product"),
     doc="What each site can make, how much, at what cost.",
+    periodic=True,
 )
 
 RECIPES = Sheet(
@@ -194,10 +210,12 @@ LANES = Sheet(
         Column("duty_usd_per_kg", "number", default=0.0, unit="USD/kg", lo=0, cap=MAX_USD_PER_KG, doc="import duty"),
         Column("tariff_pct", "number", default=0.0, unit="%", lo=0, hi=1000, doc="ad-valorem tariff, percent of the sender's unit cost"),
         Column("transit_days", "days", default=0, unit="days", doc="door-to-door transit time"),
+        Column("period", "id", default="", doc=PERIOD_COLUMN_DOC),
     ),
     key=("from_site", "to_site", "product"),
     doc="Allowed shipments. Where several rows match a pair, the most specific governs. A row naming one site "
     "as both sender and receiver is an internal transfer (an integrated site feeding its own next step).",
+    periodic=True,
 )
 
 DEMAND = Sheet(
@@ -210,9 +228,11 @@ DEMAND = Sheet(
         Column("max_lead_time_days", "days", unit="days", doc="longest allowed order-to-delivery time (blank: no limit)"),
         Column("max_exposed_share", "number", lo=0, hi=1, unit="fraction", doc="cap on the license-exposed share of quantity_t (blank: Settings)"),
         Column("shortage_cost_usd_per_kg", "number", lo=0, cap=MAX_USD_PER_KG, unit="USD/kg", doc="cost of each kg not delivered (blank: Settings)"),
+        Column("period", "id", default="", doc=PERIOD_COLUMN_DOC),
     ),
     key=("site_id", "product"),
     doc="What each plant needs.",
+    periodic=True,
 )
 
 CONTROLS = Sheet(
@@ -226,9 +246,11 @@ CONTROLS = Sheet(
         Column("denial_cost_usd_per_kg", "number", lo=0, cap=MAX_USD_PER_KG, unit="USD/kg", doc="loss per kg if denied (blank: Settings)"),
         Column("content_rule", "yesno", default=False, doc="yes: goods made anywhere from this material also need this country's license across a border"),
         Column("note", "text", default="", doc="legal basis, free text"),
+        Column("period", "id", default="", doc=PERIOD_COLUMN_DOC),
     ),
     key=("country", "product"),
     doc="Export-license regime, as data.",
+    periodic=True,
 )
 
 SETTINGS = Sheet(
@@ -259,7 +281,19 @@ WHATIF = Sheet(
     doc="Scenarios for batch runs (planner batch).",
 )
 
-SHEETS: tuple[Sheet, ...] = (SITES, SUPPLY, RECIPES, COPRODUCTS, LANES, DEMAND, CONTROLS, SETTINGS, WHATIF)
+PERIODS = Sheet(
+    "Periods",
+    False,
+    (
+        Column("period", "id", True, doc="period id, e.g. 2026; periods are planned in the order of their rows"),
+        Column("days", "days", default=365, unit="days", doc="length: capacities, demands and minimum volumes per "
+               "year are scaled by days / 365 in it"),
+    ),
+    key=("period",),
+    doc="The planning horizon (contract v2): one row per period, in time order. Without it the plan is for one year.",
+)
+
+SHEETS: tuple[Sheet, ...] = (SITES, SUPPLY, RECIPES, COPRODUCTS, LANES, DEMAND, CONTROLS, SETTINGS, WHATIF, PERIODS)
 SHEET_BY_NAME = {s.name: s for s in SHEETS}
 
 
@@ -300,7 +334,9 @@ SETTINGS_KEYS: tuple[Setting, ...] = (
     # bench/RESULTS.md); the guard exists because a small input can describe ten times that
     Setting("max_columns", "number", 2_000_000, "refuse a model of more variables than this (estimated before "
             "it is built; --max-columns)", 1, 1e12),
-    Setting("contract_version", "number", 1.0, "input contract version (1)", 1, 1),
+    Setting("discount_rate", "number", 0.0, "per period: the k-th period's costs count (1 + rate)^-k in the total "
+            "(contract v2)", 0, 1),
+    Setting("contract_version", "number", 1.0, "input contract version (1, or 2 with a Periods sheet)", 1, 2),
 )
 SETTING_BY_KEY = {s.key: s for s in SETTINGS_KEYS}
 

@@ -163,6 +163,10 @@ def coerce(cell: Cell, col: schema.Column) -> tuple[object, str | None]:
         if value < 0 or value > schema.MAX_DAYS or not float(value).is_integer():
             return None, f"expected {col.bounds_text()}, got {value:g}"
         return int(value), None
+    if kind == "count":
+        if value < 0 or value > schema.MAX_COUNT or not float(value).is_integer():
+            return None, f"expected {col.bounds_text()}, got {value:g}"
+        return int(value), None
     over = col.upper is not None and value > col.upper
     bad = over or (col.lo is not None and (value < col.lo or (col.lo_open and value == col.lo)))
     if bad:
@@ -303,8 +307,10 @@ def _dup_check(frame: pd.DataFrame, spec: schema.Sheet, issues: list[Issue]) -> 
         _lane_repeats(frame, issues)
         return
     keys = list(spec.key)
-    dup = frame[frame.duplicated(keys, keep=False)]
-    for _, group in dup.groupby(keys, sort=True):
+    # a row for one period and a blank (every period) row of the same key are an override, not a repeat
+    by = [*keys, "period"] if spec.periodic else keys
+    dup = frame[frame.duplicated(by, keep=False)]
+    for _, group in dup.groupby(by, sort=True):
         rows = group["_row"].tolist()
         label = "/".join(str(group.iloc[0][k]) for k in keys)
         where = " and ".join(f"{spec.name}!{_letter(spec, keys[0])}{r}" for r in rows)
@@ -321,10 +327,11 @@ def _lane_repeats(frame: pd.DataFrame, issues: list[Issue]) -> None:
         return lane_group(v) if isinstance(v, str) else v
 
     keys = pd.DataFrame({"f": frame["from_site"].map(canonical), "t": frame["to_site"].map(canonical),
-                         "p": frame["product"].fillna("").astype(str).str.strip(), "_row": frame["_row"]})
-    dup = keys[keys.duplicated(["f", "t", "p"], keep=False)]
+                         "p": frame["product"].fillna("").astype(str).str.strip(),
+                         "period": frame["period"].fillna("").astype(str), "_row": frame["_row"]})
+    dup = keys[keys.duplicated(["f", "t", "p", "period"], keep=False)]
     col = _letter(schema.LANES, "from_site")
-    for _, group in dup.groupby(["f", "t", "p"], sort=False):
+    for _, group in dup.groupby(["f", "t", "p", "period"], sort=False):
         rows = sorted(int(r) for r in group["_row"])
         earlier = " and ".join(f"Lanes!{col}{r}" for r in rows[:-1])
         issues.append(Issue("Lanes", rows[-1], _col(schema.LANES, "from_site"), "",
@@ -602,8 +609,68 @@ def _check_cycles(recipes: pd.DataFrame, coproducts: pd.DataFrame, issues: list[
 
 
 def _finish(frame: pd.DataFrame, spec: schema.Sheet) -> pd.DataFrame:
-    frame = frame.sort_values([*spec.key, "_row"], kind="mergesort").reset_index(drop=True)
-    return frame
+    by = [*spec.key, "period", "_row"] if spec.periodic and "_order" not in frame else \
+        [*spec.key, "_order", "_row"] if spec.periodic else [*spec.key, "_row"]
+    frame = frame.sort_values(by, kind="mergesort").reset_index(drop=True)
+    return frame.drop(columns="_order") if "_order" in frame else frame
+
+
+def _periods(tables: dict[str, pd.DataFrame], issues: list[Issue]) -> pd.DataFrame | None:
+    """The horizon (contract v2), or None for a one-year (v1) input; every period a row names must be in it.
+
+    Also: a site's qualification terms (status, cost, lead) are one decision over the horizon, so they
+    may not differ between its period rows.
+    """
+    pt = tables["Periods"]
+    named = [(spec, r) for spec in schema.SHEETS if spec.periodic for _, r in tables[spec.name].iterrows()
+             if isinstance(r["period"], str) and r["period"]]
+    if pt.empty:
+        for spec, r in named:
+            issues.append(Issue(spec.name, int(r["_row"]), _col(spec, "period"), "period",
+                                f'period "{r["period"]}" but there is no Periods sheet listing the periods'))
+        return None
+    ids = [p for p in pt["period"].tolist() if isinstance(p, str)]
+    for spec, r in named:
+        if r["period"] not in ids:
+            issues.append(Issue(spec.name, int(r["_row"]), _col(spec, "period"), "period",
+                                f'unknown period "{r["period"]}" (not in sheet Periods)'
+                                f"{_did_you_mean(r['period'], ids)}"))
+    sites = tables["Sites"]
+    for site, group in sites.groupby("site_id", sort=True):
+        for col in ("status", "qualification_cost_usd", "qualification_periods"):
+            if group[col].nunique(dropna=False) > 1:
+                rows = group["_row"].tolist()
+                issues.append(Issue("Sites", int(rows[-1]), _col(schema.SITES, col), col,
+                                    f'differs between the period rows of "{site}" '
+                                    f'({", ".join(f"Sites!A{r}" for r in rows)}); a qualification is decided once '
+                                    "for the horizon: give it on one row with a blank period"))
+    out = pt[["period", "days"]].copy()
+    out["days"] = out["days"].astype(int)
+    return out.reset_index(drop=True)
+
+
+def _expand_periods(frame: pd.DataFrame, spec: schema.Sheet, periods: pd.DataFrame) -> pd.DataFrame:
+    """One row per (row, period it applies to): a blank period means every period, unless a row of the same
+    key names that period (the named row replaces it there). Rows keep their ``_row`` for messages."""
+    ids = periods["period"].tolist()
+    if frame.empty:
+        return frame.assign(_order=pd.Series(dtype=int))
+    blank = frame["period"].isna() | (frame["period"] == "")
+    every = frame[blank].drop(columns="period").merge(pd.DataFrame({"period": ids}), how="cross")
+    named = frame[~blank]
+    keys = list(spec.key)
+    if spec.name == "Lanes":  # the group spelling is part of the key (country:jp and country:JP are one)
+        def canon(f: pd.DataFrame) -> pd.Series:
+            return pd.Series(list(zip(f["from_site"].map(lane_group), f["to_site"].map(lane_group),
+                                      f["product"].fillna(""), f["period"], strict=True)), index=f.index)
+    else:
+        def canon(f: pd.DataFrame) -> pd.Series:
+            return pd.Series(list(zip(*(f[k] for k in keys), f["period"], strict=True)), index=f.index)
+    if len(named) and len(every):
+        every = every[~canon(every).isin(set(canon(named)))]
+    out = pd.concat([every, named], ignore_index=True)
+    out["_order"] = out["period"].map({p: i for i, p in enumerate(ids)}).astype(int)
+    return out[[*frame.columns, "_order"]]
 
 
 def validate_book(book: RawBook, *, strict_numerics: bool = False) -> Inputs:
@@ -671,6 +738,7 @@ def validate_book(book: RawBook, *, strict_numerics: bool = False) -> Inputs:
                 _dup_check(tables[spec.name], spec, issues)
         _check_references(tables, issues)
         _check_cycles(tables["Recipes"], tables["CoProducts"], issues)
+    periods = _periods(tables, issues) if not structural else None
     if len(tables["WhatIf"]) and not any(i.sheet == "WhatIf" and i.row == 1 and i.severity == "error" for i in issues):
         check_whatif(tables["WhatIf"], issues)
     settings = _settings(tables["Settings"], issues)
@@ -681,6 +749,10 @@ def validate_book(book: RawBook, *, strict_numerics: bool = False) -> Inputs:
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise InputError(f"{book.path} has {len(errors)} problem{'s' * (len(errors) != 1)}", sorted(errors))
+    if periods is not None:
+        for spec in schema.SHEETS:
+            if spec.periodic:
+                tables[spec.name] = _expand_periods(tables[spec.name], spec, periods)
     for spec in schema.SHEETS:
         tables[spec.name] = _finish(tables[spec.name], spec)
     whatif = tables["WhatIf"] if len(tables["WhatIf"]) else None
@@ -697,6 +769,7 @@ def validate_book(book: RawBook, *, strict_numerics: bool = False) -> Inputs:
         warnings=tuple(sorted(i for i in issues if i.severity == "warning")),
         source=book.path,
         source_sha256=_sha256(book.path) if book.kind in ("xlsx", "csv") else "",
+        periods=periods,
     )
 
 

@@ -88,6 +88,10 @@ def _py(v: object) -> object:
 
 
 def recommendation_tables(plan: Plan) -> list[Table]:
+    if plan.periods is not None:  # a plan over periods: its own summary and roadmap, each sheet per period
+        from planner.output.horizon import horizon_tables  # noqa: PLC0415
+
+        return horizon_tables(plan)
     s = plan.summary
     parts = plan.cost_breakdown
     labels = {
@@ -494,6 +498,12 @@ def template_workbook(target, with_examples: bool = True) -> None:  # noqa: ANN0
         "Required sheets: " + ", ".join(s.name for s in schema.SHEETS if s.required) + ".",
         "Blank optional cells take their default. The example rows form a small valid case: replace them.",
         "Check your workbook with:  planner validate THIS_FILE.xlsx",
+        "",
+        "Planning over years (contract v2): list the years on the Periods sheet (2026, 2027, ...). A row with a blank",
+        "period holds in every year; a row naming a year replaces it in that year. A new refinery of 5,000 t/yr that",
+        "ramps 25 %, 60 %, 100 % from 2027: Supply rows (REF_NEW, NDPR_OXIDE, 5000, 60.0) with a blank period, then",
+        "(..., 0, ..., 2026), (..., 1250, ..., 2027), (..., 3000, ..., 2028); a closure is a row with capacity 0.",
+        "A candidate's qualification_periods is how many years qualifying it takes; the plan says when to start.",
         "",
     ]
     for s in schema.SHEETS:

@@ -125,8 +125,13 @@ def _feasible_allocation(supplies: list[tuple[object, float]], demands: list[tup
     return h.getModelStatus() == highspy.HighsModelStatus.kOptimal
 
 
-def check_plan(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001, C901 - one place for every rule
-    """Re-verify ``plan`` (a ``report.Plan``) against ``inputs``."""
+def check_plan(inputs: Inputs, plan, qualification_usd: float | None = None) -> CheckResult:  # noqa: ANN001, C901
+    """Re-verify ``plan`` (a ``report.Plan``) against ``inputs``, one place for every rule.
+
+    ``qualification_usd``: what this plan pays for qualification, when that is decided outside it (a
+    period of a horizon pays for the qualifications started in it, checked by ``check_horizon``); by
+    default, the fees of the candidates it uses.
+    """
     res = CheckResult()
     fail = res.failures.append
     st = inputs.settings
@@ -350,7 +355,7 @@ def check_plan(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001, C901 - one
         "freight": float(sh["freight"].sum()),
         "duty": float(sh["duty"].sum()),
         "tariff": float(sh["tariff"].sum()),
-        "qualification": qual,
+        "qualification": qual if qualification_usd is None else qualification_usd,
         "shortage": shortage_cost,
         "license_risk": float(st["risk_weight"]) * float(sh["loss"].sum()),
     }
@@ -362,4 +367,69 @@ def check_plan(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001, C901 - one
     if abs(float(plan.summary["total_cost_usd"]) - total) > 0.05 + 1e-7 * abs(total):
         fail(f"total cost: plan reports {plan.summary['total_cost_usd']:,.2f}, recomputed {total:,.2f}")
     res.recomputed = {**parts, "total": total, "exposed_t": exposed_total, "delivered_t": delivered_total}
+    return res
+
+
+def check_horizon(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001
+    """Re-verify a plan over periods (contract v2): every period's plan against that period's rows, the
+    qualification decisions and their lead times, and the discounted total.
+
+    A period's rows are re-derived here from the tables (a blank period is every period; per-year
+    quantities scale with the period's days), not taken from the planner's slicing.
+    """
+    res = CheckResult()
+    fail = res.failures.append
+    periods = inputs.periods["period"].tolist()
+    days = dict(zip(inputs.periods["period"], inputs.periods["days"], strict=True))
+    rate = float(inputs.settings.get("discount_rate", 0.0))
+    sites = inputs.sites.drop_duplicates("site_id").set_index("site_id")
+    starts = {r.site_id: r.start_period for r in plan.qualifications.itertuples(index=False)}
+    if len(starts) != len(plan.qualifications):
+        fail("a site's qualification is started more than once")
+    for s in starts:
+        if sites.at[s, "status"] != "candidate":
+            fail(f"{s} is qualified but is not a candidate")
+    total = 0.0
+    parts: dict[str, float] = {}
+    for k, (t, p) in enumerate(plan.periods):
+        if t != periods[k]:
+            fail(f"period {k + 1} of the plan is {t!r}, the input's is {periods[k]!r}")
+            continue
+        scale = days[t] / 365.0
+
+        def rows(frame: pd.DataFrame, t: str = t) -> pd.DataFrame:
+            return frame[frame["period"] == t].reset_index(drop=True)
+
+        site_rows, supply_rows, demand_rows = rows(inputs.sites), rows(inputs.supply), rows(inputs.demand)
+        one = Inputs(
+            sites=site_rows.assign(min_volume_t=site_rows["min_volume_t"] * scale),
+            supply=supply_rows.assign(capacity_t=supply_rows["capacity_t"] * scale),
+            recipes=inputs.recipes, coproducts=inputs.coproducts, lanes=rows(inputs.lanes),
+            demand=demand_rows.assign(quantity_t=demand_rows["quantity_t"] * scale),
+            controls=rows(inputs.controls), settings=inputs.settings,
+        )
+        fees = float(sum(float(sites.at[s, "qualification_cost_usd"]) for s, u in starts.items() if u == t))
+        sub = check_plan(one, p, qualification_usd=fees)
+        res.failures += [f"{t}: {f}" for f in sub.failures]
+        made = p.batches.groupby("site_id")["tonnes"].sum() if len(p.batches) else pd.Series(dtype=float)
+        for s, v in made.items():
+            if v > ABS_TOL and sites.at[s, "status"] == "candidate":
+                lead = int(sites.at[s, "qualification_periods"])
+                if s not in starts:
+                    fail(f"{t}: candidate {s} supplies {v:.6f} t but its qualification was never started")
+                elif periods.index(starts[s]) + lead > k:
+                    fail(f"{t}: candidate {s} supplies {v:.6f} t but its qualification, started in {starts[s]} "
+                         f"and taking {lead} periods, is not complete")
+        d = (1.0 + rate) ** -k
+        for name, v in sub.recomputed.items():
+            if name not in ("total", "exposed_t", "delivered_t"):
+                parts[name] = parts.get(name, 0.0) + d * v
+        total += d * sub.recomputed.get("total", 0.0)
+    for name, v in parts.items():
+        reported = float(plan.cost_breakdown.get(name, 0.0))
+        if abs(reported - v) > 0.01 + 1e-7 * abs(v):
+            fail(f"horizon cost part {name}: plan reports {reported:,.2f}, recomputed {v:,.2f}")
+    if abs(float(plan.summary["total_cost_usd"]) - total) > 0.05 + 1e-7 * abs(total):
+        fail(f"horizon total: plan reports {plan.summary['total_cost_usd']:,.2f}, recomputed {total:,.2f}")
+    res.recomputed = {**parts, "total": total}
     return res

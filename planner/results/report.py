@@ -39,6 +39,11 @@ class Plan:
     run_info: dict[str, object] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     explanation: object = None  # planner.results.explain.Explanation, when computed
+    # over a horizon (contract v2): each period's one-year plan, the qualification decisions and the roadmap;
+    # the tables above then hold every period's rows with a ``period`` column, and the costs are discounted sums
+    periods: list[tuple[str, Plan]] | None = None
+    qualifications: pd.DataFrame | None = None
+    roadmap: pd.DataFrame | None = None
 
     def to_json(self) -> dict[str, object]:
         plants = [
@@ -71,6 +76,10 @@ class Plan:
             "solve_time_s": s["solve_time_s"],
             "plants": plants,
             "warnings": self.warnings,
+            **({"discount_rate": s["discount_rate"],
+                "qualifications": self.qualifications.to_dict("records"),
+                "periods": [{"period": t, **{k: v for k, v in p.to_json().items() if k != "warnings"}}
+                            for t, p in self.periods]} if self.periods is not None else {}),
         }
 
 

@@ -1,0 +1,257 @@
+"""Planning over periods (contract v2, issue 12): each rule with its optimum worked out by hand.
+
+Units: t and USD/kg, so a tonne at 1 USD/kg costs 1,000 USD. Periods are years of 365 days.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from planner.api import plan
+from planner.errors import InputError
+from planner.input.validate import load, tables_to_inputs
+from planner.optimise.solve import options_from
+from planner.results.check import check_horizon, check_plan
+from tests.conftest import frame
+
+K = 1000.0
+ROOT = Path(__file__).resolve().parents[1]
+SITE_COLS = ["site_id", "country", "stage", "status", "qualification_cost_usd", "min_volume_t", "processing_days",
+             "qualification_periods", "period"]
+
+
+@pytest.fixture(params=["highs", "cbc"])
+def solver(request):  # noqa: ANN001, ANN201
+    return request.param
+
+
+def horizon(sites, supply, lanes, demand, periods, settings=None, controls=()):  # noqa: ANN001, ANN201
+    tables = {
+        "Sites": frame(sites, SITE_COLS),
+        "Supply": frame(supply, ["site_id", "product", "capacity_t", "unit_cost_usd_per_kg", "period"]),
+        "Lanes": frame(lanes, ["from_site", "to_site", "product", "freight_usd_per_kg", "transit_days", "period"]),
+        "Demand": frame(demand, ["site_id", "product", "quantity_t", "max_lead_time_days", "period"]),
+        "Periods": frame([{"period": p} if isinstance(p, str) else p for p in periods], ["period", "days"]),
+    }
+    if controls:
+        tables["Controls"] = frame(list(controls), ["country", "product", "approval_probability", "approval_days",
+                                                    "denial_cost_usd_per_kg", "content_rule", "period"])
+    if settings:
+        tables["Settings"] = pd.DataFrame({"key": list(settings), "value": [str(v) for v in settings.values()]})
+    return tables_to_inputs(tables)
+
+
+def solve_checked(inputs, solver):  # noqa: ANN001, ANN201
+    p = plan(inputs, options_from(inputs, solver=solver, mip_gap=1e-9))
+    chk = check_horizon(inputs, p)
+    assert chk.ok, "\n".join(chk.failures)
+    assert p.summary["total_cost_usd"] == pytest.approx(chk.recomputed["total"], abs=0.05)
+    return p
+
+
+def shipped(p, period: str, frm: str) -> float:  # noqa: ANN001
+    f = p.flows
+    return float(f.loc[(f["period"] == period) & (f["from_site"] == frm), "tonnes"].sum())
+
+
+def started(p) -> dict[str, str]:  # noqa: ANN001
+    return dict(zip(p.qualifications["site_id"], p.qualifications["start_period"], strict=True))
+
+
+OLD_NEW = [{"site_id": "OLD", "country": "CN", "stage": "mine"}, {"site_id": "NEW", "country": "AU", "stage": "mine"},
+           {"site_id": "P", "country": "DE", "stage": "plant"}]
+
+
+def test_capacity_that_arrives_in_period_two(solver):
+    # NEW (2 USD/kg) has no capacity in 2026 (a row for 2026 replaces its nameplate row there), 100 t from
+    # 2027; OLD costs 10 USD/kg. The plant needs 50 t a year.
+    #   2026: 50 t from OLD = 500,000;  2027: 50 t from NEW = 100,000;  total 600,000
+    inp = horizon(OLD_NEW,
+                  [{"site_id": "OLD", "product": "X", "capacity_t": 100, "unit_cost_usd_per_kg": 10},
+                   {"site_id": "NEW", "product": "X", "capacity_t": 100, "unit_cost_usd_per_kg": 2},
+                   {"site_id": "NEW", "product": "X", "capacity_t": 0, "unit_cost_usd_per_kg": 2, "period": "2026"}],
+                  [{"from_site": "*", "to_site": "P"}], [{"site_id": "P", "product": "X", "quantity_t": 50}],
+                  ["2026", "2027"])
+    p = solve_checked(inp, solver)
+    assert p.summary["total_cost_usd"] == pytest.approx(50 * 10 * K + 50 * 2 * K)
+    assert shipped(p, "2026", "OLD") == pytest.approx(50) and shipped(p, "2027", "NEW") == pytest.approx(50)
+    notes = " | ".join(p.roadmap["note"])
+    assert "NEW starts supplying X in 2027: 50.0 t" in notes and "OLD stops supplying X in 2027" in notes
+
+
+def test_a_ramp_and_a_closure_are_rows_per_period(solver):
+    # NEW ramps 25 %, 60 %, 100 % of 40 t (10, 24, 40 t) and closes in the fourth period (0 t); the plant needs
+    # 40 t a year; OLD (10 USD/kg) fills the rest: 30 + 16 + 0 + 40 t from OLD, 10 + 24 + 40 + 0 t from NEW.
+    #   OLD: 86 t x 10,000 = 860,000;  NEW: 74 t x 2,000 = 148,000;  total 1,008,000
+    inp = horizon(OLD_NEW,
+                  [{"site_id": "OLD", "product": "X", "capacity_t": 100, "unit_cost_usd_per_kg": 10},
+                   {"site_id": "NEW", "product": "X", "capacity_t": 40, "unit_cost_usd_per_kg": 2},
+                   {"site_id": "NEW", "product": "X", "capacity_t": 10, "unit_cost_usd_per_kg": 2, "period": "y1"},
+                   {"site_id": "NEW", "product": "X", "capacity_t": 24, "unit_cost_usd_per_kg": 2, "period": "y2"},
+                   {"site_id": "NEW", "product": "X", "capacity_t": 0, "unit_cost_usd_per_kg": 2, "period": "y4"}],
+                  [{"from_site": "*", "to_site": "P"}], [{"site_id": "P", "product": "X", "quantity_t": 40}],
+                  ["y1", "y2", "y3", "y4"])
+    p = solve_checked(inp, solver)
+    assert p.summary["total_cost_usd"] == pytest.approx(86 * 10 * K + 74 * 2 * K)
+    assert [shipped(p, t, "NEW") for t in ("y1", "y2", "y3", "y4")] == pytest.approx([10, 24, 40, 0])
+
+
+CAND = [{"site_id": "OLD", "country": "CN", "stage": "mine"},
+        {"site_id": "C", "country": "AU", "stage": "mine", "status": "candidate", "qualification_cost_usd": 1000,
+         "qualification_periods": 2},
+        {"site_id": "P", "country": "DE", "stage": "plant"}]
+CAND_SUPPLY = [{"site_id": "OLD", "product": "X", "capacity_t": 100, "unit_cost_usd_per_kg": 10},
+               {"site_id": "C", "product": "X", "capacity_t": 100, "unit_cost_usd_per_kg": 2}]
+
+
+def test_qualification_with_a_lead_time_is_started_early_enough(solver):
+    # Demand only in the third period (50 t); C (2 USD/kg, 1,000 USD to qualify) takes two periods to qualify.
+    # Started in 2026 it is usable in 2028: 1,000 + 50 t x 2,000 = 101,000 (OLD instead: 500,000).
+    inp = horizon(CAND, CAND_SUPPLY, [{"from_site": "*", "to_site": "P"}],
+                  [{"site_id": "P", "product": "X", "quantity_t": 0},
+                   {"site_id": "P", "product": "X", "quantity_t": 50, "period": "2028"}],
+                  ["2026", "2027", "2028"])
+    p = solve_checked(inp, solver)
+    assert p.summary["total_cost_usd"] == pytest.approx(1000 + 50 * 2 * K)
+    assert started(p) == {"C": "2026"}
+    assert "start qualifying C in 2026 (2 periods to qualify): usable from 2028, first used in 2028" in \
+        " | ".join(p.roadmap["note"])
+
+
+def test_a_qualification_is_started_no_earlier_than_needed(solver):
+    # The same, with a one-period lead: started in 2026 or 2027 it is ready for 2028 at the same cost (no
+    # discounting); the plan waits, as a manager would: started in 2027.
+    sites = [dict(s, qualification_periods=1) if s["site_id"] == "C" else s for s in CAND]
+    inp = horizon(sites, CAND_SUPPLY, [{"from_site": "*", "to_site": "P"}],
+                  [{"site_id": "P", "product": "X", "quantity_t": 0},
+                   {"site_id": "P", "product": "X", "quantity_t": 50, "period": "2028"}],
+                  ["2026", "2027", "2028"])
+    p = solve_checked(inp, solver)
+    assert p.summary["total_cost_usd"] == pytest.approx(1000 + 50 * 2 * K)
+    assert started(p) == {"C": "2027"}
+
+
+def test_a_lead_longer_than_the_horizon_means_never_used(solver):
+    # Three periods to qualify over a two-period horizon: C can never supply; OLD does, 2 x 50 t x 10,000.
+    sites = [dict(s, qualification_periods=3) if s["site_id"] == "C" else s for s in CAND]
+    inp = horizon(sites, CAND_SUPPLY, [{"from_site": "*", "to_site": "P"}],
+                  [{"site_id": "P", "product": "X", "quantity_t": 50}], ["2026", "2027"])
+    p = solve_checked(inp, solver)
+    assert p.summary["total_cost_usd"] == pytest.approx(2 * 50 * 10 * K)
+    assert started(p) == {} and shipped(p, "2027", "C") == 0
+
+
+def _discount_case(rate: float):  # noqa: ANN202
+    # Four years; the plant needs 2 t in the first and 10 t in each later one. OLD costs 10 USD/kg, the
+    # candidate C 5 USD/kg and 100,000 USD to qualify (no lead). Saving per year with C: 10,000 in the first,
+    # 50,000 after. Started in year k, C costs 100,000 d_k and saves the discounted savings from k on.
+    sites = [dict(s, qualification_cost_usd=100_000, qualification_periods=0) if s["site_id"] == "C" else s
+             for s in CAND]
+    supply = [{"site_id": "OLD", "product": "X", "capacity_t": 100, "unit_cost_usd_per_kg": 10},
+              {"site_id": "C", "product": "X", "capacity_t": 100, "unit_cost_usd_per_kg": 5}]
+    return horizon(sites, supply, [{"from_site": "*", "to_site": "P"}],
+                   [{"site_id": "P", "product": "X", "quantity_t": 10},
+                    {"site_id": "P", "product": "X", "quantity_t": 2, "period": "y1"}],
+                   ["y1", "y2", "y3", "y4"], settings={"discount_rate": rate, "contract_version": 2})
+
+
+def test_discounting_moves_a_qualification_later_as_the_arithmetic_says(solver):
+    # rate 0: started in y1, fee 100,000 + 32 t x 5,000 = 260,000 (starting in y2 instead: 20,000 + 100,000 +
+    # 150,000 = 270,000).
+    p = solve_checked(_discount_case(0.0), solver)
+    assert started(p) == {"C": "y1"}
+    assert p.summary["total_cost_usd"] == pytest.approx(100_000 + 32 * 5 * K)
+    # rate 0.2: d = 1, 1/1.2, 1/1.44, 1/1.728. Net effect of qualifying (fee less savings against OLD):
+    #   in y1: 100,000 - (10,000 + 50,000 (d2 + d3 + d4)) = -15,324.07
+    #   in y2: (100,000 - 50,000) d2 - 50,000 (d3 + d4) = -21,990.74   <- best
+    #   in y3: (100,000 - 50,000) d3 - 50,000 d4 = +5,787.04;  never: 0
+    d = [1 / 1.2 ** k for k in range(4)]
+    p = solve_checked(_discount_case(0.2), solver)
+    assert started(p) == {"C": "y2"}
+    expected = 2 * 10 * K + (100_000 + 10 * 5 * K) * d[1] + 10 * 5 * K * (d[2] + d[3])
+    assert p.summary["total_cost_usd"] == pytest.approx(expected)
+    assert [t for t, _ in p.periods] == ["y1", "y2", "y3", "y4"]
+    assert p.periods[1][1].cost_breakdown["qualification"] == 100_000  # paid, undiscounted, in its period
+
+
+def test_a_shorter_period_scales_yearly_figures(solver):
+    # A 146-day period (0.4 of a year): capacity and demand per year scale by 0.4 in it. 100 t/yr demand,
+    # OLD 10 USD/kg.  2026 (365 days): 100 t = 1,000,000;  2027 (146 days): 40 t = 400,000
+    inp = horizon(OLD_NEW[:1] + OLD_NEW[2:],
+                  [{"site_id": "OLD", "product": "X", "capacity_t": 1000, "unit_cost_usd_per_kg": 10}],
+                  [{"from_site": "*", "to_site": "P"}], [{"site_id": "P", "product": "X", "quantity_t": 100}],
+                  [{"period": "2026", "days": 365}, {"period": "2027", "days": 146}])
+    p = solve_checked(inp, solver)
+    assert p.summary["total_cost_usd"] == pytest.approx((100 + 40) * 10 * K)
+    assert p.summary["demand_t"] == pytest.approx(140)
+
+
+def test_a_one_period_v2_workbook_plans_as_the_v1_one():
+    # the bundled case with a Periods sheet of one row (and a period column left blank): same optimum, flows
+    ref = load(ROOT / "inputs" / "rare_earth_magnets.xlsx")
+    v1 = plan(ref, detail=False)
+    tables = {
+        "Sites": ref.sites, "Supply": ref.supply, "Recipes": ref.recipes, "CoProducts": ref.coproducts,
+        "Lanes": ref.lanes, "Demand": ref.demand, "Controls": ref.controls,
+        "Settings": pd.DataFrame({"key": list(ref.settings), "value": [
+            ("yes" if v else "no") if isinstance(v, bool) else str(v) for v in ref.settings.values()]}),
+        "Periods": pd.DataFrame({"period": ["2026"], "days": [365]}),
+    }
+    v2 = tables_to_inputs({k: v.drop(columns=[c for c in ("_row",) if c in v]) for k, v in tables.items()})
+    p = plan(v2, detail=False)
+    assert p.summary["total_cost_usd"] == pytest.approx(v1.summary["total_cost_usd"], rel=1e-9)
+    a = v1.flows.set_index(["from_site", "to_site", "product"])["tonnes"]
+    b = p.flows.set_index(["from_site", "to_site", "product"])["tonnes"]
+    pd.testing.assert_series_equal(a.sort_index(), b.sort_index(), check_exact=False, rtol=1e-6)
+    assert check_horizon(v2, p).ok
+    assert "periods" in p.to_json() and "periods" not in v1.to_json()  # v1 JSON keeps its keys
+
+
+def test_period_errors_are_located():
+    with pytest.raises(InputError) as e:
+        horizon(OLD_NEW, [{"site_id": "OLD", "product": "X", "capacity_t": 1, "unit_cost_usd_per_kg": 1,
+                           "period": "2029"}],
+                [{"from_site": "*", "to_site": "P"}], [{"site_id": "P", "product": "X", "quantity_t": 1}],
+                ["2026", "2027"])
+    assert any("Supply!E2 (period): unknown period \"2029\" (not in sheet Periods)" in str(i) for i in e.value.issues)
+    with pytest.raises(InputError) as e:
+        tables_to_inputs({"Sites": frame(OLD_NEW, SITE_COLS),
+                          "Supply": frame([{"site_id": "OLD", "product": "X", "capacity_t": 1,
+                                            "unit_cost_usd_per_kg": 1, "period": "2027"}],
+                                          ["site_id", "product", "capacity_t", "unit_cost_usd_per_kg", "period"]),
+                          "Lanes": frame([{"from_site": "*", "to_site": "P"}], ["from_site", "to_site"]),
+                          "Demand": frame([{"site_id": "P", "product": "X", "quantity_t": 1}],
+                                          ["site_id", "product", "quantity_t"])})
+    assert any("there is no Periods sheet" in str(i) for i in e.value.issues)
+    with pytest.raises(InputError) as e:
+        horizon([*CAND, {"site_id": "C", "country": "AU", "stage": "mine", "status": "candidate",
+                         "qualification_cost_usd": 5000, "qualification_periods": 2, "period": "2027"}],
+                CAND_SUPPLY, [{"from_site": "*", "to_site": "P"}],
+                [{"site_id": "P", "product": "X", "quantity_t": 1}], ["2026", "2027"])
+    assert any("qualification_cost_usd" in str(i) and "decided once" in str(i) for i in e.value.issues)
+    with pytest.raises(InputError) as e:
+        horizon(OLD_NEW, [{"site_id": "OLD", "product": "X", "capacity_t": 1, "unit_cost_usd_per_kg": 1,
+                           "period": "2026"},
+                          {"site_id": "OLD", "product": "X", "capacity_t": 2, "unit_cost_usd_per_kg": 1,
+                           "period": "2026"}],
+                [{"from_site": "*", "to_site": "P"}], [{"site_id": "P", "product": "X", "quantity_t": 1}],
+                ["2026", "2027"])
+    assert any("duplicate" in str(i) for i in e.value.issues)
+
+
+def test_the_checker_catches_a_candidate_used_before_it_is_qualified():
+    inp = horizon(CAND, CAND_SUPPLY, [{"from_site": "*", "to_site": "P"}],
+                  [{"site_id": "P", "product": "X", "quantity_t": 0},
+                   {"site_id": "P", "product": "X", "quantity_t": 50, "period": "2028"}],
+                  ["2026", "2027", "2028"])
+    p = plan(inp)
+    assert check_horizon(inp, p).ok
+    p.qualifications = p.qualifications.assign(start_period="2027")  # too late for a two-period lead
+    failures = check_horizon(inp, p).failures
+    assert any("is not complete" in f for f in failures)
+    # and a period's own plan still checks as a one-year plan against that period's rows
+    t, p28 = p.periods[2]
+    assert check_plan(inp.for_period(t), p28, qualification_usd=0.0).ok
