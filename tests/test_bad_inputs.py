@@ -280,7 +280,8 @@ def sites_sheet(path: Path) -> list[dict]:
     try:
         ws = wb["Sites"]
         rows = list(ws.iter_rows())
-        header = [c.value for c in rows[0]]
+        # headers as people read them ("Made (t)") back to the field names the checks use ("made_t")
+        header = [str(c.value).lower().replace(" (t)", "_t").replace(" ", "_") for c in rows[0]]
         return [{h: (c.value, c.data_type) for h, c in zip(header, r, strict=False)} for r in rows[1:]]
     finally:
         wb.close()
