@@ -5,6 +5,7 @@ Units: t and USD/kg, so a tonne at 1 USD/kg costs 1,000 USD. Periods are years o
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pandas as pd
@@ -255,3 +256,106 @@ def test_the_checker_catches_a_candidate_used_before_it_is_qualified():
     # and a period's own plan still checks as a one-year plan against that period's rows
     t, p28 = p.periods[2]
     assert check_plan(inp.for_period(t), p28, qualification_usd=0.0).ok
+
+
+# --------------------------------------------------------------------------- stock between periods
+
+CN_DE = [{"site_id": "CNM", "country": "CN", "stage": "mine"}, {"site_id": "P", "country": "DE", "stage": "plant"}]
+
+
+def _stock_case(holding: float, **demand) -> object:  # noqa: ANN003
+    tables = {
+        "Sites": frame(CN_DE, SITE_COLS),
+        "Supply": frame([{"site_id": "CNM", "product": "X", "capacity_t": 100, "unit_cost_usd_per_kg": 1}],
+                        ["site_id", "product", "capacity_t", "unit_cost_usd_per_kg"]),
+        "Lanes": frame([{"from_site": "CNM", "to_site": "P"}], ["from_site", "to_site"]),
+        "Demand": frame([{"site_id": "P", "product": "X", "quantity_t": 10, **demand}],
+                        ["site_id", "product", "quantity_t", "min_cover_days"]),
+        # China's licence for X tightens in y2: approval 0.9 -> 0.2, denial 100 USD/kg
+        "Controls": frame([{"country": "CN", "product": "X", "approval_probability": 0.9,
+                            "denial_cost_usd_per_kg": 100},
+                           {"country": "CN", "product": "X", "approval_probability": 0.2,
+                            "denial_cost_usd_per_kg": 100, "period": "y2"}],
+                          ["country", "product", "approval_probability", "denial_cost_usd_per_kg", "period"]),
+        "Stock": frame([{"site_id": "P", "product": "X", "holding_cost_usd_per_kg_yr": holding}],
+                       ["site_id", "product", "holding_cost_usd_per_kg_yr"]),
+        "Periods": frame([{"period": "y1"}, {"period": "y2"}], ["period"]),
+    }
+    return tables_to_inputs(tables)
+
+
+def test_stock_is_bought_before_a_licence_regime_tightens_when_holding_is_cheaper(solver):
+    # 10 t a year at P from China at 1 USD/kg; expected licence loss 10 USD/kg in y1 (0.1 x 100), 80 in y2.
+    # Holding 5 USD/kg/yr: buy 20 t in y1, hold 10 t: 20 x 1,000 + 20 x 10,000 + 10 x 5,000 = 270,000
+    # (buying each year: 10 x 1,000 x 2 + 10 x 10,000 + 10 x 80,000 = 920,000)
+    p = solve_checked(_stock_case(5.0), solver)
+    assert p.summary["total_cost_usd"] == pytest.approx(270_000)
+    assert shipped(p, "y1", "CNM") == pytest.approx(20) and shipped(p, "y2", "CNM") == pytest.approx(0)
+    y1, y2 = (p.plants[p.plants["period"] == t].iloc[0] for t in ("y1", "y2"))
+    assert y1["stock_closing_t"] == pytest.approx(10) and y2["delivered_t"] == pytest.approx(10)
+    # exposure survives stock: the stored tonnes crossed a licence event in y1 and are exposed when drawn in y2
+    assert y2["exposed_t"] == pytest.approx(10)
+    assert p.periods[0][1].cost_breakdown["holding"] == pytest.approx(50_000)
+
+
+def test_no_stock_when_holding_is_dearer_than_the_expected_loss(solver):
+    # Holding 100 USD/kg/yr is dearer than the 70 USD/kg the tighter regime adds: buy each year, 920,000
+    p = solve_checked(_stock_case(100.0), solver)
+    assert p.summary["total_cost_usd"] == pytest.approx(920_000)
+    assert shipped(p, "y1", "CNM") == pytest.approx(10) and shipped(p, "y2", "CNM") == pytest.approx(10)
+
+
+def test_min_cover_days_force_a_stockpile_and_its_cost_is_reported(solver):
+    # 365 t/yr (1 t a day) with 30 days of cover: each year closes with 30 t (the last year: of its own
+    # demand). No licence in this case (Controls removed), holding 2 USD/kg/yr, ore 1 USD/kg.
+    #   y1: buy 365 + 30 = 395 t;  y2: use 30 from stock, buy 335 + 30 = 365 t;  760 t x 1,000 = 760,000
+    #   holding: (30 + 30) t x 2,000 = 120,000;  total 880,000
+    inp = _stock_case(2.0, min_cover_days=30)
+    inp = dataclasses.replace(inp, controls=inp.controls.iloc[0:0],
+                              demand=inp.demand.assign(quantity_t=365.0),
+                              supply=inp.supply.assign(capacity_t=1000.0))
+    p = solve_checked(inp, solver)
+    assert p.summary["total_cost_usd"] == pytest.approx(880_000)
+    assert [p.periods[k][1].cost_breakdown["holding"] for k in (0, 1)] == pytest.approx([60_000, 60_000])
+    assert list(p.plants["stock_closing_t"]) == pytest.approx([30, 30])
+
+
+def test_initial_stock_covers_a_year_and_the_purchase_goes_to_the_cheaper_one(solver):
+    # 10 t in stock at the start (clean, ready), 10 t needed a year; the licence costs 10 USD/kg of expected
+    # loss in y1 and 80 in y2, holding is free. The initial stock covers one year, so 10 t are bought, in y1:
+    #   10 t x (1,000 + 10,000) = 110,000   (bought in y2 instead: 10 x (1,000 + 80,000) = 810,000)
+    inp = _stock_case(0.0)
+    inp = dataclasses.replace(inp, stock=inp.stock.assign(initial_stock_t=10.0))
+    p = solve_checked(inp, solver)
+    assert p.summary["total_cost_usd"] == pytest.approx(110_000)
+    assert shipped(p, "y1", "CNM") == pytest.approx(10) and shipped(p, "y2", "CNM") == pytest.approx(0)
+
+
+def test_stock_needs_periods_and_a_demanded_product():
+    with pytest.raises(InputError) as e:
+        tables_to_inputs({
+            "Sites": frame(CN_DE, SITE_COLS),
+            "Supply": frame([{"site_id": "CNM", "product": "X", "capacity_t": 1, "unit_cost_usd_per_kg": 1}],
+                            ["site_id", "product", "capacity_t", "unit_cost_usd_per_kg"]),
+            "Lanes": frame([{"from_site": "CNM", "to_site": "P"}], ["from_site", "to_site"]),
+            "Demand": frame([{"site_id": "P", "product": "X", "quantity_t": 1}], ["site_id", "product", "quantity_t"]),
+            "Stock": frame([{"site_id": "P", "product": "X"}, {"site_id": "CNM", "product": "X"}],
+                           ["site_id", "product"])})
+    text = "\n".join(str(i) for i in e.value.issues)
+    assert "Stock!A2 (site_id): stock is carried between periods: it needs a Periods sheet" in text
+
+
+def test_the_workbook_and_roadmap_show_the_stock(tmp_path):
+    from planner.output.sheets import recommendation_tables  # noqa: PLC0415
+    from planner.output.write import write_workbook  # noqa: PLC0415
+
+    p = plan(_stock_case(5.0))
+    assert "P builds up 10.0 t of X stock in y1 (closing 10.0 t)" in " | ".join(p.roadmap["note"])
+    assert "P draws down 10.0 t of X stock in y2 (closing 0.0 t)" in " | ".join(p.roadmap["note"])
+    write_workbook(tmp_path / "h.xlsx", recommendation_tables(p))
+    import openpyxl  # noqa: PLC0415
+
+    wb = openpyxl.load_workbook(tmp_path / "h.xlsx")
+    assert wb.sheetnames[:3] == ["Horizon", "Roadmap", "Stock"]
+    rows = [r for r in wb["Stock"].iter_rows(values_only=True) if r[0] in ("y1", "y2")]
+    assert rows == [("y1", "P", "X", "yes", None, 0, 10), ("y2", "P", "X", "yes", None, 10, 0)]

@@ -228,6 +228,7 @@ DEMAND = Sheet(
         Column("max_lead_time_days", "days", unit="days", doc="longest allowed order-to-delivery time (blank: no limit)"),
         Column("max_exposed_share", "number", lo=0, hi=1, unit="fraction", doc="cap on the license-exposed share of quantity_t (blank: Settings)"),
         Column("shortage_cost_usd_per_kg", "number", lo=0, cap=MAX_USD_PER_KG, unit="USD/kg", doc="cost of each kg not delivered (blank: Settings)"),
+        Column("min_cover_days", "days", default=0, unit="days", doc="a strategic stockpile: closing stock at the plant at least this many days of the next period's demand (contract v2; Stock)"),
         Column("period", "id", default="", doc=PERIOD_COLUMN_DOC),
     ),
     key=("site_id", "product"),
@@ -281,6 +282,21 @@ WHATIF = Sheet(
     doc="Scenarios for batch runs (planner batch).",
 )
 
+STOCK = Sheet(
+    "Stock",
+    False,
+    (
+        Column("site_id", "id", True, doc="a plant that may hold stock between periods"),
+        Column("product", "id", True, doc="a product it demands"),
+        Column("stock_capacity_t", "number", unit="t", lo=0, cap=MAX_TONNES, doc="most stock held at the end of a period (blank: no limit)"),
+        Column("holding_cost_usd_per_kg_yr", "number", default=0.0, unit="USD/kg/yr", lo=0, cap=MAX_USD_PER_KG, doc="cost of holding a kg for a year (for a period: times its days / 365)"),
+        Column("initial_stock_t", "number", default=0.0, unit="t", lo=0, cap=MAX_TONNES, doc="stock at the start of the first period: clean (no license exposure), ready (lead time 0)"),
+    ),
+    key=("site_id", "product"),
+    doc="Stock carried from one period into the next at a plant (contract v2). Stock keeps the exposure of "
+    "what went into it and the lead time it arrived with; drawing it needs no new license.",
+)
+
 PERIODS = Sheet(
     "Periods",
     False,
@@ -293,7 +309,8 @@ PERIODS = Sheet(
     doc="The planning horizon (contract v2): one row per period, in time order. Without it the plan is for one year.",
 )
 
-SHEETS: tuple[Sheet, ...] = (SITES, SUPPLY, RECIPES, COPRODUCTS, LANES, DEMAND, CONTROLS, SETTINGS, WHATIF, PERIODS)
+SHEETS: tuple[Sheet, ...] = (SITES, SUPPLY, RECIPES, COPRODUCTS, LANES, DEMAND, CONTROLS, SETTINGS, WHATIF, PERIODS,
+                              STOCK)
 SHEET_BY_NAME = {s.name: s for s in SHEETS}
 
 

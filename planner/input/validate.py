@@ -625,6 +625,13 @@ def _periods(tables: dict[str, pd.DataFrame], issues: list[Issue]) -> pd.DataFra
     named = [(spec, r) for spec in schema.SHEETS if spec.periodic for _, r in tables[spec.name].iterrows()
              if isinstance(r["period"], str) and r["period"]]
     if pt.empty:
+        for _, r in tables["Stock"].iterrows():
+            issues.append(Issue("Stock", int(r["_row"]), 0, "site_id",
+                                "stock is carried between periods: it needs a Periods sheet"))
+        cover = tables["Demand"][tables["Demand"]["min_cover_days"].fillna(0) > 0]
+        for _, r in cover.iterrows():
+            issues.append(Issue("Demand", int(r["_row"]), _col(schema.DEMAND, "min_cover_days"), "min_cover_days",
+                                "a stockpile is held between periods: min_cover_days needs a Periods sheet"))
         for spec, r in named:
             issues.append(Issue(spec.name, int(r["_row"]), _col(spec, "period"), "period",
                                 f'period "{r["period"]}" but there is no Periods sheet listing the periods'))
@@ -644,6 +651,12 @@ def _periods(tables: dict[str, pd.DataFrame], issues: list[Issue]) -> pd.DataFra
                                     f'differs between the period rows of "{site}" '
                                     f'({", ".join(f"Sites!A{r}" for r in rows)}); a qualification is decided once '
                                     "for the horizon: give it on one row with a blank period"))
+    demanded = set(zip(tables["Demand"]["site_id"], tables["Demand"]["product"], strict=True))
+    for _, r in tables["Stock"].iterrows():
+        if (r["site_id"], r["product"]) not in demanded:
+            issues.append(Issue("Stock", int(r["_row"]), 0, "site_id",
+                                f'stock of "{r["product"]}" at "{r["site_id"]}": stock is held at a plant of a '
+                                "product it demands (no Demand row for the pair)"))
     out = pt[["period", "days"]].copy()
     out["days"] = out["days"].astype(int)
     return out.reset_index(drop=True)
@@ -770,6 +783,7 @@ def validate_book(book: RawBook, *, strict_numerics: bool = False) -> Inputs:
         source=book.path,
         source_sha256=_sha256(book.path) if book.kind in ("xlsx", "csv") else "",
         periods=periods,
+        stock=tables["Stock"] if len(tables["Stock"]) else None,
     )
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from planner.input.data import Inputs
 from planner.optimise.model import LinearModel, build_model
-from planner.optimise.network import Network
+from planner.optimise.network import EXPOSED, INF, Network
 
 START_EARLY = 1e-7
 
@@ -48,6 +48,8 @@ class HorizonModel:
     start: dict[tuple[str, str], int] = field(default_factory=dict)
     lead: dict[str, int] = field(default_factory=dict)  # candidate -> qualification_periods
     qualification_cost: dict[str, float] = field(default_factory=dict)
+    # (period, plant, product, class, lead-time bound) -> the closing-stock column
+    stock: dict[tuple[str, str, str, int, int], int] = field(default_factory=dict)
 
     @property
     def periods(self) -> list[str]:
@@ -66,9 +68,10 @@ def build_horizon(inputs: Inputs, nets: list[Network] | None = None) -> HorizonM
     rate = float(inputs.settings.get("discount_rate", 0.0))  # type: ignore[arg-type]
     blocks: list[Block] = []
     col0 = row0 = 0
+    stocked = frozenset(_stock_terms(inputs))
     for k, t in enumerate(periods):
         one = inputs.for_period(t)
-        m = build_model(one, nets[k] if nets is not None else None)
+        m = build_model(one, nets[k] if nets is not None else None, stocked=stocked)
         blocks.append(Block(t, m, col0, row0, (1.0 + rate) ** -k))
         col0 += m.n_cols
         row0 += m.n_rows
@@ -98,8 +101,8 @@ def build_horizon(inputs: Inputs, nets: list[Network] | None = None) -> HorizonM
         ar.append(m.a_row + b.row0)
         ac.append(m.a_col + b.col0)
         av.append(m.a_val)
-        rlo.append(m.row_lo)
-        rhi.append(m.row_hi)
+        rlo.append(m.row_lo.copy())  # copies: stock moves an initial stock into a demand row's bounds
+        rhi.append(m.row_hi.copy())
         col_keys += [(key[0], b.period, *key[1:]) for key in keys]
         row_keys += [(key[0], b.period, *key[1:]) for key in m.rows["key"].tolist()]
 
@@ -125,7 +128,19 @@ def build_horizon(inputs: Inputs, nets: list[Network] | None = None) -> HorizonM
         for t, j in sorted(used_by_site[s], key=lambda x: index[x[0]]):
             ready = [start[(s, u)] for u in periods if index[u] + lead[s] <= index[t]]
             extra_rows.append((("qualified", t, s), -np.inf, 0.0, [j, *ready], [1.0] + [-1.0] * len(ready)))
-    for key, rl, rh, cols_, vals in extra_rows:
+    stock_cols: dict[tuple[str, str, str, int, int], int] = {}
+    n_col, stock_cost, stock_keys, stock_rows = _stock(inputs, blocks, stocked, n_col, rlo, rhi, stock_cols)
+    link_keys += stock_keys
+    link_cost += stock_cost
+    extra_rows += stock_rows
+    for entry in extra_rows:
+        if entry[0] == "__add__":  # terms for a block's existing row
+            _, row, terms_ = entry
+            ar.append(np.full(len(terms_), row, dtype=np.int64))
+            ac.append(np.array([c for c, _ in terms_], dtype=np.int64))
+            av.append(np.array([v for _, v in terms_], dtype=float))
+            continue
+        key, rl, rh, cols_, vals = entry
         ar.append(np.full(len(cols_), n_row, dtype=np.int64))
         ac.append(np.array(cols_, dtype=np.int64))
         av.append(np.array(vals, dtype=float))
@@ -134,10 +149,11 @@ def build_horizon(inputs: Inputs, nets: list[Network] | None = None) -> HorizonM
         row_keys.append(key)
         n_row += 1
     k = len(link_keys)
+    binary = np.array([key[0] == "start" for key in link_keys], dtype=bool)
     cs.append(np.array(link_cost, dtype=float))
     lo.append(np.zeros(k))
-    hi.append(np.ones(k))
-    integer.append(np.ones(k, dtype=bool))
+    hi.append(np.where(binary, 1.0, np.inf))
+    integer.append(binary)
     col_keys += link_keys
 
     def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
@@ -154,4 +170,113 @@ def build_horizon(inputs: Inputs, nets: list[Network] | None = None) -> HorizonM
         row_lo=cat(rlo, float), row_hi=cat(rhi, float), cols=cols, rows=rows,
         net=blocks[0].model.net, inputs=inputs,
     )
-    return HorizonModel(lp, blocks, inputs, start, lead, fee)
+    return HorizonModel(lp, blocks, inputs, start, lead, fee, stock_cols)
+
+
+def _stock_terms(inputs: Inputs) -> dict[tuple[str, str], dict[str, float]]:
+    """(plant, product) that may hold stock, with its terms: the Stock sheet's rows, and every demand with
+    a min_cover_days (a stockpile needs stock: unlimited and free to hold unless a Stock row says more)."""
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    dem = inputs.demand
+    for r in dem[dem["min_cover_days"].fillna(0) > 0].itertuples(index=False):
+        out[(r.site_id, r.product)] = {"capacity": np.inf, "holding": 0.0, "initial": 0.0}
+    if inputs.stock is not None:
+        for r in inputs.stock.itertuples(index=False):
+            cap = r.stock_capacity_t
+            out[(r.site_id, r.product)] = {"capacity": np.inf if cap is None or pd.isna(cap) else float(cap),
+                                           "holding": float(r.holding_cost_usd_per_kg_yr),
+                                           "initial": float(r.initial_stock_t)}
+    return out
+
+
+def _stock(inputs: Inputs, blocks: list[Block], stocked: frozenset, n_col: int, rlo: list[np.ndarray],
+           rhi: list[np.ndarray], stock_cols: dict) -> tuple[int, list[float], list[tuple], list[tuple]]:
+    """Stock at plants between periods: the columns and rows, appended after the blocks.
+
+    ``stock[t, plant, product, class, bound]``: closing stock of period t, by the exposure class and the
+    lead-time bound it arrived with (so an exposed tonne stays exposed and a draw needs no new licence).
+    In period t, what a plant uses of (class, bound) is what arrived in t plus the opening stock less the
+    closing stock; it must not be negative, and is 0 where the bound is above t's lead-time limit (such
+    stock can only be carried). The block's demand row counts uses instead of arrivals, and its exposure
+    row the exposed uses. Also: stock capacity, holding cost, the initial stock (clean, lead time 0,
+    moved into the first demand row's bounds) and min_cover_days.
+    """
+    terms = _stock_terms(inputs)
+    periods = [b.period for b in blocks]
+    days = dict(zip(inputs.periods["period"], inputs.periods["days"], strict=True))
+    cost: list[float] = []
+    keys: list[tuple] = []
+    rows: list[tuple] = []
+    for plant, product in sorted(stocked):
+        term = terms[(plant, product)]
+        arrivals = []  # per block: {(class, bound): [stitched ship columns]}
+        limit, qty, cover, dem_row, exp_row, cap = [], [], [], [], [], []
+        for b in blocks:
+            m = b.model
+            si = m.ship_info
+            g = si[(si["to_site"] == plant) & (si["product"] == product)] if si is not None and len(si) else None
+            arr: dict[tuple[int, int], list[int]] = {}
+            if g is not None:
+                for col, c, bk in zip(g["col"].tolist(), g["arr_cls"].tolist(), g["arr_bucket"].tolist(), strict=True):
+                    arr.setdefault((int(c), int(bk)), []).append(b.col0 + int(col))
+            arrivals.append(arr)
+            d = m.net.demand
+            row = d[(d["site_id"] == plant) & (d["product"] == product)]
+            lim = row["max_lead_time_days"].iloc[0] if len(row) else None
+            limit.append(INF if lim is None or pd.isna(lim) else int(lim))
+            qty.append(float(row["quantity_t"].iloc[0]) if len(row) else 0.0)
+            cover.append(int(row["min_cover_days"].iloc[0]) if len(row) and not pd.isna(row["min_cover_days"].iloc[0])
+                         else 0)
+            share = row["max_exposed_share"].iloc[0] if len(row) else None
+            cap.append(float(inputs.settings["max_exposed_share"]) if share is None or pd.isna(share) else float(share))
+            where = {key[0]: i for i, key in enumerate(m.rows["key"].tolist()) if key[1:] == (plant, product)
+                     and key[0] in ("demand", "exposure")}
+            dem_row.append(b.row0 + where["demand"] if "demand" in where else -1)
+            exp_row.append(b.row0 + where["exposure"] if "exposure" in where else -1)
+        pairs = sorted({(0, 0)} | {key for arr in arrivals for key in arr})
+        col: dict[tuple[int, tuple[int, int]], int] = {}
+        for k, t in enumerate(periods):
+            for key in pairs:
+                col[(k, key)] = n_col
+                stock_cols[(t, plant, product, *key)] = n_col
+                keys.append(("stock", t, plant, product, *key))
+                cost.append(1000.0 * term["holding"] * days[t] / 365.0 * blocks[k].discount)
+                n_col += 1
+        initial = term["initial"]
+        for k, t in enumerate(periods):
+            usable = [key for key in pairs if key[1] <= limit[k]]
+            exposed = [key for key in usable if key[0] & EXPOSED]
+            for key in pairs:
+                # closing - opening - arrivals <= 0 (what is used is not negative); = where it cannot be used
+                cols_ = [col[(k, key)], *([col[(k - 1, key)]] if k else []), *arrivals[k].get(key, [])]
+                vals = [1.0, *([-1.0] if k else []), *([-1.0] * len(arrivals[k].get(key, [])))]
+                rhs = initial if k == 0 and key == (0, 0) else 0.0
+                rows.append((("stock_flow", t, plant, product, *key), rhs if key not in usable else -np.inf, rhs,
+                             cols_, vals))
+            if dem_row[k] >= 0:  # uses = arrivals + opening - closing, over the usable (class, bound)
+                terms_ = [(col[(k, key)], -1.0) for key in usable] + [(col[(k - 1, key)], 1.0) for key in usable if k]
+                rows.append(("__add__", dem_row[k], terms_))
+                if k == 0 and (0, 0) in usable and initial:
+                    blk = blocks[0]
+                    i = dem_row[0] - blk.row0
+                    rlo[0][i] -= initial
+                    rhi[0][i] -= initial
+            if exposed and cap[k] < 1.0:
+                terms_ = [(col[(k, key)], -1.0) for key in exposed] + [(col[(k - 1, key)], 1.0) for key in exposed if k]
+                if exp_row[k] >= 0:
+                    rows.append(("__add__", exp_row[k], terms_))
+                elif k:  # the block had no exposed arrival, so no exposure row: the exposed draws get one
+                    rows.append((("stock_exposure", t, plant, product), -np.inf, cap[k] * qty[k],
+                                 [c for c, _ in terms_], [v for _, v in terms_]))
+            all_cols = [col[(k, key)] for key in pairs]
+            if term["capacity"] < np.inf:
+                rows.append((("stock_capacity", t, plant, product), -np.inf, term["capacity"], all_cols,
+                             [1.0] * len(all_cols)))
+            if cover[k]:
+                # closing stock covers cover days of the next period's use (the last period: of its own),
+                # counting only stock the next period can use
+                nxt = min(k + 1, len(periods) - 1)
+                need = cover[k] * qty[nxt] / days[periods[nxt]]
+                ok = [col[(k, key)] for key in pairs if key[1] <= limit[nxt]]
+                rows.append((("stock_cover", t, plant, product), need, np.inf, ok, [1.0] * len(ok)))
+    return n_col, cost, keys, rows

@@ -601,7 +601,8 @@ def _min_volume_rows(a: _Rows, net: Network, make: _Make, use: dict[str, int]) -
             a.terms(r, use[s], -mv)
 
 
-def _lane_use_rows(a: _Rows, net: Network, ship: _Ships, use: dict[str, int]) -> None:
+def _lane_use_rows(a: _Rows, net: Network, ship: _Ships, use: dict[str, int],
+                   stocked: frozenset[tuple[str, str]] = frozenset()) -> None:
     """Per lane out of a binary site: shipped <= bound x use, where the bound (what the receiver could ever
     take) is below the sender's capacity."""
     lanes = net.lanes
@@ -611,6 +612,8 @@ def _lane_use_rows(a: _Rows, net: Network, ship: _Ships, use: dict[str, int]) ->
     if not len(candidates):
         return
     absorb = _absorb_bounds(net, net.demand)
+    for key in stocked:  # a plant that stocks may take more than it uses in the period
+        absorb.pop(key, None)
     f = lanes["from_site"].to_numpy(dtype=object)[candidates]
     t = lanes["to_site"].to_numpy(dtype=object)[candidates]
     p = lanes["product"].to_numpy(dtype=object)[candidates]
@@ -642,15 +645,18 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def build_model(inputs: Inputs, net: Network | None = None) -> LinearModel:
-    """Build the model of ``inputs`` (network resolved here unless given)."""
+def build_model(inputs: Inputs, net: Network | None = None,
+                stocked: frozenset[tuple[str, str]] = frozenset()) -> LinearModel:
+    """Build the model of ``inputs`` (network resolved here unless given). ``stocked``: (plant, product) that
+    may receive more than they use, into stock (a period of a horizon), so no lane into them is bounded by
+    their demand."""
     if net is None:
         net = build_network(inputs)
     with _gc_paused():
-        return _build(inputs, net)
+        return _build(inputs, net, stocked)
 
 
-def _build(inputs: Inputs, net: Network) -> LinearModel:
+def _build(inputs: Inputs, net: Network, stocked: frozenset[tuple[str, str]] = frozenset()) -> LinearModel:
     st = inputs.settings
     allow_shortage = bool(st["allow_shortage"])
     risk_weight = float(st["risk_weight"])  # type: ignore[arg-type]
@@ -681,7 +687,7 @@ def _build(inputs: Inputs, net: Network) -> LinearModel:
         _country_share_rows(a, ship, share, country_share)
     _min_volume_rows(a, net, make, use)
     if use:
-        _lane_use_rows(a, net, ship, use)
+        _lane_use_rows(a, net, ship, use, stocked)
 
     cols = _key_frame([p[0] for p in x.parts], [False] * len(x.parts))
     rows = _key_frame([p[0] for p in a.parts], a.mixed)

@@ -76,7 +76,18 @@ def horizon_tables(plan: Plan) -> list[Table]:
                 order.append(table.name)
             else:
                 stacked[table.name].rows = [*stacked[table.name].rows, *rows]
+    stock = plan.stock
+    stock_table = Table(
+        "Stock",
+        [Column("period", 10), Column("plant", 18), Column("product", 14), Column("exposed", 9),
+         Column("lead time bound (days)", 14, "0"), Column("opening (t)", 12, T), Column("closing (t)", 12, T)],
+        [[r.period, r.site_id, r.product, "yes" if r.exposed else "no", None if r.bound_days >= 10**9 else r.bound_days,
+          r.opening_t, r.closing_t] for r in stock.itertuples(index=False)
+         if r.opening_t > 1e-9 or r.closing_t > 1e-9],
+        title=["Stock at plants between periods", "By whether it is license-exposed and the lead time it arrived "
+               "with (blank: no limit); a draw needs no new license."],
+    ) if stock is not None and len(stock) else None
     info = Table("Run info", [Column("key", 22), Column("value", 80)],
                  [[k, v if isinstance(v, (int, float, str)) or v is None else str(v)]
                   for k, v in plan.run_info.items()])
-    return [summary, roadmap, *(stacked[n] for n in order), info]
+    return [summary, roadmap, *([stock_table] if stock_table is not None else []), *(stacked[n] for n in order), info]

@@ -100,6 +100,7 @@ def recommendation_tables(plan: Plan) -> list[Table]:
         "duty": "Import duty",
         "tariff": "Ad-valorem tariffs",
         "qualification": "Qualification of new suppliers (one-off)",
+        "holding": "Holding stock between periods",
         "shortage": "Shortage penalty (priced unmet demand)",
         "license_risk": "Expected license loss" if float(s["risk_weight"]) == 1 else
         f"License risk (risk_weight {s['risk_weight']:g} x expected loss)",

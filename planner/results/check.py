@@ -125,9 +125,13 @@ def _feasible_allocation(supplies: list[tuple[object, float]], demands: list[tup
     return h.getModelStatus() == highspy.HighsModelStatus.kOptimal
 
 
-def check_plan(inputs: Inputs, plan, qualification_usd: float | None = None) -> CheckResult:  # noqa: ANN001, C901
+def check_plan(inputs: Inputs, plan, qualification_usd: float | None = None,  # noqa: ANN001, C901
+               plant_stock: pd.DataFrame | None = None, holding_usd: float = 0.0) -> CheckResult:
     """Re-verify ``plan`` (a ``report.Plan``) against ``inputs``, one place for every rule.
 
+    ``plant_stock`` (a period of a horizon): the plants' opening and closing stock by exposure and the
+    lead-time bound it arrived with; a plant then uses what arrives plus opening less closing stock, and
+    ``holding_usd`` is what holding the closing stock costs (checked by ``check_horizon``).
     ``qualification_usd``: what this plan pays for qualification, when that is decided outside it (a
     period of a horizon pays for the qualifications started in it, checked by ``check_horizon``); by
     default, the fees of the candidates it uses.
@@ -287,12 +291,28 @@ def check_plan(inputs: Inputs, plan, qualification_usd: float | None = None) -> 
         g = sh[(sh["to_site"] == r.site_id) & (sh["product"] == r.product)] if len(sh) else sh
         delivered = float(g["tonnes"].sum())
         qty = float(r.quantity_t)
+        exposed = float(g.loc[g["arr_cls"] & 1 > 0, "tonnes"].sum()) if len(g) else 0.0
+        lim_days = r.max_lead_time_days
+        lim_days = BIG if lim_days is None or pd.isna(lim_days) else int(lim_days)
+        if plant_stock is not None and len(plant_stock):
+            ps = plant_stock[(plant_stock["site_id"] == r.site_id) & (plant_stock["product"] == r.product)]
+            ok = ps["bound_days"] <= lim_days
+            for flag in (False, True):  # what is used of clean, and of exposed, material is not negative
+                arrived = float(g.loc[(g["arr_cls"] & 1 > 0) == flag, "tonnes"].sum()) if len(g) else 0.0
+                mine = ps[ok & (ps["exposed"] == flag)]
+                if arrived + float(mine["opening_t"].sum() - mine["closing_t"].sum()) < -ABS_TOL - REL_TOL * qty:
+                    fail(f"{r.site_id} {r.product}: closing stock above what arrived and what was stocked")
+            late = ps[~ok]
+            if float(late["opening_t"].sum()) > float(late["closing_t"].sum()) + ABS_TOL + REL_TOL * qty:
+                fail(f"{r.site_id} {r.product}: stock that arrived beyond the lead-time limit is used")
+            delivered += float(ps.loc[ok, "opening_t"].sum() - ps.loc[ok, "closing_t"].sum())
+            exposed += float(ps.loc[ok & ps["exposed"], "opening_t"].sum()
+                             - ps.loc[ok & ps["exposed"], "closing_t"].sum())
         short = qty - delivered
         if short < -ABS_TOL - REL_TOL * qty:
             fail(f"{r.site_id} gets {delivered:.6f} t of {r.product}, more than its demand {qty:g} t")
         if not allow and short > ABS_TOL + REL_TOL * qty:
             fail(f"{r.site_id} is {short:.6f} t short of {r.product} but shortage is not allowed")
-        exposed = float(g.loc[g["arr_cls"] & 1 > 0, "tonnes"].sum()) if len(g) else 0.0
         cap = r.max_exposed_share
         cap = float(st["max_exposed_share"]) if cap is None or pd.isna(cap) else float(cap)
         if exposed > cap * qty + ABS_TOL + REL_TOL * qty:
@@ -359,6 +379,8 @@ def check_plan(inputs: Inputs, plan, qualification_usd: float | None = None) -> 
         "shortage": shortage_cost,
         "license_risk": float(st["risk_weight"]) * float(sh["loss"].sum()),
     }
+    if plant_stock is not None:
+        parts["holding"] = holding_usd
     for k, v in parts.items():
         reported = float(plan.cost_breakdown.get(k, 0.0))
         if abs(reported - v) > 0.01 + 1e-7 * abs(v):
@@ -389,6 +411,16 @@ def check_horizon(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001
     for s in starts:
         if sites.at[s, "status"] != "candidate":
             fail(f"{s} is qualified but is not a candidate")
+    stock = plan.stock if plan.stock is not None and len(plan.stock) else None
+    hold, init, capacity = {}, {}, {}
+    if inputs.stock is not None:
+        for r in inputs.stock.itertuples(index=False):
+            hold[(r.site_id, r.product)] = float(r.holding_cost_usd_per_kg_yr)
+            init[(r.site_id, r.product)] = float(r.initial_stock_t)
+            if r.stock_capacity_t is not None and not pd.isna(r.stock_capacity_t):
+                capacity[(r.site_id, r.product)] = float(r.stock_capacity_t)
+    if stock is not None:
+        _check_stock(inputs, stock, periods, days, init, capacity, fail)
     total = 0.0
     parts: dict[str, float] = {}
     for k, (t, p) in enumerate(plan.periods):
@@ -409,7 +441,12 @@ def check_horizon(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001
             controls=rows(inputs.controls), settings=inputs.settings,
         )
         fees = float(sum(float(sites.at[s, "qualification_cost_usd"]) for s, u in starts.items() if u == t))
-        sub = check_plan(one, p, qualification_usd=fees)
+        ps = stock[stock["period"] == t] if stock is not None else None
+        holding = 0.0
+        if ps is not None:
+            for r in ps.itertuples(index=False):
+                holding += 1000.0 * hold.get((r.site_id, r.product), 0.0) * days[t] / 365.0 * r.closing_t
+        sub = check_plan(one, p, qualification_usd=fees, plant_stock=ps, holding_usd=holding)
         res.failures += [f"{t}: {f}" for f in sub.failures]
         made = p.batches.groupby("site_id")["tonnes"].sum() if len(p.batches) else pd.Series(dtype=float)
         for s, v in made.items():
@@ -433,3 +470,43 @@ def check_horizon(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001
         fail(f"horizon total: plan reports {plan.summary['total_cost_usd']:,.2f}, recomputed {total:,.2f}")
     res.recomputed = {**parts, "total": total}
     return res
+
+
+def _check_stock(inputs: Inputs, stock: pd.DataFrame, periods: list[str], days: dict, init: dict, capacity: dict,
+                 fail) -> None:  # noqa: ANN001
+    """Stock carries over (each period opens with the last one's closing stock, the first with the initial
+    stock: clean, lead time 0), stays within its capacity, and covers min_cover_days of the next period."""
+    key = ["site_id", "product", "cls", "bound_days"]
+    for k, t in enumerate(periods):
+        cur = stock[stock["period"] == t].set_index(key)
+        if k == 0:
+            for (s, q, c, b), r in cur.iterrows():
+                want = init.get((s, q), 0.0) if (c, b) == (0, 0) else 0.0
+                if not _close(float(r["opening_t"]), want):
+                    fail(f"{t}: {s} {q} opens with {r['opening_t']:.6f} t of stock (class {c}), not {want:g} t")
+        else:
+            prev = stock[stock["period"] == periods[k - 1]].set_index(key)["closing_t"]
+            for idx, r in cur.iterrows():
+                if not _close(float(r["opening_t"]), float(prev.get(idx, 0.0))):
+                    fail(f"{t}: {idx[0]} {idx[1]} opens with {r['opening_t']:.6f} t of stock, but {periods[k - 1]} "
+                         f"closed with {float(prev.get(idx, 0.0)):.6f} t")
+        held = cur.groupby(level=[0, 1])["closing_t"].sum()
+        for (s, q), v in held.items():
+            if (s, q) in capacity and v > capacity[(s, q)] + ABS_TOL + REL_TOL * v:
+                fail(f"{t}: {s} holds {v:.6f} t of {q}, above its stock capacity {capacity[(s, q)]:g} t")
+        nxt = periods[min(k + 1, len(periods) - 1)]
+        nxt_dem = inputs.demand[inputs.demand["period"] == nxt].set_index(["site_id", "product"])
+        for r in inputs.demand[inputs.demand["period"] == t].itertuples(index=False):
+            # this period's min_cover_days, of the next period's demand (the last period: of its own)
+            cover = 0 if r.min_cover_days is None or pd.isna(r.min_cover_days) else int(r.min_cover_days)
+            if not cover or (r.site_id, r.product) not in nxt_dem.index:
+                continue
+            n = nxt_dem.loc[(r.site_id, r.product)]
+            lim = BIG if n["max_lead_time_days"] is None or pd.isna(n["max_lead_time_days"]) else \
+                int(n["max_lead_time_days"])
+            mine = stock[(stock["period"] == t) & (stock["site_id"] == r.site_id) & (stock["product"] == r.product)
+                         & (stock["bound_days"] <= lim)]
+            need = cover * float(n["quantity_t"]) / 365.0  # per-year demand, per day
+            if float(mine["closing_t"].sum()) < need - ABS_TOL - REL_TOL * need:
+                fail(f"{t}: {r.site_id} closes with {float(mine['closing_t'].sum()):.6f} t of {r.product}, below "
+                     f"{cover} days of {nxt}'s demand ({need:.6f} t)")

@@ -19,7 +19,9 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from planner.input.data import Inputs
 from planner.optimise.horizon import HorizonModel
+from planner.optimise.network import EXPOSED, INF
 from planner.optimise.solve import SolveResult
 from planner.results.report import Plan, build_plan
 
@@ -49,6 +51,12 @@ def build_horizon_plan(hm: HorizonModel, result: SolveResult, detail: bool = Tru
         cand = p.candidates
         p.candidates = cand.assign(qualify_in=[started.get(s, "") for s in cand["site_id"]])
         per.append((b.period, p))
+    stock = _stock_table(hm, x)
+    holding = {} if hm.inputs.stock is None else {
+        (r.site_id, r.product): float(r.holding_cost_usd_per_kg_yr) for r in hm.inputs.stock.itertuples(index=False)}
+    days = dict(zip(hm.inputs.periods["period"], hm.inputs.periods["days"], strict=True))
+    for k, (t, p) in enumerate(per):
+        _with_stock(p, stock[stock["period"] == t], hm.blocks[k].model.inputs, holding, int(days[t]))
     discount = {b.period: b.discount for b in hm.blocks}
 
     parts = {k: float(sum(discount[t] * p.cost_breakdown.get(k, 0.0) for t, p in per)) for k in per[0][1].cost_breakdown}
@@ -89,8 +97,82 @@ def build_horizon_plan(hm: HorizonModel, result: SolveResult, detail: bool = Tru
          for s, t in sorted(started.items())],
         columns=["site_id", "start_period", "qualification_periods", "usable_from", "qualification_cost_usd",
                  "discounted_cost_usd"])
+    plan.stock = stock
     plan.roadmap = roadmap(plan, hm)
     return plan
+
+
+def _stock_table(hm: HorizonModel, x: np.ndarray) -> pd.DataFrame:
+    """Opening and closing stock per period, plant, product, exposure class and lead-time bound."""
+    periods = hm.periods
+    terms = _initial(hm)
+    rows = []
+    for (t, plant, product, c, b), j in sorted(hm.stock.items(), key=lambda kv: (periods.index(kv[0][0]), kv[0][1:])):
+        k = periods.index(t)
+        prev = hm.stock.get((periods[k - 1], plant, product, c, b)) if k else None
+        opening = float(x[prev]) if prev is not None else (terms.get((plant, product), 0.0) if (c, b) == (0, 0) else 0.0)
+        closing = float(x[j])
+        rows.append({"period": t, "site_id": plant, "product": product, "cls": c, "bound_days": b,
+                     "exposed": bool(c & EXPOSED), "opening_t": _clean(opening), "closing_t": _clean(closing)})
+    out = pd.DataFrame(rows, columns=["period", "site_id", "product", "cls", "bound_days", "exposed", "opening_t",
+                                      "closing_t"])
+    return out
+
+
+def _initial(hm: HorizonModel) -> dict[tuple[str, str], float]:
+    st = hm.inputs.stock
+    if st is None:
+        return {}
+    return {(r.site_id, r.product): float(r.initial_stock_t) for r in st.itertuples(index=False)}
+
+
+def _clean(v: float) -> float:
+    return 0.0 if abs(v) < 1e-9 else v
+
+
+def _with_stock(p: Plan, stock: pd.DataFrame, inputs: Inputs, holding: dict, days: int) -> None:
+    """A period's plan with its plants' stock: what a plant uses is what arrived plus the opening stock less
+    the closing stock (of the lead-time bounds it may use); shortage, exposure and costs follow."""
+    p.stock = stock
+    if stock.empty:
+        return
+    st = inputs.settings
+    dem = inputs.demand.set_index(["site_id", "product"])
+    plants = p.plants.copy()
+    for col in ("received_t", "stock_opening_t", "stock_closing_t"):
+        plants[col] = 0.0
+    plants["received_t"] = plants["delivered_t"]
+    shortage_cost = 0.0
+    for i, r in plants.iterrows():
+        # r["product"]: a Series' .product is its product() method, not the column
+        g = stock[(stock["site_id"] == r["site_id"]) & (stock["product"] == r["product"])]
+        lim = r.lead_time_limit_days
+        lim = INF if lim is None or pd.isna(lim) else int(lim)
+        if len(g):
+            usable = g[g["bound_days"] <= lim]
+            delta = float(usable["opening_t"].sum() - usable["closing_t"].sum())
+            delta_exposed = float(usable.loc[usable["exposed"], "opening_t"].sum()
+                                  - usable.loc[usable["exposed"], "closing_t"].sum())
+            delivered = r.delivered_t + delta
+            plants.at[i, "delivered_t"] = _clean(delivered)
+            plants.at[i, "shortage_t"] = _clean(r.demand_t - delivered)
+            plants.at[i, "exposed_t"] = _clean(r.exposed_t + delta_exposed)
+            plants.at[i, "exposed_share"] = _clean(plants.at[i, "exposed_t"] / delivered) if delivered > 0 else 0.0
+            plants.at[i, "stock_opening_t"] = float(g["opening_t"].sum())
+            plants.at[i, "stock_closing_t"] = float(g["closing_t"].sum())
+        key = (r["site_id"], r["product"])
+        c = dem.at[key, "shortage_cost_usd_per_kg"] if key in dem.index else None
+        c = float(st["shortage_cost_usd_per_kg"]) if c is None or pd.isna(c) else float(c)
+        shortage_cost += max(float(plants.at[i, "shortage_t"]), 0.0) * c * 1000.0
+    p.plants = plants
+    hold = float(sum(1000.0 * holding.get((r.site_id, r.product), 0.0) * days / 365.0 * r.closing_t
+                     for r in stock.itertuples(index=False)))
+    p.cost_breakdown["shortage"] = shortage_cost
+    p.cost_breakdown["holding"] = hold
+    p.summary["total_cost_usd"] = float(sum(p.cost_breakdown.values()))
+    for k in ("delivered_t", "shortage_t", "exposed_t"):
+        p.summary[k] = float(plants[k].sum())
+    p.summary["exposed_share"] = p.summary["exposed_t"] / p.summary["delivered_t"] if p.summary["delivered_t"] else 0.0
 
 
 def _usable_from(periods: list[str], start: str, lead: int) -> str:
@@ -129,6 +211,17 @@ def roadmap(plan: Plan, hm: HorizonModel) -> pd.DataFrame:
             elif now <= 1e-6 < before:
                 rows.append({"period": t, "action": "stops supplying", "site_id": s, "product": q, "tonnes": before,
                              "note": f"{names.get(s, s)} stops supplying {q} in {t} (was {before:,.1f} t)"})
+    if plan.stock is not None and len(plan.stock):
+        held = plan.stock.groupby(["period", "site_id", "product"], sort=False)[["opening_t", "closing_t"]].sum()
+        for (t, s, q), r in held.iterrows():
+            change = float(r["closing_t"] - r["opening_t"])
+            if abs(change) <= 1e-6:
+                continue
+            verb = "builds up" if change > 0 else "draws down"
+            rows.append({"period": t, "action": "stock " + ("build-up" if change > 0 else "draw-down"),
+                         "site_id": s, "product": q, "tonnes": abs(change),
+                         "note": f"{names.get(s, s)} {verb} {abs(change):,.1f} t of {q} stock in {t} "
+                                 f"(closing {float(r['closing_t']):,.1f} t)"})
     short = plan.plants[plan.plants["shortage_t"] > 1e-6]
     for r in short.itertuples(index=False):
         rows.append({"period": r.period, "action": "short", "site_id": r.site_id, "product": r.product,
@@ -136,7 +229,8 @@ def roadmap(plan: Plan, hm: HorizonModel) -> pd.DataFrame:
                      "note": f"{names.get(r.site_id, r.site_id)} is {r.shortage_t:,.1f} t short of {r.product} "
                              f"in {r.period} ({r.demand_t:,.1f} t needed)"})
     out = pd.DataFrame(rows, columns=["period", "action", "site_id", "product", "tonnes", "note"])
-    rank = {"start qualification": 0, "starts supplying": 1, "stops supplying": 2, "short": 3}
+    rank = {"start qualification": 0, "starts supplying": 1, "stops supplying": 2, "stock build-up": 3,
+            "stock draw-down": 4, "short": 5}
     if len(out):
         out = out.assign(_k=out["period"].map(order), _a=out["action"].map(rank)).sort_values(
             ["_k", "_a", "site_id", "product"], kind="mergesort").drop(columns=["_k", "_a"]).reset_index(drop=True)

@@ -44,6 +44,7 @@ class Plan:
     periods: list[tuple[str, Plan]] | None = None
     qualifications: pd.DataFrame | None = None
     roadmap: pd.DataFrame | None = None
+    stock: pd.DataFrame | None = None  # plants' opening and closing stock per class and lead-time bound
 
     def to_json(self) -> dict[str, object]:
         plants = [
