@@ -275,6 +275,8 @@ WHATIF = Sheet(
         Column("column", "text", doc="the column to change (blank for delete, and for a Settings key)"),
         Column("operation", "enum", True, choices=OPERATIONS, doc="set, add, multiply or delete (the row)"),
         Column("value", "any", doc="the value (for set, add, multiply)"),
+        Column("period", "id", default="", doc="contract v2: only this period's rows of the key (a set that "
+               "matches none there creates the row for that period); blank: every period"),
     ),
     key=("scenario", "sheet", "key", "column"),
     unique_key=False,

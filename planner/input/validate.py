@@ -521,6 +521,16 @@ def check_whatif(frame: pd.DataFrame, issues: list[Issue]) -> None:
             problem(r, "sheet", f'unknown sheet "{sheet.strip()}" (one of {", ".join(WHATIF_SHEETS)})'
                                 f"{_did_you_mean(sheet.strip(), list(WHATIF_SHEETS))}")
             continue
+        period = r.get("period")
+        if isinstance(period, str) and period.strip():  # contract v2: a change to one period's rows
+            if canonical == "Settings" or not schema.SHEET_BY_NAME[canonical].periodic:
+                problem(r, "period", f"{canonical} holds for the whole horizon (it has no period column); "
+                                     "leave period blank")
+                continue
+            if op == "delete" and canonical == "Sites":
+                problem(r, "period", "a site is one for the whole horizon: to take it out of one period, set its "
+                                     "Supply capacity_t to 0 in that period")
+                continue
         if canonical == "Settings":
             if key_name is None:
                 hint = _did_you_mean(key.strip(), list(schema.SETTING_BY_KEY))
@@ -544,6 +554,10 @@ def check_whatif(frame: pd.DataFrame, issues: list[Issue]) -> None:
             if col_name is None:
                 problem(r, "column", f'unknown column "{column.strip()}" in {canonical}'
                                      f"{_did_you_mean(column.strip(), list(sheet_spec.names))}")
+                continue
+            if col_name == "period":
+                problem(r, "column", "a row's period is not changed by a what-if: name the period in the WhatIf "
+                                     "row's own period column")
                 continue
             target = sheet_spec.column(col_name)
         where = f"{canonical}.{key_name}" if canonical == "Settings" else f"{canonical}.{col_name}"
