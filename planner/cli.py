@@ -283,14 +283,18 @@ def main() -> None:
               help="Also write the model as an MPS file (to time a solver on it alone).")
 @click.option("--picture", is_flag=True,
               help="Also write the chain as a Sankey diagram next to the workbook: <output>_chain.html and .png.")
+@click.option("--period", "picture_period", default=None,
+              help="With --picture, on an input with a Periods sheet: the period whose chain is drawn "
+                   "(default: the first, the chain to buy now).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Show model size and the solver log.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 @input_options
 @size_option
 def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: str | None, time_limit: float | None,
-          mip_gap: float | None, require_optimal: bool, mps_path: Path | None, picture: bool, quiet: bool,
-          verbose: bool, debug: bool, max_rows: int, strict_numerics: bool, max_columns: int | None) -> None:
+          mip_gap: float | None, require_optimal: bool, mps_path: Path | None, picture: bool,
+          picture_period: str | None, quiet: bool, verbose: bool, debug: bool, max_rows: int, strict_numerics: bool,
+          max_columns: int | None) -> None:
     """Plan the sourcing mix and write the recommendation workbook.
 
     INPUT_PATH is an .xlsx workbook or a folder of CSV files (one per sheet);
@@ -300,11 +304,14 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
     Examples:
         planner solve inputs/rare_earth_magnets.xlsx -o outputs/plan.xlsx --json
         planner solve --picture          # also outputs/rare_earth_magnets_plan_chain.html and .png
+        planner solve years.xlsx --picture --period 2028   # the chain of 2028, on an input over years
     """
 
     def go() -> None:
         from planner.output.write import OutputSet  # noqa: PLC0415
 
+        if picture_period is not None and not picture:
+            raise UsageError("--period chooses the period drawn by --picture; give --picture too")
         if picture:
             _require("PIL", "--picture", "pillow")
         src = _existing(input_path) if input_path else REFERENCE
@@ -327,9 +334,15 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
             payload["output"] = str(out)
             if pictures:
                 payload["pictures"] = [str(p) for p in pictures]
+                if result.periods is not None:
+                    payload["picture_period"] = result.run_info.get("picture_period")
             click.echo(json.dumps(payload, indent=2, default=str))
         elif not quiet:
             _print_summary(result, out)
+            if pictures and result.periods is not None:
+                period = result.run_info.get("picture_period")
+                click.echo(f"Chain drawn for {period}" + (" (the first period; --period chooses another)"
+                                                          if picture_period is None else "") + f": {pictures[0]}")
         for w in result.warnings:
             if not quiet:
                 _err(f"Warning: {w}")
@@ -342,6 +355,8 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
         from planner.output.write import write_workbook  # noqa: PLC0415
 
         inputs = _sized(load(src, max_rows, strict_numerics), max_columns)
+        if picture_period is not None:  # known from the input alone: refused before minutes of solving
+            _check_period(inputs, picture_period)
         opts = options_from(inputs, solver=solver, time_limit_s=time_limit, mip_gap=mip_gap, verbose=verbose)
         if verbose:
             _err(f"planner {__version__}: read {src}")
@@ -366,12 +381,30 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
                 _err(f"  {phase}")
         result.warnings += write_workbook(out, recommendation_tables(result), outputs=outputs)
         if pictures:
-            from planner.output.sankey import write_picture  # noqa: PLC0415
+            from planner.output.sankey import period_plan, write_picture  # noqa: PLC0415
 
-            write_picture(result, pictures[0], pictures[1], title=f"Sourcing plan: {src.stem}", outputs=outputs)
+            drawn, period = period_plan(result, picture_period)
+            title = f"Sourcing plan: {src.stem}" + (f", {period}" if period else "")
+            write_picture(drawn, pictures[0], pictures[1], title=title, outputs=outputs)
+            result.run_info["picture_period"] = period
         return result
 
     _run(go, as_json, debug)
+
+
+def _check_sizes(inputs, check_size) -> None:  # noqa: ANN001
+    """The size guard before a batch or sweep starts: each period's model of an input over periods (the
+    horizon's total is guarded again when the baseline is planned)."""
+    for t in inputs.period_ids:
+        check_size(inputs.for_period(t))
+
+
+def _check_period(inputs, period: str) -> None:  # noqa: ANN001 - planner.input.data.Inputs
+    """--period on an input it cannot name a period of: a usage error (exit 2), before solving."""
+    if inputs.periods is None:
+        raise UsageError(f"--period {period}: this input plans one year (it has no Periods sheet); leave out --period")
+    if period not in inputs.period_ids:
+        raise UsageError(f"--period {period}: not a period of this input (its periods: {', '.join(inputs.period_ids)})")
 
 
 def _all_points_failed(points: list) -> None:  # noqa: ANN001 - planner.whatif.batch.Outcome
@@ -394,6 +427,9 @@ def _print_summary(result, out: Path) -> None:  # noqa: ANN001
 
     s = result.summary
     click.echo(f"Status: {status_text(result)}")
+    if result.periods is not None:  # a plan over periods: totals over the horizon, then what to do when
+        _print_horizon(result, out)
+        return
     click.echo(f"Total cost: {s['total_cost_usd']:,.0f} USD/yr")
     for k, v in result.cost_breakdown.items():
         if v:
@@ -406,6 +442,23 @@ def _print_summary(result, out: Path) -> None:  # noqa: ANN001
         click.echo(f"  short: {r.site_id} {r.product} {r.shortage_t:,.1f} t of {r.demand_t:,.1f} t")
     click.echo(f"Solved in {s['solve_time_s']:.2f} s with {s['solver']}. Workbook: {out}")
     for line in result.explanation.findings[2:5] if result.explanation is not None else []:
+        click.echo(f"  - {line}")
+
+
+def _print_horizon(result, out: Path) -> None:  # noqa: ANN001
+    from planner.output.horizon import horizon_findings  # noqa: PLC0415
+
+    s = result.summary
+    ids = [t for t, _ in result.periods]
+    click.echo(f"Total cost over {ids[0]}-{ids[-1]}: {s['total_cost_usd']:,.0f} USD"
+               + (f" (discounted at {s['discount_rate']:g} a period)" if s.get("discount_rate") else ""))
+    for k, v in result.cost_breakdown.items():
+        if v:
+            click.echo(f"  {k:<14} {v:>18,.0f}")
+    click.echo(f"Delivered {s['delivered_t']:,.1f} t of {s['demand_t']:,.1f} t over the periods; shortage "
+               f"{s['shortage_t']:,.1f} t; license-exposed {s['exposed_t']:,.1f} t")
+    click.echo(f"Solved in {s['solve_time_s']:.2f} s with {s['solver']}. Workbook: {out}")
+    for line in horizon_findings(result)[1:]:
         click.echo(f"  - {line}")
 
 
@@ -451,7 +504,7 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
     def go() -> None:
         from planner.output.sheets import batch_tables  # noqa: PLC0415
         from planner.output.write import OutputSet, write_workbook  # noqa: PLC0415
-        from planner.whatif.batch import comparison, flow_changes  # noqa: PLC0415
+        from planner.whatif.batch import comparison, flow_changes, horizon_words, period_comparison  # noqa: PLC0415
 
         _check_executor(executor, scheduler)
         src = _existing(input_path) if input_path else _existing(REFERENCE)
@@ -468,8 +521,8 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
                 if base.status == "infeasible":
                     raise InfeasibleError(f"the baseline could not be planned: {base.message}", base.findings)
                 raise _failure(f"the baseline could not be planned: {base.message}", base.exit_code)
-            write_workbook(out, batch_tables(outcomes, comparison(outcomes), flow_changes(outcomes), detail=detail),
-                           outputs=outputs)
+            write_workbook(out, batch_tables(outcomes, comparison(outcomes), flow_changes(outcomes), detail=detail,
+                                             periods=period_comparison(outcomes)), outputs=outputs)
             _commit(outputs)
         if as_json:
             entries = []
@@ -484,10 +537,13 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
         elif not quiet:
             base = outcomes[0].plan.summary["total_cost_usd"]
             width = max(len(o.scenario) for o in outcomes)  # names whole: two may differ only at the end
+            unit = "USD/yr" if outcomes[0].plan.periods is None else "USD"  # over periods: the horizon's total
+            if outcomes[0].plan.periods is not None:
+                click.echo(f"Costs {horizon_words(outcomes[0].plan).rstrip(',')}; each period on the Periods sheet")
             for o in outcomes:
                 if o.plan is not None:
                     c = o.plan.summary["total_cost_usd"]
-                    click.echo(f"{o.scenario:<{width}} {o.status:<10} {c:>18,.0f} USD/yr  "
+                    click.echo(f"{o.scenario:<{width}} {o.status:<10} {c:>18,.0f} {unit}  "
                                f"{c - base:>+16,.0f}  exposed {100 * o.plan.summary['exposed_share']:5.1f} %")
                 else:
                     click.echo(f"{o.scenario:<{width}} {o.status:<10} {o.message}")
@@ -503,7 +559,7 @@ def batch(input_path: Path | None, whatif_path: Path | None, output: Path | None
         from planner.whatif.scenarios import parse_whatif  # noqa: PLC0415
 
         inputs = _sized(load(src, max_rows, strict_numerics), max_columns)
-        check_size(inputs)  # the baseline, before any worker starts; each scenario is checked again
+        _check_sizes(inputs, check_size)  # the baseline, before any worker starts; each scenario is checked again
         whatif = load_whatif(_existing(whatif_src)) if whatif_src is not None else inputs.whatif
         scenarios = parse_whatif(whatif)
         if not scenarios and not quiet:
@@ -566,7 +622,7 @@ def sweep(input_path: Path | None, param: str, start: float, stop: float, steps:
         with OutputSet() as outputs:
             outputs.reserve(out)
             inputs = _sized(load(src, max_rows, strict_numerics), max_columns)
-            check_size(inputs)
+            _check_sizes(inputs, check_size)
             outcomes = run_batch(inputs, pts, options_from(inputs), jobs=jobs or default_jobs())
             _all_points_failed(outcomes[1:])
             values = [float(c.changes[0].value) for c in pts]
@@ -576,6 +632,10 @@ def sweep(input_path: Path | None, param: str, start: float, stop: float, steps:
             _commit(outputs)
         if as_json:
             recs = frame.astype(object).where(frame.notna(), None).to_dict("records")
+            for rec, o in zip(recs, outcomes, strict=True):  # over periods: each point's horizon keys too
+                if o.plan is not None and o.plan.periods is not None:
+                    full = o.plan.to_json()
+                    rec.update({k: full[k] for k in ("discount_rate", "qualifications", "periods")})
             click.echo(json.dumps({"param": param, "headline": sentence, "points": recs, "output": str(out)},
                                   indent=2, default=str))
         elif not quiet:

@@ -7,14 +7,22 @@
 Reads one CSV per contract sheet (Sites, Supply, Recipes, CoProducts, Lanes,
 Demand, Controls, Settings) plus Sources.csv, and writes one .xlsx workbook
 with those sheets in that order, then a Sources sheet and an About sheet; and
-the case's WhatIf.csv into its what-if workbook. Two cases:
+the case's WhatIf.csv into its what-if workbook. Three cases:
 
 * ``2026`` (the bundled default): inputs/reference/ and inputs/whatif/ ->
   inputs/rare_earth_magnets.xlsx and inputs/whatif_reference.xlsx, also copied
   into planner/data/ (the installed package's bundled case);
 * ``v1_2025`` (the first reference case, kept unchanged because tests assert its
   figures): inputs/v1_2025/reference/ and inputs/v1_2025/whatif/ ->
-  inputs/rare_earth_magnets_v1_2025.xlsx and inputs/whatif_v1_2025.xlsx.
+  inputs/rare_earth_magnets_v1_2025.xlsx and inputs/whatif_v1_2025.xlsx;
+* ``2026_2030`` (the same case over five years, contract v2): inputs/reference/
+  with the changes in inputs/horizon/ -> inputs/rare_earth_magnets_2026_2030.xlsx
+  (no what-if workbook yet). A horizon CSV names a row by its key columns and a
+  ``period``, and holds only the columns that change: a blank period changes the
+  base row for the whole horizon (a ``Sites.qualification_periods``, a coproduct
+  ratio), a period makes a copy of the base row that holds in that period only
+  (a ramp year, a year's demand). So every figure shared with the 2026 case has
+  one source, inputs/reference/.
 
 Every CSV is read as text (``dtype=str, keep_default_na=False``) so that IDs
 stay IDs and ``NA`` (Namibia) is not taken for a missing value; the numeric
@@ -47,6 +55,7 @@ DEFAULT_OUT = ROOT / "inputs" / "rare_earth_magnets.xlsx"
 WHATIF_DIR = ROOT / "inputs" / "whatif"
 WHATIF_OUT = ROOT / "inputs" / "whatif_reference.xlsx"
 V1_DIR = ROOT / "inputs" / "v1_2025"
+HORIZON_DIR = ROOT / "inputs" / "horizon"
 # The installed package carries its own copies (an installed wheel has no inputs/ folder): written here
 # too, from the same bytes, whenever the default outputs are built; tests/test_package.py holds them equal.
 PACKAGE_DATA = ROOT / "planner" / "data"
@@ -56,11 +65,12 @@ FIXED_TIME = dt.datetime(2026, 11, 24, 0, 0, 0)
 class Case:
     """One reference case: where its CSVs are, where its workbooks go, what its About sheet says."""
 
-    def __init__(self, name: str, src: Path, whatif_src: Path, out: Path, whatif_out: Path,
-                 data_as_of: str, models: str | None = None, packaged: bool = False):
+    def __init__(self, name: str, src: Path, whatif_src: Path | None, out: Path, whatif_out: Path | None,
+                 data_as_of: str, models: str | None = None, packaged: bool = False, horizon: Path | None = None):
         self.name, self.src, self.whatif_src = name, src, whatif_src
         self.out, self.whatif_out = out, whatif_out
         self.data_as_of, self.models, self.packaged = data_as_of, models, packaged
+        self.horizon = horizon  # a folder of per-period changes to src (contract v2), or None
 
 
 CASES = {
@@ -75,6 +85,15 @@ CASES = {
     "v1_2025": Case("v1_2025", V1_DIR / "reference", V1_DIR / "whatif",
                     ROOT / "inputs" / "rare_earth_magnets_v1_2025.xlsx", ROOT / "inputs" / "whatif_v1_2025.xlsx",
                     data_as_of="January 2026 (public sources cited in the Sources sheet)"),
+    # The 2026 case over 2026-2030: its CSVs plus the changes by year in inputs/horizon/. Not packaged:
+    # planner/data/ holds the two bundled workbooks only (tests/test_package.py).
+    "2026_2030": Case("2026_2030", SRC_DIR, None, ROOT / "inputs" / "rare_earth_magnets_2026_2030.xlsx", None,
+                      data_as_of="December 2026 (public sources of late June 2026 or earlier, cited in the Sources "
+                                 "sheet; shared/research/domain-review-2026-12.md)",
+                      models="Models 2026-2030 as the world stood in December 2026: each year's capacity is what "
+                             "this buyer can get that year (the open share of that year's output, 0 before a "
+                             "project starts), demand grows by plant, candidates take 1-2 years to qualify.",
+                      horizon=HORIZON_DIR),
 }
 DEFAULT_CASE = "2026"
 
@@ -101,6 +120,19 @@ SHEETS: dict[str, tuple[list[str], set[str]]] = {
     "Settings": (["key", "value"], set()),  # value: number if it reads as one
     "Sources": (["sheet", "row_key", "column", "value", "tag", "basis"], {"value"}),
 }
+# Contract v2 (the 2026_2030 case): the key columns a horizon CSV names a row by, the v2 columns a sheet
+# gains (with the numeric ones), the Periods sheet, and the Sources sheet with a period column.
+HORIZON_KEYS: dict[str, list[str]] = {
+    "Sites": ["site_id"], "Supply": ["site_id", "product"], "Recipes": ["product", "input", "site_id"],
+    "CoProducts": ["product", "coproduct", "site_id"], "Lanes": ["from_site", "to_site", "product"],
+    "Demand": ["site_id", "product"], "Controls": ["country", "product"], "Settings": ["key"],
+}
+HORIZON_EXTRA: dict[str, tuple[list[str], set[str]]] = {
+    "Sites": (["qualification_periods"], {"qualification_periods"}),
+}
+PERIODIC = {"Sites", "Supply", "Lanes", "Demand", "Controls"}  # the sheets with a period column (contract v2)
+PERIODS_SHEET = (["period", "days"], {"days"})
+HORIZON_SOURCES = ["sheet", "row_key", "period", "column", "value", "tag", "basis"]
 # The what-if workbook (planner batch --whatif); `question` (the one line a scenario answers, on its first
 # row) and `basis` (the source of each figure) are extra columns the planner ignores. The v1 case has no
 # question column.
@@ -152,6 +184,104 @@ def read_sheet(src: Path, sheet: str) -> list[list[object]]:
     return rows
 
 
+def _convert(text: str, numeric: bool, where: str) -> object:
+    text = text.strip()
+    if text == "":
+        return None
+    return to_number(text, where) if numeric else text
+
+
+def read_horizon(hz: Path, sheet: str, columns: list[str], numeric: set[str]) -> list[dict[str, object]]:
+    """A horizon CSV: key columns, ``period`` (on a sheet that has one), then any of the sheet's other columns
+    (blank: unchanged)."""
+    path = hz / f"{sheet}.csv"
+    if not path.exists():
+        return []
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    lead = HORIZON_KEYS[sheet] + (["period"] if sheet in PERIODIC else [])
+    head = list(df.columns)
+    if head[:len(lead)] != lead or not set(head[len(lead):]) <= set(columns) - set(lead):
+        raise BuildError(f"{path}: columns {head} are not {lead} then some of {columns}")
+    out = []
+    for i, rec in enumerate(df.to_dict("records"), start=2):
+        row = {c: _convert(rec[c], (c in numeric or (sheet == "Settings" and NUMBER.match(rec[c].strip())))
+                           and c not in lead, f"{path.name} line {i}, {c}") for c in head}
+        row.setdefault("period", None)
+        out.append(row)
+    return out
+
+
+def read_periods(hz: Path) -> list[list[object]]:
+    columns, numeric = PERIODS_SHEET
+    df = pd.read_csv(hz / "Periods.csv", dtype=str, keep_default_na=False)
+    if list(df.columns) != columns:
+        raise BuildError(f"{hz / 'Periods.csv'}: columns {list(df.columns)} != {columns}")
+    return [columns] + [[_convert(rec[c], c in numeric, f"Periods.csv line {i}, {c}") for c in columns]
+                        for i, rec in enumerate(df.to_dict("records"), start=2)]
+
+
+def horizon_sheet(src: Path, hz: Path, sheet: str, periods: set[str]) -> list[list[object]]:
+    """The base sheet with the horizon's changes: blank-period rows patch the base row of their key for the
+    whole horizon; a row naming a period adds, right after the base row, a copy of it for that period."""
+    rows = read_sheet(src, sheet)
+    base_cols, numeric = SHEETS[sheet]
+    extra, extra_numeric = HORIZON_EXTRA.get(sheet, ([], set()))
+    columns = base_cols + extra + (["period"] if sheet in PERIODIC else [])
+    changes = read_horizon(hz, sheet, base_cols + extra, numeric | extra_numeric)
+    keys = HORIZON_KEYS[sheet]
+
+    def key(r: dict[str, object]) -> tuple[str, ...]:
+        return tuple("" if r.get(c) is None else str(r[c]) for c in keys)
+
+    base = [dict(zip(rows[0], r)) for r in rows[1:]]
+    index = {key(r): i for i, r in enumerate(base)}
+    after: dict[int, list[dict[str, object]]] = {}
+    seen: set[tuple] = set()
+    for ch in sorted(changes, key=lambda c: c["period"] is not None):  # patches before period rows
+        k, period = key(ch), ch["period"]
+        if (k, period) in seen:
+            raise BuildError(f"horizon {sheet}.csv: {'/'.join(k)} twice for period {period or '(all)'}")
+        seen.add((k, period))
+        values = {c: v for c, v in ch.items() if c not in keys and c != "period" and v is not None}
+        if k not in index:
+            if sheet != "Settings" or period is not None:
+                raise BuildError(f"horizon {sheet}.csv: {'/'.join(k)} is not a row of {src.name}/{sheet}.csv")
+            base.append({**dict(zip(keys, k)), **values})
+            index[k] = len(base) - 1
+        elif period is None:
+            base[index[k]].update(values)
+        else:
+            if sheet not in PERIODIC:
+                raise BuildError(f"horizon {sheet}.csv: {sheet} has no period column (contract v2)")
+            if period not in periods:
+                raise BuildError(f"horizon {sheet}.csv: {'/'.join(k)}: period {period} is not in Periods.csv")
+            after.setdefault(index[k], []).append({**base[index[k]], **values, "period": period})
+    out: list[list[object]] = [columns]
+    for i, r in enumerate(base):
+        out.append([r.get(c) for c in columns])
+        for p in sorted(after.get(i, []), key=lambda q: str(q["period"])):
+            out.append([p.get(c) for c in columns])
+    return out
+
+
+def horizon_sources(src: Path, hz: Path) -> list[list[object]]:
+    """The base Sources with a period column; a horizon row replaces the base row of its cell, or is added."""
+    base = read_sheet(src, "Sources")
+    rows = [r[:2] + [None] + r[2:] for r in base[1:]]
+    index = {(r[0], r[1], r[3]): i for i, r in enumerate(rows)}
+    df = pd.read_csv(hz / "Sources.csv", dtype=str, keep_default_na=False)
+    if list(df.columns) != HORIZON_SOURCES:
+        raise BuildError(f"{hz / 'Sources.csv'}: columns {list(df.columns)} != {HORIZON_SOURCES}")
+    for i, rec in enumerate(df.to_dict("records"), start=2):
+        row = [_convert(rec[c], c == "value", f"horizon Sources.csv line {i}, {c}") for c in HORIZON_SOURCES]
+        k = (row[0], row[1], row[3])
+        if row[2] is None and k in index:
+            rows[index[k]] = row
+        else:
+            rows.append(row)
+    return [HORIZON_SOURCES] + rows
+
+
 def write_rows(ws, rows: list[list[object]], header: bool = True) -> None:
     bold = Font(bold=True)
     widths: dict[int, int] = {}
@@ -176,11 +306,25 @@ def build_workbook(src: Path, case: Case | None = None) -> Workbook:
     case = case or CASES[DEFAULT_CASE]
     wb = Workbook()
     wb.remove(wb.active)
-    for sheet in SHEETS:
-        write_rows(wb.create_sheet(sheet), read_sheet(src, sheet))
+    hz = case.horizon
+    if hz is None:
+        for sheet in SHEETS:
+            write_rows(wb.create_sheet(sheet), read_sheet(src, sheet))
+    else:
+        periods = read_periods(hz)
+        names = {str(r[0]) for r in periods[1:]}
+        for sheet in SHEETS:
+            if sheet != "Sources":
+                write_rows(wb.create_sheet(sheet), horizon_sheet(src, hz, sheet, names))
+        write_rows(wb.create_sheet("Periods"), periods)
+        write_rows(wb.create_sheet("Sources"), horizon_sources(src, hz))
+    where = src.relative_to(ROOT).as_posix()
+    if hz is not None:
+        where += f"/*.csv with the changes by year in {hz.relative_to(ROOT).as_posix()}/*.csv"
     about = wb.create_sheet("About")
     lines = [
-        ["Rare-earth permanent-magnet sourcing: reference dataset for planner (input contract v1)"],
+        ["Rare-earth permanent-magnet sourcing: reference dataset for planner "
+         f"(input contract {'v1' if hz is None else 'v2, periods 2026-2030'})"],
         [f"Data as of: {case.data_as_of}"],
         *([[case.models]] if case.models else []),
         ["Tags in Sources: [S] stated in the cited source; [D] derived by arithmetic from [S]; "
@@ -188,7 +332,7 @@ def build_workbook(src: Path, case: Case | None = None) -> Workbook:
         ["Figures tagged [E] are estimates: do not cite them as facts."],
         ["Units: tonnes per year, USD per kg (unit costs are the cost added at each site), "
          "calendar days, fractions in [0, 1]."],
-        [f"Source of truth: {case.src.relative_to(ROOT).as_posix()}/*.csv "
+        [f"Source of truth: {where + ('' if hz is not None else '/*.csv')} "
          f"(see {case.src.relative_to(ROOT).as_posix()}/README.md)."],
         ["Regenerate: python scripts/build_reference.py [--out PATH]"],
     ]
@@ -262,9 +406,9 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def build_case(case: Case) -> tuple[bytes, bytes]:
-    return (workbook_bytes(build_workbook(case.src, case)),
-            workbook_bytes(build_whatif_workbook(case.whatif_src, case)))
+def build_case(case: Case) -> tuple[bytes, bytes | None]:
+    whatif = None if case.whatif_src is None else workbook_bytes(build_whatif_workbook(case.whatif_src, case))
+    return workbook_bytes(build_workbook(case.src, case)), whatif
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -288,8 +432,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         out = args.out or case.out
-        whatif_out = args.whatif_out or case.whatif_out
         write_atomic(out, data)
+        if whatif is None:
+            print(f"wrote {out} (case {name})")
+            continue
+        whatif_out = args.whatif_out or case.whatif_out
         write_atomic(whatif_out, whatif)
         print(f"wrote {out} and {whatif_out} (case {name})")
         if not case.packaged:

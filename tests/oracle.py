@@ -26,6 +26,16 @@ a history that can never reach a plant in time still exists, counts for
 minimum volumes, capacities and shipped country shares (contract
 clarifications, December 2026).
 
+Licence rules by route (contract v2): the governing Controls row of a
+shipment is found here by brute force over the rows (exporter company, then
+destination, then end use, then named product, then the later row); a
+governing row with approval probability 0 is a ban, so no arrival exists on
+that route. End use is part of a history: with rows naming an end use and
+plants of both end uses, every batch is made for one end use (a raw batch
+for either, a recipe batch only from inputs made for its own), and a plant
+receives only batches made for its end use; otherwise every batch has the
+plants' one end use.
+
 Where the contract is silent it follows README.md ("Assumptions and
 interpretations"): lead time is measured to arrival at the plant; a shipment
 needing two countries' licenses adds both approval times and both losses;
@@ -96,6 +106,7 @@ class Batch:
     lead: int  # days from order until ready to ship from this site
     exposed: bool
     content: frozenset  # (country, Controls row) of content-rule material in it
+    end_use: str = "civil"  # the end use of the plant it is made for
     inputs: tuple = ()  # ((Arrival, t input per t), ...) for a recipe batch
     main: tuple | None = None  # (main Batch, t coproduct per t main) for a joint batch
     col: int = -1
@@ -165,14 +176,28 @@ class Contract:
             for r in _records(inputs.lanes)
         ]
         self.default_denial = float(st["denial_cost_usd_per_kg"])
-        self.controls: dict[tuple[str, str], dict] = {}
+        self.controls: list[dict] = []
         for r in _records(inputs.controls):
-            self.controls[(r.country, r.product)] = {
+            dest = "" if _blank(getattr(r, "destination", "")) else str(r.destination).strip()
+            if dest.lower().startswith("country:"):
+                dest = dest.split(":", 1)[1].strip()
+            self.controls.append({
+                "country": r.country, "product": r.product,
+                "destination": "" if dest == "*" else dest.upper(),
+                "exporter": "" if _blank(getattr(r, "exporter_company", "")) else str(r.exporter_company),
+                "end_use": "" if _blank(getattr(r, "end_use", "")) else str(r.end_use),
                 "row": int(r._row), "p": float(r.approval_probability), "days": int(r.approval_days),
                 "denial": self.default_denial if _blank(r.denial_cost_usd_per_kg) else float(r.denial_cost_usd_per_kg),
                 "content": bool(r.content_rule),
-            }
-        self.rows_by_number = {c["row"]: c for c in self.controls.values()}
+            })
+        self.rows_by_number = {c["row"]: c for c in self.controls}
+        # end uses: of plants with demand; labels on batches only where some row names an end use and both occur
+        uses = sorted({str(getattr(r, "end_use", "civil") or "civil") for r in _records(inputs.demand)
+                       if float(r.quantity_t) > 0})
+        self.end_uses = uses if len(uses) == 2 and any(c["end_use"] for c in self.controls) else \
+            [uses[0] if len(uses) == 1 else "civil"]
+        self.plant_use = {(r.site_id, r.product): str(getattr(r, "end_use", "civil") or "civil")
+                          for r in _records(inputs.demand)}
         self._lane_cache: dict[tuple[str, str, str], Lane | None] = {}
 
     def _recipes(self, inputs: Inputs) -> None:
@@ -241,19 +266,35 @@ class Contract:
 
     # ---- controls
 
-    def control(self, country: str, product: str) -> dict | None:
-        return self.controls.get((country, product)) or self.controls.get((country, "*"))
+    def control(self, country: str, product: str, destination: str | None = None, exporter: str = "",
+                end_use: str = "") -> dict | None:
+        """The governing row. ``destination`` None: among rows for every route only (blank destination, exporter
+        company and end use), as content-rule membership is decided."""
+        best, best_rank = None, None
+        for c in self.controls:
+            if c["country"] != country or c["product"] not in (product, "*"):
+                continue
+            if destination is None:
+                if c["destination"] or c["exporter"] or c["end_use"]:
+                    continue
+            elif c["destination"] not in ("", destination) or c["exporter"] not in ("", exporter) \
+                    or c["end_use"] not in ("", end_use):
+                continue
+            rank = (c["exporter"] != "", c["destination"] != "", c["end_use"] != "", c["product"] != "*", c["row"])
+            if best_rank is None or rank > best_rank:
+                best, best_rank = c, rank
+        return best
 
     def origin(self, site: str, product: str) -> frozenset:
         """Content-rule material a batch gets where it is made (its own country's content rule on its product)."""
         row = self.control(self.country[site], product)
         return frozenset({(self.country[site], row["row"])}) if row and row["content"] else frozenset()
 
-    def events(self, frm: str, to: str, product: str, content: frozenset) -> tuple[Event, ...]:
+    def events(self, frm: str, to: str, product: str, content: frozenset, end_use: str) -> tuple[Event, ...]:
         if self.country[frm] == self.country[to]:
             return ()
         out = []
-        own = self.control(self.country[frm], product)
+        own = self.control(self.country[frm], product, self.country[to], self.company[frm], end_use)
         if own is not None:
             out.append(Event(self.country[frm], "listed", own["p"], own["days"], own["denial"], (own["row"],)))
         by_country: dict[str, list[int]] = {}
@@ -292,7 +333,9 @@ class _Histories:
                 continue
             unit = c.supply[(frm, product)][1]
             for b in self.batches(frm, product):
-                ev = c.events(frm, to, product, b.content)
+                ev = c.events(frm, to, product, b.content, b.end_use)
+                if any(e.probability <= 0 for e in ev):  # a ban: nothing crosses
+                    continue
                 out.append(Arrival(
                     batch=b, to_site=to, lane=lane, events=ev,
                     lead=b.lead + lane.transit + sum(e.days for e in ev), exposed=b.exposed or bool(ev),
@@ -313,15 +356,17 @@ class _Histories:
         if key in c.joint:
             for main, ratio in c.joint[key]:
                 for m in self.batches(site, main):
-                    out.append(Batch(site, product, m.lead, m.exposed, m.content | own, main=(m, ratio)))
+                    out.append(Batch(site, product, m.lead, m.exposed, m.content | own, m.end_use, main=(m, ratio)))
         else:
-            options = [[(a, f) for a in self.arrivals(inp, site)] for inp, f in c.recipe[key]]
-            self._grow(math.prod(len(o) for o in options))
-            for combo in itertools.product(*options):
-                lead = max((a.lead for a, _ in combo), default=0) + c.proc[site]
-                exposed = any(a.exposed for a, _ in combo)
-                content = own.union(*(a.batch.content for a, _ in combo))
-                out.append(Batch(site, product, lead, exposed, content, inputs=tuple(combo)))
+            for use in c.end_uses:
+                options = [[(a, f) for a in self.arrivals(inp, site) if a.batch.end_use == use]
+                           for inp, f in c.recipe[key]]
+                self._grow(math.prod(len(o) for o in options))
+                for combo in itertools.product(*options):
+                    lead = max((a.lead for a, _ in combo), default=0) + c.proc[site]
+                    exposed = any(a.exposed for a, _ in combo)
+                    content = own.union(*(a.batch.content for a, _ in combo))
+                    out.append(Batch(site, product, lead, exposed, content, use, inputs=tuple(combo)))
         self.busy.discard(key)
         self.memo[key] = out
         return out
@@ -441,8 +486,11 @@ def solve_oracle(inputs: Inputs, max_vars: int = MAX_VARS, mip_gap: float = 1e-9
         qty = float(r.quantity_t)
         limit = None if _blank(r.max_lead_time_days) else int(r.max_lead_time_days)
         cols = []
+        use = c.plant_use[(r.site_id, r.product)]
         for arr in hist.arrivals(r.product, r.site_id):
             if limit is not None and arr.lead > limit:
+                continue
+            if len(c.end_uses) > 1 and arr.batch.end_use != use:  # material made for another end use
                 continue
             j = m.col(arr.freight_t + arr.duty_t + arr.tariff_t + risk * arr.loss_t)
             deliveries.append((j, arr, d))

@@ -356,6 +356,6 @@ def test_the_workbook_and_roadmap_show_the_stock(tmp_path):
     import openpyxl  # noqa: PLC0415
 
     wb = openpyxl.load_workbook(tmp_path / "h.xlsx")
-    assert wb.sheetnames[:3] == ["Horizon", "Roadmap", "Stock"]
+    assert {"Horizon", "Roadmap", "Stock"} <= set(wb.sheetnames)
     rows = [r for r in wb["Stock"].iter_rows(values_only=True) if r[0] in ("y1", "y2")]
     assert rows == [("y1", "P", "X", "yes", None, 0, 10), ("y2", "P", "X", "yes", None, 10, 0)]

@@ -1,11 +1,14 @@
-"""Checks of the bundled reference datasets that need no planner code.
+"""Checks of the bundled reference datasets; all but the five-year case's need no planner code.
 
 Two cases, each a folder of CSVs (the source of truth, with ``Sources.csv``
 giving the provenance of every figure) compiled by ``scripts/build_reference.py``:
 
 * ``2026`` (the bundled default): ``inputs/reference/`` -> ``inputs/rare_earth_magnets.xlsx``;
 * ``v1_2025`` (the first case, frozen because tests assert its figures):
-  ``inputs/v1_2025/reference/`` -> ``inputs/rare_earth_magnets_v1_2025.xlsx``.
+  ``inputs/v1_2025/reference/`` -> ``inputs/rare_earth_magnets_v1_2025.xlsx``;
+* ``2026_2030`` (the 2026 case over five years, contract v2): ``inputs/reference/`` with the changes by
+  year in ``inputs/horizon/`` -> ``inputs/rare_earth_magnets_2026_2030.xlsx``; read through the planner's
+  own validation, and planned once.
 
 The structural checks run on both; the domain checks are per case.
 """
@@ -760,3 +763,215 @@ def test_2026_whatifs_each_answer_one_question():
                   "MP heavy circuit", "Lynas", "3 %", "Ex-China Dy/Tb at 300", "Ex-China Dy/Tb at 1,000",
                   "Japan", "Content rule", "General licences"):
         assert theme in text, theme
+
+
+# --------------------------------------------------------------------------
+# the five-year case, 2026-2030 (contract v2): inputs/reference/ with the changes by year in inputs/horizon/
+# -> inputs/rare_earth_magnets_2026_2030.xlsx (scripts/build_reference.py --case 2026_2030). These tests read
+# the built workbook through the planner's own validation, so they check what the planner will plan.
+
+XLSX_5Y = ROOT / "inputs" / "rare_earth_magnets_2026_2030.xlsx"
+YEARS = ["2026", "2027", "2028", "2029", "2030"]
+AVAIL_5Y = re.compile(r"^\[(\d{4}) availability: nameplate ([\d.]+) t; start (\d{4}); output ([\d.]+) t; "
+                      r"committed ([\d.]+); open ([\d.]+) t\] ")
+# Dy+Tb oxide made outside China per year, t (the review's section 3 path; its 2026 ranges, and for later
+# years its point figures, marked "~" or "<=" there, +-10 %; Nolans "<=10" and "~20").
+DYTB_PATH = {
+    "SP_MY_LYNAS": {"2026": (70, 100), "2027": (135, 165), "2028": (225, 275), "2029": (360, 440),
+                    "2030": (360, 440)},  # existing circuit + HRE expansion
+    "SP_US_MP": {"2026": (0, 30), "2027": (108, 132), "2028": (180, 220), "2029": (180, 220), "2030": (180, 220)},
+    "SP_US_EFR": {"2026": (0, 5), "2027": (45, 55), "2028": (90, 110), "2029": (225, 275), "2030": (360, 440)},
+    "SP_FR_CAREMAG": {"2026": (0, 20), "2027": (135, 165), "2028": (360, 440), "2029": (540, 660),
+                      "2030": (540, 660)},
+    "SP_AU_ILUKA": {"2026": (0, 0), "2027": (45, 55), "2028": (180, 220), "2029": (360, 440), "2030": (360, 440)},
+    "SP_AU_NOLANS": {"2026": (0, 0), "2027": (0, 0), "2028": (0, 0), "2029": (0, 10), "2030": (15, 25)},
+}
+
+
+def test_five_year_workbook_matches_fresh_build(tmp_path):
+    assert XLSX_5Y.exists(), "run: python scripts/build_reference.py"
+    fresh = tmp_path / "fresh.xlsx"
+    subprocess.run([sys.executable, str(BUILD), "--case", "2026_2030", "--out", str(fresh)], check=True, cwd=ROOT)
+    assert XLSX_5Y.read_bytes() == fresh.read_bytes(), \
+        f"{XLSX_5Y.relative_to(ROOT)} is stale: run python scripts/build_reference.py"
+    names = openpyxl.load_workbook(XLSX_5Y, read_only=True).sheetnames
+    assert names == list(CONTRACT) + ["Periods", "Sources", "About"]
+
+
+@pytest.fixture(scope="module")
+def h5():  # noqa: ANN201
+    from planner.input.validate import load  # noqa: PLC0415
+
+    return load(XLSX_5Y)
+
+
+@pytest.fixture(scope="module")
+def h5_sources() -> pd.DataFrame:
+    ws = openpyxl.load_workbook(XLSX_5Y, read_only=True)["Sources"]
+    rows = list(ws.iter_rows(values_only=True))
+    return pd.DataFrame(rows[1:], columns=rows[0]).fillna("")
+
+
+def _by_period(h5) -> dict[str, object]:  # noqa: ANN001
+    return {p: h5.for_period(p) for p in h5.period_ids}
+
+
+def _availability_5y(src: pd.DataFrame) -> dict[tuple[str, str, str], dict[str, float]]:
+    """(site, product, year) -> the availability figures of its Sources row (the 2026 rows of the base case
+    included), with the row's value."""
+    out = {}
+    for r in src.itertuples(index=False):
+        if r.sheet != "Supply" or r.column != "capacity_t":
+            continue
+        m = AVAIL.match(r.basis) if not r.period else None
+        year = "2026"
+        if m is None:
+            m = AVAIL_5Y.match(r.basis)
+            if m is None:
+                continue
+            year, groups = m.group(1), m.groups()[1:]
+            assert year == str(r.period), (r.row_key, r.period, year)
+        else:
+            groups = m.groups()
+        site, product = r.row_key.split("/")
+        out[(site, product, year)] = dict(zip(("nameplate", "start", "output", "committed", "open"),
+                                              map(float, groups)), value=float(r.value))
+    return out
+
+
+def test_five_year_case_validates(h5):
+    assert h5.period_ids == YEARS
+    assert float(h5.settings["contract_version"]) == 2
+    assert 0 <= float(h5.settings["discount_rate"]) <= 0.15
+    # the licence regime stays the 2026 case's in every year (regime scenarios come with issue 13)
+    base = load_case("2026")["Controls"]
+    for p, one in _by_period(h5).items():
+        assert len(one.controls) == len(base), p
+        assert (one.controls["approval_probability"] == 0.6).all(), p
+    # no Stock or Contracts sheet: stock between years and contracts are not in this case yet
+    assert not {"Stock", "Contracts"} & set(openpyxl.load_workbook(XLSX_5Y, read_only=True).sheetnames)
+
+
+def test_five_year_sources_cover_every_figure(h5_sources):
+    # every number of every row, base or per period, has a Sources row: its own (period named) or, for a
+    # figure a period row copies unchanged, the base row's
+    src = h5_sources
+    assert set(src.tag) <= TAGS and (src.basis.str.strip() != "").all()
+    index = {(r.sheet, r.row_key, str(r.period), r.column): r for r in src.itertuples(index=False)}
+    assert len(index) == len(src), "duplicate Sources rows"
+    wb = openpyxl.load_workbook(XLSX_5Y, read_only=True)
+    used = set()
+    for sheet in CONTRACT:
+        rows = list(wb[sheet].iter_rows(values_only=True))
+        head = list(rows[0])
+        for row in rows[1:]:
+            rec = {c: ("" if v is None else v) for c, v in zip(head, row)}
+            key = "/".join(str(rec[c]) for c in ID_COLS[sheet])
+            period = str(rec.get("period", ""))
+            for c in NUMERIC[sheet] + (["qualification_periods"] if sheet == "Sites" else []) + \
+                    (["value"] if sheet == "Settings" else []):
+                v = rec.get(c, "")
+                if not isinstance(v, (int, float)):
+                    continue
+                k = (sheet, key, period, c)
+                if k not in index:
+                    k = (sheet, key, "", c)
+                assert k in index, f"no Sources row for {sheet} {key} {period or '(all)'} {c}"
+                assert float(index[k].value) == pytest.approx(v), k
+                used.add(k)
+    orphans = sorted(set(index) - used)
+    assert not orphans, f"Sources rows for no figure: {orphans[:10]}"
+    # every figure that changes by year, and every qualification lead, that is not an estimate cites the review
+    # or its source list ([n]); an estimate says how it was made (a non-empty basis, above)
+    for r in src.itertuples(index=False):
+        if (r.period or r.column == "qualification_periods") and r.tag != "[E]":
+            assert re.search(r"\[\d+\]|domain-review-2026-12\.md|adamasintel", r.basis), (r.sheet, r.row_key, r.period)
+
+
+def test_five_year_no_site_produces_before_its_start_year(h5, h5_sources):
+    avail = _availability_5y(h5_sources)
+    start = {(s, p): int(a["start"]) for (s, p, _), a in avail.items()}
+    assert len(start) >= 20
+    for (site, product, year), a in avail.items():
+        assert a["output"] <= a["nameplate"] + 1e-9, (site, product, year)
+        # committed shares (Japan's of Lynas and Caremag, Nolans' offtakes) are not this buyer's
+        assert a["open"] == pytest.approx(a["output"] * (1 - a["committed"]), abs=0.06), (site, product, year)
+        assert a["value"] == pytest.approx(a["open"]), (site, product, year)
+        assert int(a["start"]) == start[(site, product)], f"{site} {product}: one start year"
+    periods = _by_period(h5)
+    for p, one in periods.items():
+        cap = {(r.site_id, r.product): float(r.capacity_t) for r in one.supply.itertuples(index=False)}
+        for (site, product), y0 in start.items():
+            if int(p) < y0:
+                assert cap[(site, product)] == 0, f"{site} {product} makes {cap[(site, product)]} t in {p}, " \
+                                                  f"before its start in {y0}"
+            if (site, product, p) in avail:  # the planner reads the year's row the Sources row describes
+                assert cap[(site, product)] == pytest.approx(avail[(site, product, p)]["open"]), (site, product, p)
+    # the review's start years: Iluka 2027, India scheme ~2028, Nolans not before ~2029; Ngualla never open
+    first = {}
+    for p in YEARS:
+        sup = periods[p].supply
+        for site in ("SP_AU_ILUKA", "MAG_IN_SCHEME", "SP_AU_NOLANS", "MN_TZ_NGUALLA"):
+            if site not in first and (sup.loc[sup.site_id == site, "capacity_t"] > 0).any():
+                first[site] = p
+    assert first == {"SP_AU_ILUKA": "2027", "MAG_IN_SCHEME": "2028", "SP_AU_NOLANS": "2029"}, first
+    # every candidate states its start year and takes one or two years to qualify (PPAP 12-24 months)
+    sites = h5.sites.drop_duplicates("site_id").set_index("site_id")
+    for s in sites.index[sites.status == "candidate"]:
+        assert any(k[0] == s for k in start), f"candidate {s}: no start year in Sources"
+        assert int(sites.at[s, "qualification_periods"]) in (1, 2), s
+
+
+def test_five_year_dy_tb_outside_china_is_on_the_reviews_path(h5_sources):
+    avail = _availability_5y(h5_sources)
+    totals = {}
+    for year in YEARS:
+        made = open_ = 0.0
+        for site, path in DYTB_PATH.items():
+            # a year without a row of its own has the base (2026) row
+            a = avail.get((site, "DYTB_OXIDE", year), avail[(site, "DYTB_OXIDE", "2026")])
+            out = a["output"]
+            lo, hi = path[year]
+            assert lo <= out <= hi, (site, year, out)
+            made += out
+            open_ += a["open"]
+        totals[year] = made
+        assert open_ < made, year                 # Japan's and Nolans' offtakers' shares are not this buyer's
+    # the review's totals: 100-155 t in 2026, then about 520, 1,150, 1,850 and 2,020 t
+    for year, (lo, hi) in {"2026": (100, 155), "2027": (470, 570), "2028": (1035, 1265), "2029": (1665, 2035),
+                           "2030": (1820, 2220)}.items():
+        assert lo <= totals[year] <= hi, (year, totals[year])
+    assert all(totals[a] <= totals[b] for a, b in zip(YEARS, YEARS[1:])), totals
+
+
+def test_five_year_demand_grows_by_plant(h5):
+    periods = _by_period(h5)
+    q = {p: {(r.site_id, r.product): float(r.quantity_t) for r in one.demand.itertuples(index=False)}
+         for p, one in periods.items()}
+    assert q["2026"] == {(r.site_id, r.product): float(r.quantity_t)
+                         for r in load_case("2026")["Demand"].itertuples(index=False)}
+    for a, b in zip(YEARS, YEARS[1:]):
+        for k in q[a]:
+            growth = q[b][k] / q[a][k] - 1
+            assert 0 <= growth <= 0.12, (k, a, b, growth)   # 0 (defence) to 10 %/yr (EV), rounded to t
+
+
+def test_five_year_case_plans_and_its_roadmap_says_what_to_qualify_when(h5):
+    import time  # noqa: PLC0415
+
+    from planner.api import plan  # noqa: PLC0415
+    from planner.optimise.solve import options_from  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    p = plan(h5, options_from(h5), detail=False)
+    assert time.perf_counter() - t0 < 60
+    assert p.summary["status"] == "optimal", p.summary["status"]
+    q = p.qualifications
+    assert len(q) >= 1 and set(q["start_period"]) <= set(YEARS)
+    starts = p.roadmap[p.roadmap["action"] == "start qualification"]
+    assert len(starts) >= 1
+    for r in starts.itertuples(index=False):
+        assert r.period in YEARS and f"in {r.period}" in r.note and "usable from" in r.note, r.note
+    # a candidate is used no earlier than its qualification lead allows
+    for r in q.itertuples(index=False):
+        assert int(r.usable_from) == int(r.start_period) + int(r.qualification_periods), r

@@ -130,6 +130,7 @@ STATUSES = ("qualified", "candidate")
 OPERATIONS = ("set", "add", "multiply", "delete")
 BASELINE = "baseline"  # the batch's name for the unchanged input: no WhatIf scenario may take it
 SOLVERS = ("auto", "highs", "cbc")
+END_USES = ("civil", "military")  # Demand.end_use, and the Controls rows that apply only to one of them
 
 SITES = Sheet(
     "Sites",
@@ -230,6 +231,9 @@ DEMAND = Sheet(
         Column("shortage_cost_usd_per_kg", "number", lo=0, cap=MAX_USD_PER_KG, unit="USD/kg", doc="cost of each kg not delivered (blank: Settings)"),
         Column("min_cover_days", "days", default=0, unit="days", doc="a strategic stockpile: closing stock at the plant at least this many days of the next period's demand (contract v2; Stock)"),
         Column("period", "id", default="", doc=PERIOD_COLUMN_DOC),
+        Column("end_use", "enum", default="civil", choices=END_USES,
+               doc="civil or military: Controls rows with an end_use apply to every shipment of material that ends "
+               "up here"),
     ),
     key=("site_id", "product"),
     doc="What each plant needs.",
@@ -248,9 +252,17 @@ CONTROLS = Sheet(
         Column("content_rule", "yesno", default=False, doc="yes: goods made anywhere from this material also need this country's license across a border"),
         Column("note", "text", default="", doc="legal basis, free text"),
         Column("period", "id", default="", doc=PERIOD_COLUMN_DOC),
+        Column("destination", "id", default="",
+               doc="only shipments into this country (a code, or country:XX); blank or * = any destination"),
+        Column("exporter_company", "id", default="",
+               doc="only shipments sent by this company's sites (Sites.company): a general licence; blank = any"),
+        Column("end_use", "enum", default="", choices=END_USES,
+               doc="only material that ends up at a plant of this end use (Demand.end_use); blank = any"),
     ),
-    key=("country", "product"),
-    doc="Export-license regime, as data.",
+    key=("country", "product", "destination", "exporter_company", "end_use"),
+    doc="Export-license regime, as data. Where several rows match a shipment, the most specific governs: a named "
+    "exporter_company, then a destination country, then an end_use, then a named product; then the later row. "
+    "approval_probability 0 is a ban: nothing crosses on that route.",
     periodic=True,
 )
 
@@ -276,6 +288,8 @@ WHATIF = Sheet(
         Column("column", "text", doc="the column to change (blank for delete, and for a Settings key)"),
         Column("operation", "enum", True, choices=OPERATIONS, doc="set, add, multiply or delete (the row)"),
         Column("value", "any", doc="the value (for set, add, multiply)"),
+        Column("period", "id", default="", doc="contract v2: only this period's rows of the key (a set that "
+               "matches none there creates the row for that period); blank: every period"),
     ),
     key=("scenario", "sheet", "key", "column"),
     unique_key=False,

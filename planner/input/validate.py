@@ -15,6 +15,7 @@ import re
 import unicodedata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from planner.errors import InputError, Issue, column_letter
@@ -306,6 +307,9 @@ def _dup_check(frame: pd.DataFrame, spec: schema.Sheet, issues: list[Issue]) -> 
     if spec.name == "Lanes":
         _lane_repeats(frame, issues)
         return
+    if spec.name == "Controls":
+        _control_repeats(frame, issues)
+        return
     keys = list(spec.key)
     # a row for one period and a blank (every period) row of the same key are an override, not a repeat
     by = [*keys, "period"] if spec.periodic else keys
@@ -336,6 +340,74 @@ def _lane_repeats(frame: pd.DataFrame, issues: list[Issue]) -> None:
         earlier = " and ".join(f"Lanes!{col}{r}" for r in rows[:-1])
         issues.append(Issue("Lanes", rows[-1], _col(schema.LANES, "from_site"), "",
                             f"repeats {earlier}; the later row governs", "warning"))
+
+
+def _control_repeats(frame: pd.DataFrame, issues: list[Issue]) -> None:
+    """Repeated Controls rows (one country, product, destination, exporter company, end use and period, the
+    destination in any spelling: blank and ``*``, ``JP`` and ``country:jp``) tie on every rule of specificity:
+    the later row governs, with a warning naming both cells, as for Lanes. Run after ``_control_routes``, which
+    spells every destination one way."""
+    keys = ["country", "product", "destination", "exporter_company", "end_use", "period"]
+    keyed = frame[[*keys, "_row"]].astype(object).where(frame[[*keys, "_row"]].notna(), "")
+    dup = keyed[keyed.duplicated(keys, keep=False)]
+    col = _letter(schema.CONTROLS, "country")
+    for _, group in dup.groupby(keys, sort=False):
+        rows = sorted(int(r) for r in group["_row"])
+        earlier = " and ".join(f"Controls!{col}{r}" for r in rows[:-1])
+        issues.append(Issue("Controls", rows[-1], _col(schema.CONTROLS, "country"), "",
+                            f"repeats {earlier}; the later row governs", "warning"))
+
+
+def destination_country(value: str) -> tuple[str, str | None]:
+    """A Controls ``destination`` as one spelling: ``""`` (any destination: blank or ``*``) or a country code
+    (``JP``, ``country:jp``); and the problem, if it names no valid country."""
+    v = value.strip()
+    if v in ("", "*"):
+        return "", None
+    prefix, sep, rest = v.partition(":")
+    if sep:
+        if prefix.strip().lower() != "country":
+            return "", f'expected *, a country code or country:XX, got "{v}"'
+        v = rest.strip()
+    if not re.fullmatch(r"[A-Za-z]{2}", v):
+        return "", f'expected *, a 2-letter country code or country:XX, got "{value.strip()}"'
+    code = v.upper()
+    if not countries.is_valid(code):
+        hint = f' (did you mean "{countries.HINTS[code]}"?)' if code in countries.HINTS else ""
+        return "", f'"{v}" is not an ISO 3166-1 alpha-2 country code{hint}'
+    return code, None
+
+
+def _control_routes(t: dict[str, pd.DataFrame], issues: list[Issue]) -> None:
+    """Controls' route columns: a destination spelt one way (see ``destination_country``), an exporter company
+    that is a company in Sites, and a content rule only on rows for every route (a content-rule licence is
+    needed wherever the material goes, so it cannot be limited to a destination, exporter or end use)."""
+    ctrl = t["Controls"]
+    if ctrl.empty:
+        return
+    companies = sorted({c for c in t["Sites"]["company"] if isinstance(c, str)})
+    dest = []
+    for row, value in zip(ctrl["_row"], ctrl["destination"], strict=True):
+        if not isinstance(value, str):
+            dest.append(value)
+            continue
+        code, problem = destination_country(value)
+        if problem:
+            issues.append(Issue("Controls", int(row), _col(schema.CONTROLS, "destination"), "destination", problem))
+        dest.append(code)
+    ctrl["destination"] = pd.Series(dest, index=ctrl.index, dtype=object)
+    for row, value in zip(ctrl["_row"], ctrl["exporter_company"], strict=True):
+        if isinstance(value, str) and value and value not in companies:
+            issues.append(Issue("Controls", int(row), _col(schema.CONTROLS, "exporter_company"), "exporter_company",
+                                f'unknown company "{value}" (not a company in Sites){_did_you_mean(value, companies)}'))
+    route_cols = ("destination", "exporter_company", "end_use")
+    for row, content, *route_values in zip(ctrl["_row"], ctrl["content_rule"], *(ctrl[c] for c in route_cols),
+                                           strict=True):
+        route = [c for c, v in zip(route_cols, route_values, strict=True) if isinstance(v, str) and v]
+        if isinstance(content, (bool, np.bool_)) and content and route:
+            issues.append(Issue("Controls", int(row), _col(schema.CONTROLS, "content_rule"), "content_rule",
+                                f"a content rule holds for every route: leave {' and '.join(route)} blank on this "
+                                "row, or give the route's own parameters on a row without the content rule"))
 
 
 def _letter(spec: schema.Sheet, name: str) -> str:
@@ -521,6 +593,16 @@ def check_whatif(frame: pd.DataFrame, issues: list[Issue]) -> None:
             problem(r, "sheet", f'unknown sheet "{sheet.strip()}" (one of {", ".join(WHATIF_SHEETS)})'
                                 f"{_did_you_mean(sheet.strip(), list(WHATIF_SHEETS))}")
             continue
+        period = r.get("period")
+        if isinstance(period, str) and period.strip():  # contract v2: a change to one period's rows
+            if canonical == "Settings" or not schema.SHEET_BY_NAME[canonical].periodic:
+                problem(r, "period", f"{canonical} holds for the whole horizon (it has no period column); "
+                                     "leave period blank")
+                continue
+            if op == "delete" and canonical == "Sites":
+                problem(r, "period", "a site is one for the whole horizon: to take it out of one period, set its "
+                                     "Supply capacity_t to 0 in that period")
+                continue
         if canonical == "Settings":
             if key_name is None:
                 hint = _did_you_mean(key.strip(), list(schema.SETTING_BY_KEY))
@@ -544,6 +626,10 @@ def check_whatif(frame: pd.DataFrame, issues: list[Issue]) -> None:
             if col_name is None:
                 problem(r, "column", f'unknown column "{column.strip()}" in {canonical}'
                                      f"{_did_you_mean(column.strip(), list(sheet_spec.names))}")
+                continue
+            if col_name == "period":
+                problem(r, "column", "a row's period is not changed by a what-if: name the period in the WhatIf "
+                                     "row's own period column")
                 continue
             target = sheet_spec.column(col_name)
         where = f"{canonical}.{key_name}" if canonical == "Settings" else f"{canonical}.{col_name}"
@@ -746,6 +832,7 @@ def validate_book(book: RawBook, *, strict_numerics: bool = False) -> Inputs:
         for col in ("name", "company"):
             blank = sites[col].isna() | (sites[col].astype(str).str.strip() == "")
             sites[col] = sites[col].astype(object).where(~blank, sites["site_id"])
+        _control_routes(tables, issues)
         for spec in schema.SHEETS:
             if spec.unique_key and spec.name != "Settings":
                 _dup_check(tables[spec.name], spec, issues)

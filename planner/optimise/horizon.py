@@ -164,11 +164,18 @@ def build_horizon(inputs: Inputs, nets: list[Network] | None = None) -> HorizonM
     rows = pd.DataFrame({"key": row_keys})
     rows["kind"] = [key[0] for key in row_keys]
     cols.attrs["possible"] = sum(b.model.possible_columns() for b in blocks) + k
+    # for a what-if's second solve among the cheapest plans (planner.whatif.batch.closest_plan): each block's
+    # ship columns with their period, and the class tie-break as it stands in the stitched costs
+    infos = [b.model.ship_info.assign(col=b.model.ship_info["col"] + b.col0, period=b.period)
+             for b in blocks if b.model.ship_info is not None]
+    ties = [(b.model.tiebreak if b.model.tiebreak is not None else np.zeros(b.model.n_cols)) * b.discount
+            for b in blocks]
     lp = LinearModel(
         c=cat(cs, float), col_lo=cat(lo, float), col_hi=cat(hi, float), integer=cat(integer, bool),
         a_row=cat(ar, np.int64), a_col=cat(ac, np.int64), a_val=cat(av, float),
         row_lo=cat(rlo, float), row_hi=cat(rhi, float), cols=cols, rows=rows,
         net=blocks[0].model.net, inputs=inputs,
+        ship_info=pd.concat(infos, ignore_index=True) if infos else None, tiebreak=cat([*ties, np.zeros(k)], float),
     )
     return HorizonModel(lp, blocks, inputs, start, lead, fee, stock_cols)
 

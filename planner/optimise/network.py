@@ -91,6 +91,8 @@ class Network:
     thr_in: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     # class bit 1 + i marks material under content group i (one country's content rows with equal parameters)
     content_groups: list[License] = field(default_factory=list)
+    # the end-use labels (contract v2, licence rules by route): class bit per end use, {} when not needed
+    end_use_bits: dict[str, int] = field(default_factory=dict)
     # (site, product) whose output may be made or shipped "late" (bucket INF: after every limit), to count
     # towards a minimum volume or a country share (see _counted_surplus)
     late: set[tuple[str, str]] = field(default_factory=set)
@@ -228,34 +230,113 @@ def resolve_lanes(
 # --------------------------------------------------------------------------- controls
 
 
-def _control_tables(inputs: Inputs) -> tuple[dict, list[License]]:
-    """Listed and content-rule licences by (country, product), and the content groups.
+@dataclass(frozen=True)
+class _Rule:
+    """One Controls row as a licence rule: whom it applies to, its rank of specificity, its licence."""
+
+    country: str
+    product: str  # or "*"
+    destination: str  # an importing country, "" = any
+    exporter: str  # a company, "" = any
+    end_use: str  # "civil", "military", "" = any
+    row: int  # Excel row: the later row breaks ties
+    license: License
+    content_rule: bool = False
+
+    @property
+    def rank(self) -> tuple[int, int, int, int, int]:
+        """Specificity, compared left to right: exporter company, destination, end use, product, later row."""
+        return (bool(self.exporter), bool(self.destination), bool(self.end_use), self.product != "*", self.row)
+
+    @property
+    def any_route(self) -> bool:
+        return not (self.destination or self.exporter or self.end_use)
+
+
+class _Rules:
+    """The governing Controls row of a shipment (contract v2, licence rules by route)."""
+
+    def __init__(self, rules: list[_Rule]) -> None:
+        self.by_country: dict[str, list[_Rule]] = {}
+        for r in rules:
+            self.by_country.setdefault(r.country, []).append(r)
+        self.by_route = any(not r.any_route for r in rules)
+        self.destinations = any(r.destination for r in rules)
+        self.exporters = any(r.exporter for r in rules)
+        self.end_uses = any(r.end_use for r in rules)
+        self._cache: dict[tuple, _Rule | None] = {}
+
+    def governing(self, country: str, product: str, destination: str = "", exporter: str = "",
+                  end_use: str = "", any_route: bool = False) -> _Rule | None:
+        """The most specific row of ``country`` that applies (``any_route``: among rows for every route only)."""
+        key = (country, product, destination, exporter, end_use, any_route)
+        if key not in self._cache:
+            fits = [r for r in self.by_country.get(country, []) if r.product in (product, "*")
+                    and (r.any_route if any_route else (r.destination in ("", destination)
+                                                         and r.exporter in ("", exporter)
+                                                         and r.end_use in ("", end_use)))]
+            self._cache[key] = max(fits, key=lambda r: r.rank) if fits else None
+        return self._cache[key]
+
+
+def _control_tables(inputs: Inputs) -> tuple[_Rules, dict, list[License]]:
+    """The licence rules, content-rule licences by (country, product), and the content groups.
 
     A content group is one controlling country's content-rule rows with identical parameters: the
     class bit that marks material carrying that country's content rule stands for the group, not the
     country, so that a licence event takes the parameters of the controlled material actually in
-    the shipment (clarification 2 of the contract) without one bit per controlled product.
+    the shipment (clarification 2 of the contract) without one bit per controlled product. Content-rule
+    rows are rows for every route (validation refuses a content rule limited to a route).
     """
-    ctrl: dict[tuple[str, str], License] = {}
+    rules: list[_Rule] = []
     content: dict[tuple[str, str], License] = {}
     default_denial = float(inputs.settings["denial_cost_usd_per_kg"])  # type: ignore[arg-type]
-    for r in inputs.controls.itertuples(index=False):
+    ctrl = inputs.controls
+    cols = [ctrl[c] if c in ctrl else pd.Series([""] * len(ctrl), index=ctrl.index, dtype=object)
+            for c in ("destination", "exporter_company", "end_use")]
+    for r, dest, exporter, end_use, row in zip(ctrl.itertuples(index=False), *cols, ctrl["_row"], strict=True):
         denial = default_denial if r.denial_cost_usd_per_kg is None or pd.isna(r.denial_cost_usd_per_kg) else float(
             r.denial_cost_usd_per_kg
         )
         lic = License(r.country, float(r.approval_probability), int(r.approval_days), denial, "listed")
-        ctrl[(r.country, r.product)] = lic
-        if r.content_rule:
-            content[(r.country, r.product)] = License(
-                r.country, lic.approval_probability, lic.approval_days, denial, "content"
-            )
+        rules.append(_Rule(r.country, r.product, _text(dest), _text(exporter), _text(end_use), int(row), lic,
+                           bool(r.content_rule)))
+    table = _Rules(rules)
+    for rule in rules:
+        # per (country, product or *): the governing row for every route decides whether material made there
+        # carries that country's content rule, and with which parameters
+        g = table.governing(rule.country, rule.product, any_route=True) if rule.any_route else None
+        if g is not None and g.content_rule:
+            lic = g.license
+            content[(g.country, g.product)] = License(g.country, lic.approval_probability, lic.approval_days,
+                                                      lic.denial_cost_usd_per_kg, "content")
     groups = sorted(set(content.values()),
                     key=lambda g: (g.country, g.approval_probability, g.approval_days, g.denial_cost_usd_per_kg))
-    return {"listed": ctrl, "content": content}, groups
+    return table, content, groups
 
 
-def _governing(table: dict, country: str, product: str) -> License | None:
-    return table.get((country, product)) or table.get((country, "*"))
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def end_use_bits(inputs: Inputs, n_groups: int, rules_by_end_use: bool) -> dict[str, int]:
+    """The class bits that label material by the end use of the plant it will serve, or {} when one label would
+    do: no Controls row names an end use, or every plant with demand has the same end use. The bits follow the
+    content groups' (bit 0 exposed, bits 1..n_groups content); a class carries exactly one of them."""
+    if not rules_by_end_use:
+        return {}
+    demand = inputs.demand[inputs.demand["quantity_t"] > 0]
+    uses = set(demand["end_use"]) if "end_use" in demand else set()
+    if len(uses) < 2:
+        return {}
+    return {"civil": 1 << (1 + n_groups), "military": 1 << (2 + n_groups)}
+
+
+def single_end_use(inputs: Inputs) -> str:
+    """The end use of every shipment when material needs no end-use label (see ``end_use_bits``)."""
+    demand = inputs.demand[inputs.demand["quantity_t"] > 0]
+    uses = sorted(set(demand["end_use"])) if "end_use" in demand else []
+    return uses[0] if len(uses) == 1 else "civil"
 
 
 def build_network(inputs: Inputs, latest_departures: bool = True) -> Network:
@@ -562,14 +643,18 @@ class _Departures:
 
 def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], codes: _SiteCodes) -> dict[str, _Departures]:
     """Classes made (``out_classes``), carried on lanes (``lane_events``) and buffered; per product, its departures."""
-    tables, groups = _control_tables(inputs)
+    rules, content, groups = _control_tables(inputs)
     net.content_groups = groups
     net.content_countries = sorted({g.country for g in groups})
     bit = {g: 1 << (i + 1) for i, g in enumerate(groups)}
     of_country: dict[str, list[tuple[int, License]]] = {}
     for g in groups:
         of_country.setdefault(g.country, []).append((bit[g], g))
-    listed, content = tables["listed"], tables["content"]
+    # end use: a label carried by material from where it is made to the plant it serves (see end_use_bits)
+    eu_bits = end_use_bits(inputs, len(groups), rules.end_uses)
+    net.end_use_bits = eu_bits
+    eu_mask = sum(eu_bits.values())
+    only_use = single_end_use(inputs)
 
     def content_license(c: str, cls: int) -> License | None:
         """Country c's content-rule licence for material of class ``cls``: the strictest parameters among
@@ -587,17 +672,22 @@ def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], codes
 
     for s, q in net.active:
         c = country[s]
-        key = (c, q) if (c, q) in listed else (c, "*")
-        # the governing row for (country, product) decides whether its material carries content, and which
+        # the governing row for every route of (country, product) decides whether its material carries
+        # content, and which
+        g = rules.governing(c, q, any_route=True)
+        key = (c, g.product) if g is not None else None
         net.origin[(s, q)] = bit[content[key]] if key in content else 0
 
-    def events(sender_country: str | None, p: str, cls: int) -> list[License]:
-        """Licence events of class ``cls`` material of ``p`` crossing a border out of ``sender_country``
-        (None: a lane within one country)."""
-        if sender_country is None:
+    def events(route: tuple[str, str, str] | None, p: str, cls: int) -> list[License]:
+        """Licence events of class ``cls`` material of ``p`` crossing a border on ``route``: the sender's country
+        and company and the receiver's country (None: a lane within one country)."""
+        if route is None:
             return []
+        sender_country, exporter, destination = route
+        use = ("military" if cls & eu_bits["military"] else "civil") if eu_bits else only_use
         out = []
-        own = _governing(listed, sender_country, p)
+        rule = rules.governing(sender_country, p, destination, exporter, use)
+        own = rule.license if rule is not None else None
         if own is not None:
             out.append(License(own.country, own.approval_probability, own.approval_days,
                                own.denial_cost_usd_per_kg, "listed"))
@@ -608,12 +698,27 @@ def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], codes
                     out.append(lic)
         return out
 
-    # the events of a lane depend only on its product, the sender's country if it crosses a border, and the class
+    # the events of a lane depend only on its product, its route if it crosses a border (the sender's country;
+    # the sender's company and the receiver's country where some Controls row names one), and the class
     lanes = net.lanes
-    sender_country = pd.Series(country).reindex(lanes["from_site"]).to_numpy(dtype=object)
-    groups, group_country = pd.factorize(sender_country)
-    group = np.where(lanes["cross_border"].to_numpy(dtype=bool), groups + 1, 0).astype(np.int64)
+    company = net.sites["company"].to_dict()
+    route_of = list(zip(
+        pd.Series(country).reindex(lanes["from_site"]).tolist(),
+        pd.Series(company).reindex(lanes["from_site"]).tolist() if rules.exporters else [""] * len(lanes),
+        pd.Series(country).reindex(lanes["to_site"]).tolist() if rules.destinations else [""] * len(lanes),
+        strict=True))
+    routes: dict[tuple[str, str, str], int] = {}
+    route_code = np.fromiter((routes.setdefault(r, len(routes)) for r in route_of), dtype=np.int64,
+                             count=len(route_of))
+    group_route = list(routes)
+    group = np.where(lanes["cross_border"].to_numpy(dtype=bool), route_code + 1, 0).astype(np.int64)
     transit = lanes["transit_days"].astype(int).to_numpy(dtype=np.int64)
+    # per product: the end-use bit a plant receiving it demands (0: not a plant of that product)
+    plant_bit: dict[str, np.ndarray] = {}
+    if eu_bits:
+        for site, prod, use in zip(net.demand["site_id"], net.demand["product"], net.demand["end_use"], strict=True):
+            arr = plant_bit.setdefault(prod, np.zeros(len(codes), dtype=np.int64))
+            arr[codes.of[site]] = eu_bits[use]
 
     active_of = _by_product(net.active)
     arrivals: dict[tuple[str, str], set[int]] = {}
@@ -629,6 +734,10 @@ def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], codes
                     arr = arrivals.get((s, inp), set())
                     combos = {a | b for a in combos for b in arr}
                 classes = combos
+                if eu_bits and not net.recipe[key]:  # raw material: made for either end use
+                    classes = {c | b for c in classes for b in eu_bits.values()}
+                elif eu_bits:  # a batch serves one end use: its inputs all carry that label
+                    classes = {c for c in classes if (c & eu_mask) in eu_bits.values()}
             net.out_classes[key] = sorted(classes)
         # arrivals of product p, now that every sender's classes are known
         idx = codes.lanes_of.get(p)
@@ -640,8 +749,16 @@ def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], codes
         kind = group[lane] * SPAN + cls
         kinds = distinct(kind)
         which = np.searchsorted(kinds, kind)
-        ev = [events(group_country[g - 1] if g else None, p, int(k)) for g, k in zip(kinds // SPAN, kinds % SPAN,
-                                                                                    strict=True)]
+        ev = [events(group_route[g - 1] if g else None, p, int(k)) for g, k in zip(kinds // SPAN, kinds % SPAN,
+                                                                                  strict=True)]
+        # a ban (approval probability 0) lets nothing cross: no departure; a plant receives only material
+        # labelled with its own end use
+        keep = ~np.array([any(e.approval_probability <= 0.0 for e in x) for x in ev], dtype=bool)[which]
+        if p in plant_bit:
+            need = plant_bit[p][codes.dst[lane]]
+            keep &= (need == 0) | ((cls & eu_mask) == need)
+        if not keep.all():
+            lane, cls, which = lane[keep], cls[keep], which[keep]
         days = np.array([sum(e.approval_days for e in x) for x in ev], dtype=np.int64)[which]
         loss = np.array([1000.0 * sum((1.0 - e.approval_probability) * e.denial_cost_usd_per_kg for e in x)
                          for x in ev], dtype=float)[which]

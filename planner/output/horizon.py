@@ -1,13 +1,19 @@
-"""The workbook of a plan over periods: a horizon summary and a roadmap first, then every one-year sheet
-with a ``period`` column.
+"""The workbook of a plan over periods: findings, a horizon summary, a roadmap and charts by year first,
+then every one-year sheet with a ``period`` column.
 
 The one-year sheets are built by ``recommendation_tables`` for each period's plan and put together row
-by row, so a period's rows read exactly as a one-year plan's do, whatever those sheets hold.
+by row, so a period's rows read exactly as a one-year plan's do, whatever those sheets hold. The one-year
+Charts sheet is anchored to one period's rows, so the horizon has its own: the same figures by year.
 """
 
 from __future__ import annotations
 
-from planner.output.write import Column, Table
+import textwrap
+
+import pandas as pd
+
+from planner.output.write import Chart, Column, Table
+from planner.results import tiers
 from planner.results.report import Plan
 
 USD = '#,##0;-#,##0;"-"'
@@ -70,6 +76,8 @@ def horizon_tables(plan: Plan) -> list[Table]:
             if table.name in _NOT_STACKED:
                 continue
             rows = [[t, *row] for row in table.rows]
+            if table.name == "Findings":  # a period's own findings, when built: the horizon's come first
+                table.name = "Findings by period"
             if table.name not in stacked:
                 stacked[table.name] = Table(table.name, [Column("period", 10), *table.columns], rows,
                                             title=table.title, freeze=table.freeze)
@@ -90,4 +98,196 @@ def horizon_tables(plan: Plan) -> list[Table]:
     info = Table("Run info", [Column("key", 22), Column("value", 80)],
                  [[k, v if isinstance(v, (int, float, str)) or v is None else str(v)]
                   for k, v in plan.run_info.items()])
-    return [summary, roadmap, *([stock_table] if stock_table is not None else []), *(stacked[n] for n in order), info]
+    return [horizon_findings_table(plan), summary, roadmap, horizon_charts(plan),
+            *([stock_table] if stock_table is not None else []), *(stacked[n] for n in order), info]
+
+
+# --------------------------------------------------------------------------- findings over the horizon
+
+BINDS = 0.999  # a site whose output reaches this share of its capacity in a period is what is scarce there
+NAMED = 4  # at most this many sites or plants named in one sentence: a finding is read, not scanned
+
+
+def _m(v: float) -> str:
+    """Money as a manager reads it: M USD with one decimal, whole USD below a million."""
+    return f"{v / 1e6:,.1f} M USD" if abs(v) >= 1e6 else f"{v:,.0f} USD"
+
+
+def _names(plan: Plan) -> dict[str, str]:
+    from planner.output.sheets import site_names  # noqa: PLC0415
+
+    return site_names(plan)
+
+
+def _listed(items: list[str], more: int) -> str:
+    text = ", ".join(items)
+    return f"{text} and {more} more" if more > 0 else text
+
+
+def horizon_findings(plan: Plan) -> list[str]:
+    """The horizon in plain sentences, each from the plan's figures: what it costs and when, what is scarce in
+    each period, how exposed each period is, and what to qualify when (the roadmap)."""
+    assert plan.periods is not None
+    names = _names(plan)
+    s, parts = plan.summary, plan.cost_breakdown
+    ids = [t for t, _ in plan.periods]
+    span = ids[0] if len(ids) == 1 else f"{ids[0]}-{ids[-1]}"
+    rate = float(s.get("discount_rate", 0.0))
+    cash = sum(v for k, v in parts.items() if k not in ("shortage", "license_risk"))
+    undiscounted = sum(float(p.summary["total_cost_usd"]) for _, p in plan.periods)
+    basis = f"discounted at {100 * rate:g} % a period; {_m(undiscounted)} undiscounted" if rate else \
+        "undiscounted"
+    out = [f"Over {span} ({len(ids)} period{'s' * (len(ids) != 1)}) the plan costs {_m(s['total_cost_usd'])} "
+           f"({basis}): cash {_m(cash)}, expected license loss {_m(parts.get('license_risk', 0.0))}, shortage "
+           f"penalty {_m(parts.get('shortage', 0.0))}."]
+    if len(ids) > 1:
+        cost = {t: float(p.summary["total_cost_usd"]) for t, p in plan.periods}
+        dear, cheap = max(ids, key=cost.__getitem__), min(ids, key=cost.__getitem__)
+        out.append(f"Cost by period: {', '.join(f'{t} {_m(cost[t])}' for t in ids)}; the dearest is {dear}, the "
+                   f"cheapest {cheap}.")
+    out += _scarce(plan, names)
+    exposed = []
+    for t, p in plan.periods:
+        d = float(p.summary["demand_t"])
+        exposed.append(f"{t} {100 * float(p.summary['exposed_t']) / d:.0f} %" if d > 0 else f"{t} -")
+    out.append("License-exposed share of demand by period: " + ", ".join(exposed) + ".")
+    china = _china_by_period(plan)
+    if china:
+        out.append("Made in China, magnets and metal/alloy behind the deliveries: " + ", ".join(
+            f"{t} {_pct(m)} and {_pct(a)}" for t, (m, a) in china.items()) + " (proportional tracing, as on the "
+            "Made where sheet).")
+    out += _qualification_findings(plan)
+    return out
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.0f} %"
+
+
+def _scarce(plan: Plan, names: dict[str, str]) -> list[str]:
+    """Per period: the demand that goes short, else the capacities that bind (output at capacity)."""
+    out = []
+    for t, p in plan.periods or []:
+        pl = p.plants
+        short = pl[pl["shortage_t"] > 1e-6].sort_values("shortage_t", ascending=False, kind="mergesort") \
+            if len(pl) else pl
+        pr = p.production
+        full = pr[(pr["made_t"] > 1e-6) & (pr["capacity_t"] > 0) & (pr["utilisation"] >= BINDS)] if len(pr) else pr
+        full = full.sort_values(["capacity_value_usd_per_kg", "made_t"], ascending=False, kind="mergesort",
+                                na_position="last")
+        caps = [f"{names.get(r.site_id, r.site_id)} {r.product}" for r in full.head(NAMED).itertuples(index=False)]
+        at_cap = f"at capacity: {_listed(caps, len(full) - NAMED)}" if caps else "no capacity at its limit"
+        if len(short):
+            who = [f"{names.get(r.site_id, r.site_id)} {r.product} {r.shortage_t:,.1f} t"
+                   for r in short.head(NAMED).itertuples(index=False)]
+            out.append(f"{t}: {float(short['shortage_t'].sum()):,.1f} t short ({_listed(who, len(short) - NAMED)}); "
+                       f"{at_cap}.")
+        else:
+            out.append(f"{t}: all demand met; {at_cap}.")
+    return out
+
+
+def _china_by_period(plan: Plan) -> dict[str, tuple[float | None, float | None]]:
+    out = {}
+    for t, p in plan.periods or []:
+        if not len(p.sourcing):
+            return {}  # planned without the sourcing trace (a batch's plans)
+        share = tiers.country_share(tiers.by_country(p.sourcing))
+        out[t] = (share.get("magnet"), share.get("metal"))
+    # a chain without magnet or metal makers (a plant buying a raw material) has no such shares to show
+    return out if any(v is not None for pair in out.values() for v in pair) else {}
+
+
+def _qualification_findings(plan: Plan) -> list[str]:
+    road = plan.roadmap
+    starts = road[road["action"] == "start qualification"] if road is not None and len(road) else None
+    if starts is None or not len(starts):
+        return ["No candidate is worth qualifying within the horizon."]
+    return [str(n)[:1].upper() + str(n)[1:] + "." for n in starts["note"]]
+
+
+def horizon_findings_table(plan: Plan) -> Table:
+    from planner.output.sheets import FINDING_WIDTH, status_text  # noqa: PLC0415
+
+    lines: list[list[object]] = []
+    for i, line in enumerate(horizon_findings(plan), start=1):
+        wrapped = textwrap.wrap(f"{i}. {line}", FINDING_WIDTH, subsequent_indent="    ") or [""]
+        lines.extend([w] for w in wrapped)
+    return Table(
+        "Findings", [Column("Findings", 12, fit=False)], lines,
+        title=["Findings over the horizon", f"Status: {status_text(plan)}. Totals on the Horizon sheet, what to do "
+               "when on the Roadmap, each period's figures on every sheet's period column."],
+        freeze=False)
+
+
+# --------------------------------------------------------------------------- charts by year
+
+
+def horizon_charts(plan: Plan) -> Table:
+    """Native Excel charts by period: cost by part, supply mix by supplier country (China in its red),
+    China's share at each stage, and the exposed and short shares of demand."""
+    from planner.output.sheets import CHINA_RED, MILLIONS, country_colors  # noqa: PLC0415
+
+    assert plan.periods is not None
+    ids = [t for t, _ in plan.periods]
+    keys = [k for k in plan.cost_breakdown if any(abs(p.cost_breakdown.get(k, 0.0)) > 0.005 for _, p in plan.periods)]
+    cost = Table(
+        "Charts", [Column("period", 10), *[Column(k.replace("_", " "), 14, USD) for k in keys]],
+        [[t, *[float(p.cost_breakdown.get(k, 0.0)) for k in keys]] for t, p in plan.periods],
+        title=["Cost by period and part (USD, undiscounted)"], freeze=False,
+        charts=[Chart("bar", "Cost by period and part (USD, undiscounted)", x=0, ys=list(range(1, len(keys) + 1)),
+                      anchor="E1", stacked=True, y_format=MILLIONS)] if keys else None)
+    sections = []
+    # supply mix: tonnes delivered to the plants, by the country of the site that ships them
+    f = plan.flows
+    plants = set(plan.plants["site_id"]) if len(plan.plants) else set()
+    into = f[f["to_site"].isin(plants)] if len(f) else f
+    if len(into):
+        pivot = into.pivot_table(index="period", columns="from_country", values="tonnes", aggfunc="sum",
+                                 fill_value=0.0).reindex(ids, fill_value=0.0)
+        countries = sorted(pivot.columns, key=lambda c: (c != "CN", c))
+        colors = country_colors(countries)
+        sections.append(Table(
+            "mix by year", [Column("period", 10), *[Column(c, 10, T) for c in countries]],
+            [[t, *[float(pivot.at[t, c]) for c in countries]] for t in ids],
+            title=["Supply mix by period: tonnes delivered to the plants, by the supplier's country"],
+            charts=[Chart("bar", "Supply mix by period and supplier country (t)", x=0,
+                          ys=list(range(1, len(countries) + 1)), anchor="E", stacked=True,
+                          colors={i + 1: colors[c] for i, c in enumerate(countries)})]))
+    china = _china_by_period(plan)
+    if china:
+        reds = {1: CHINA_RED, 2: "FF9896"}
+        sections.append(Table(
+            "china by year", [Column("period", 10), Column("China: magnet", 12, PCT),
+                              Column("China: metal/alloy", 12, PCT)],
+            [[t, m, a] for t, (m, a) in china.items()],
+            title=["Made in China by period, at the magnet and metal/alloy stages (" + tiers.METHOD + ")"],
+            charts=[Chart("bar", "Made in China by period (share of the stage's tonnes)", x=0, ys=[1, 2],
+                          anchor="E", y_format="0%", colors=reds)]))
+    rows = []
+    for t, p in plan.periods:
+        d = float(p.summary["demand_t"])
+        rows.append([t, float(p.summary["exposed_t"]) / d if d > 0 else 0.0,
+                     float(p.summary["shortage_t"]) / d if d > 0 else 0.0])
+    sections.append(Table(
+        "exposure by year", [Column("period", 10), Column("exposed share of demand", 12, PCT),
+                             Column("short share of demand", 12, PCT)], rows,
+        title=["License-exposed and short shares of demand, by period"],
+        charts=[Chart("bar", "Exposed and short shares of demand by period", x=0, ys=[1, 2], anchor="E",
+                      y_format="0%", colors={1: CHINA_RED, 2: "7F7F7F"})]))
+    cost.sections = sections
+    return cost
+
+
+def period_frame(plan: Plan) -> pd.DataFrame:
+    """Each period's headline figures (undiscounted), one row per period: for comparisons over periods."""
+    assert plan.periods is not None
+    rows = []
+    for t, p in plan.periods:
+        s = p.summary
+        d = float(s["demand_t"])
+        rows.append({"period": t, "total_cost_usd": float(s["total_cost_usd"]), "shortage_t": float(s["shortage_t"]),
+                     "exposed_t": float(s["exposed_t"]), "exposed_share_of_demand": float(s["exposed_t"]) / d
+                     if d > 0 else 0.0, "delivered_t": float(s["delivered_t"])})
+    return pd.DataFrame(rows, columns=["period", "total_cost_usd", "shortage_t", "exposed_t",
+                                       "exposed_share_of_demand", "delivered_t"])

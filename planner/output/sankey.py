@@ -840,3 +840,29 @@ def _metal_card(plan) -> list[tuple[str, str]]:  # noqa: ANN001
         return []
     share = tiers.country_share(tiers.by_country(sourcing))["metal"]
     return [] if share is None else [("Made in China: metal/alloy", _pct(share))]
+
+
+def period_plan(plan, period: str | None = None) -> tuple[object, str]:  # noqa: ANN001 - planner.results.report.Plan
+    """The plan a Sankey draws, and its period ("" for a one-year plan).
+
+    A plan over periods is drawn one period at a time: the horizon's flows summed over the years would be a
+    chain that never exists. Without ``period``, the first period: the chain to buy now, the one the
+    decisions of this year commit to (later periods rest on capacity that may not arrive).
+
+    Raises
+    ------
+    UsageError
+        ``period`` is not one of the plan's periods, or the plan is for one year.
+    """
+    from planner.errors import UsageError  # noqa: PLC0415
+
+    if plan.periods is None:
+        if period is not None:
+            raise UsageError(f"--period {period}: this plan is for one year; leave out --period")
+        return plan, ""
+    by = dict(plan.periods)
+    if period is None:
+        period = plan.periods[0][0]
+    if period not in by:
+        raise UsageError(f"--period {period}: not a period of this plan (its periods: {', '.join(by)})")
+    return by[period], period

@@ -588,9 +588,13 @@ def unique_sheet_names(names: list[str], reserved: set[str]) -> dict[str, str]:
     return out
 
 
-def batch_tables(outcomes, comp: pd.DataFrame, changes: pd.DataFrame, detail: bool = False) -> list[Table]:  # noqa: ANN001
-    """The comparison workbook; ``comp`` and ``changes`` are planner.whatif.batch's comparison and flow_changes."""
-    fixed = ["Comparison", "Flow changes", "Scenarios"]
+def batch_tables(outcomes, comp: pd.DataFrame, changes: pd.DataFrame, detail: bool = False,  # noqa: ANN001
+                 periods: pd.DataFrame | None = None) -> list[Table]:
+    """The comparison workbook; ``comp`` and ``changes`` are planner.whatif.batch's comparison and flow_changes,
+    ``periods`` its period_comparison (plans over periods: a Periods sheet, and a period column where rows
+    differ by period)."""
+    horizon = periods is not None and len(periods) > 0
+    fixed = ["Comparison", "Flow changes", "Scenarios", *(["Periods"] if horizon else [])]
     names = unique_sheet_names([o.scenario for o in outcomes], set(fixed)) if detail else {}
     from planner.output.write import Chart  # noqa: PLC0415
 
@@ -626,23 +630,44 @@ def batch_tables(outcomes, comp: pd.DataFrame, changes: pd.DataFrame, detail: bo
     ]
     tables = [
         Table("Comparison", comp_cols, _frame_rows(comp, [c.header for c in comp_cols]),
-              title=["What-if comparison", "Baseline first; costs per year; changes against the baseline. Among "
+              title=["What-if comparison", ("Baseline first; costs over the horizon, discounted, and tonnes summed "
+                     "over its periods (each period's figures on the Periods sheet)" if horizon else
+                     "Baseline first; costs per year") + "; changes against the baseline. Among "
                      "equally cheap plans each scenario's is the one closest to the baseline's flows, so every "
                      "change shown is caused by the scenario."], charts=charts),
         Table("Flow changes",
-              [Column("scenario", 28), Column("from", 20), Column("to", 20), Column("product", 14),
+              [Column("scenario", 28), *([Column("period", 10)] if "period" in changes else []), Column("from", 20),
+               Column("to", 20), Column("product", 14),
                Column("baseline_t", 12, T), Column("scenario_t", 12, T), Column("change_t", 12, T)],
-              _frame_rows(changes, ["scenario", "from_site", "to_site", "product", "baseline_t",
-                                                    "scenario_t", "change_t"])),
+              _frame_rows(changes, ["scenario", *(["period"] if "period" in changes else []), "from_site", "to_site",
+                                    "product", "baseline_t", "scenario_t", "change_t"])),
         Table("Scenarios",
               [Column("scenario", 28), Column("sheet_name", 32, note="this scenario's sheet, with --detail"),
                Column("sheet", 12), Column("key", 30), Column("column", 22), Column("operation", 10),
-               Column("value", 14)],
+               Column("value", 14), *([Column("period", 10, note="blank: every period")] if horizon else [])],
               [[o.scenario, names.get(o.scenario, ""), c.sheet, c.key, c.column, c.operation,
-                c.value if isinstance(c.value, (int, float, str)) else str(c.value)]
+                c.value if isinstance(c.value, (int, float, str)) else str(c.value),
+                *([c.period] if horizon else [])]
                for o in outcomes for c in (o.changes or ())] or
-              [[o.scenario, names.get(o.scenario, ""), "", "", "", "", ""] for o in outcomes[:1]]),
+              [[o.scenario, names.get(o.scenario, ""), "", "", "", "", "", *([""] if horizon else [])]
+               for o in outcomes[:1]]),
     ]
+    if horizon:
+        tables.append(Table(
+            "Periods",
+            [Column("scenario", 28), Column("period", 10),
+             Column("total_cost_usd", 14, M_USD, "the period's cost, undiscounted"),
+             Column("delta_cost_usd", 14, M_USD, "against the baseline's same period"),
+             Column("cash_usd", 14, M_USD), Column("delta_cash_usd", 14, M_USD),
+             Column("shortage_t", 12, T), Column("delta_shortage_t", 12, "+#,##0.0;-#,##0.0"),
+             Column("exposed_share_of_demand", 10, PCT), Column("delta_exposed_share_of_demand", 10, "+0.0%;-0.0%"),
+             Column("suppliers_in", 30, note="sites shipping in this period here but not in the baseline's"),
+             Column("suppliers_out", 30, note="sites shipping in the baseline's period but not here")],
+            _frame_rows(periods, ["scenario", "period", "total_cost_usd", "delta_cost_usd", "cash_usd",
+                                  "delta_cash_usd", "shortage_t", "delta_shortage_t", "exposed_share_of_demand",
+                                  "delta_exposed_share_of_demand", "suppliers_in", "suppliers_out"]),
+            title=["Each scenario period by period", "Undiscounted figures of each period, and their change "
+                   "against the baseline's same period: when a scenario's effect comes."]))
     if detail:
         for o in outcomes:
             if o.plan is None:

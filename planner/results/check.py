@@ -148,11 +148,30 @@ def check_plan(inputs: Inputs, plan, qualification_usd: float | None = None,  # 
     ships = plan.shipments
     default_denial = float(st["denial_cost_usd_per_kg"])
 
-    def control(c: str, p: str, rows: pd.DataFrame) -> pd.Series | None:
-        m = rows[(rows["country"] == c) & (rows["product"] == p)]
+    ctrl = inputs.controls
+    for c in ("destination", "exporter_company", "end_use"):
+        if c not in ctrl:
+            ctrl = ctrl.assign(**{c: ""})
+    ctrl = ctrl.assign(**{c: ctrl[c].fillna("").astype(str) for c in ("destination", "exporter_company", "end_use")})
+    everywhere = (ctrl["destination"] == "") & (ctrl["exporter_company"] == "") & (ctrl["end_use"] == "")
+
+    def control(c: str, p: str, to_country: str | None = None, exporter: str = "", use: str = "") -> pd.Series | None:
+        """The governing Controls row: among the rows of country ``c`` that apply (product ``p`` or ``*``;
+        destination blank or ``to_country``; exporter company blank or ``exporter``; end use blank or ``use``),
+        the one with a named exporter company, then a destination, then an end use, then a named product, then
+        the later row. ``to_country`` None: among the rows for every route only (content-rule membership)."""
+        m = ctrl[(ctrl["country"] == c) & ctrl["product"].isin([p, "*"])]
+        if to_country is None:
+            m = m[everywhere[m.index]]
+        else:
+            m = m[m["destination"].isin(["", to_country]) & m["exporter_company"].isin(["", exporter])
+                  & m["end_use"].isin(["", use])]
         if m.empty:
-            m = rows[(rows["country"] == c) & (rows["product"] == "*")]
-        return None if m.empty else m.iloc[0]
+            return None
+        rank = pd.DataFrame({"e": m["exporter_company"] != "", "d": m["destination"] != "", "u": m["end_use"] != "",
+                             "p": m["product"] != "*", "r": m["_row"]})
+        best = rank.sort_values(["e", "d", "u", "p", "r"], kind="mergesort").index[-1]
+        return m.loc[best]
 
     def denial(row: pd.Series) -> float:
         v = row["denial_cost_usd_per_kg"]
@@ -165,13 +184,28 @@ def check_plan(inputs: Inputs, plan, qualification_usd: float | None = None,  # 
     def params(row: pd.Series) -> tuple[str, float, int, float]:
         return (row["country"], float(row["approval_probability"]), int(row["approval_days"]), denial(row))
 
-    content_rows = inputs.controls[inputs.controls["content_rule"].astype(bool)]
+    content_rows = ctrl[ctrl["content_rule"].astype(bool)]
     groups = sorted({params(r) for _, r in content_rows.iterrows()})
     bit = {g: 1 << (i + 1) for i, g in enumerate(groups)}
     content_countries = sorted({g[0] for g in groups})
+    # End use: with rows naming an end use and plants of both end uses, the classes carry one more flag each,
+    # civil then military after the content flags, and every batch and shipment exactly one of them: the end
+    # use of the plant its material ends up at. Otherwise every shipment has the one end use of the plants.
+    uses = sorted(set(inputs.demand.loc[inputs.demand["quantity_t"] > 0, "end_use"])) \
+        if "end_use" in inputs.demand else []
+    use_flag = {"civil": 1 << (1 + len(groups)), "military": 1 << (2 + len(groups))} \
+        if (ctrl["end_use"] != "").any() and len(uses) == 2 else {}
+    use_mask = sum(use_flag.values())
+    one_use = uses[0] if len(uses) == 1 else "civil"
+
+    def end_use(cls: int) -> str | None:
+        if not use_flag:
+            return one_use
+        found = [u for u, b in use_flag.items() if cls & b]
+        return found[0] if len(found) == 1 else None
 
     def origin_flag(s: str, q: str) -> int:
-        row = control(country[s], q, inputs.controls)
+        row = control(country[s], q)
         return bit[params(row)] if row is not None and bool(row["content_rule"]) else 0
 
     def events(frm: str, to: str, p: str, cls: int) -> list[tuple[float, int, float]]:
@@ -179,7 +213,7 @@ def check_plan(inputs: Inputs, plan, qualification_usd: float | None = None,  # 
         if country[frm] == country[to]:
             return []
         out = []
-        own = control(country[frm], p, inputs.controls)
+        own = control(country[frm], p, country[to], company[frm], end_use(cls) or "")
         if own is not None:
             out.append((float(own["approval_probability"]), int(own["approval_days"]), denial(own)))
         for c in content_countries:
@@ -203,7 +237,11 @@ def check_plan(inputs: Inputs, plan, qualification_usd: float | None = None,  # 
             fail(f"shipment {key} goes from a site to itself on a group lane (only a row naming the site twice may)")
         if (r.from_site, r.product) not in supply.index:
             fail(f"{r.from_site} ships {r.product} but has no Supply row for it")
+        if use_flag and end_use(int(r.cls)) is None:
+            fail(f"shipment {key} of class {int(r.cls)} is not labelled with exactly one end use")
         ev = events(r.from_site, r.to_site, r.product, int(r.cls))
+        if any(e[0] <= 0 for e in ev):
+            fail(f"shipment {key} crosses a banned route (a Controls row with approval_probability 0 governs it)")
         arr_cls = int(r.cls) | 1 if ev else int(r.cls)
         days = sum(e[1] for e in ev)
         loss = r.tonnes * 1000.0 * sum((1 - e[0]) * e[2] for e in ev)
@@ -246,6 +284,8 @@ def check_plan(inputs: Inputs, plan, qualification_usd: float | None = None,  # 
             fail(f"{s} {q}: raw material bounded by day {bk}, below its processing time {proc[s]}")
         if (s, q) in recipe and not recipe[(s, q)] and cls & 1:
             fail(f"{s} {q}: raw material marked exposed before any shipment")
+        if use_flag and end_use(int(cls)) is None:
+            fail(f"{s} {q}: batch of class {cls} is not labelled with exactly one end use")
     for (s, c), mains in joint.items():
         cb = [((cls, bk), v) for (ss, qq, cls, bk), v in bat.items() if ss == s and qq == c and v > ABS_TOL]
         if not cb:
@@ -313,6 +353,12 @@ def check_plan(inputs: Inputs, plan, qualification_usd: float | None = None,  # 
             fail(f"{r.site_id} gets {delivered:.6f} t of {r.product}, more than its demand {qty:g} t")
         if not allow and short > ABS_TOL + REL_TOL * qty:
             fail(f"{r.site_id} is {short:.6f} t short of {r.product} but shortage is not allowed")
+        if use_flag and len(g):
+            want = getattr(r, "end_use", "civil")
+            wrong = g[(g["arr_cls"] & use_mask) != use_flag[want]]
+            if len(wrong):
+                fail(f"{r.site_id} {r.product}: {float(wrong['tonnes'].sum()):.6f} t delivered to a {want} plant "
+                     f"are not labelled {want}: licensed for another end use")
         cap = r.max_exposed_share
         cap = float(st["max_exposed_share"]) if cap is None or pd.isna(cap) else float(cap)
         if exposed > cap * qty + ABS_TOL + REL_TOL * qty:

@@ -5,6 +5,10 @@ validated tables and solved on its own, in worker processes when ``jobs > 1``
 (each solve is single-threaded, so processes are how a batch uses the cores).
 A scenario that fails (a change that matches nothing, an invalid result, an
 infeasible plan) is reported with its reason; the others still run.
+
+On an input over periods (contract v2) each scenario is a plan over the whole horizon: the comparison
+compares the horizon's totals (discounted costs, tonnes summed over the periods), ``period_comparison``
+each period's figures, and lanes are compared period by period.
 """
 
 from __future__ import annotations
@@ -52,12 +56,16 @@ class Outcome:
 EQUAL_COST = 1e-11
 
 
-def lane_flows(p: Plan) -> dict[tuple[str, str, str], float]:
+def lane_keys(frame: pd.DataFrame) -> list[str]:
+    """The columns that name a lane's flow: its ends and product, and its period in a plan over periods."""
+    return [*(["period"] if "period" in frame else []), "from_site", "to_site", "product"]
+
+
+def lane_flows(p: Plan) -> dict[tuple[str, ...], float]:
     f = p.flows
     if not len(f):
         return {}
-    return {(a, b, c): float(t) for a, b, c, t in zip(f["from_site"], f["to_site"], f["product"], f["tonnes"],
-                                                       strict=True)}
+    return {tuple(k): float(t) for *k, t in zip(*(f[c] for c in lane_keys(f)), f["tonnes"], strict=True)}
 
 
 TIE_WEIGHT = 10.0
@@ -117,7 +125,7 @@ def closest_plan(model: LinearModel, result: SolveResult, reference: dict[tuple[
     if y is None:
         nz = np.flatnonzero(model.c).astype(np.int32)
         h.addRow(-highspy.kHighsInf, cost + EQUAL_COST * abs(cost) + 1e-6, len(nz), nz, model.c[nz])
-    groups = si.groupby(["from_site", "to_site", "product"], sort=True)["col"]
+    groups = si.groupby(lane_keys(si), sort=True)["col"]
     keys = list(groups.groups)
     m = len(keys)
     h.addVars(m, np.zeros(m), np.full(m, highspy.kHighsInf))
@@ -165,8 +173,11 @@ def run_one(inputs: Inputs, scenario: Scenario, options: SolveOptions, warm: War
         changed = apply_scenario(inputs, scenario) if scenario.changes else inputs
         cap = float(changed.supply["capacity_t"].sum())
         solver = _ClosestSolver(warm, options, reference if scenario.changes else None)
-        result = plan(changed, options, solver=solver, detail=False)
-        made = tiers.by_country(tiers.sourcing_of(result, solver.model.net if solver.model is not None else None))
+        # over periods, each period's plan carries its own sourcing trace (the stitched model has no one network
+        # to trace with afterwards); China's share is then over every period's tonnes
+        over = changed.periods is not None
+        result = plan(changed, options, solver=solver, detail=over)
+        made = tiers.by_country(tiers.sourcing_of(result, None if over or solver.model is None else solver.model.net))
         return Outcome(scenario.name, scenario.changes, result.status, result, capacity_t=cap, made_where=made,
                        closest_s=solver.closest_s)
     except ScenarioError as exc:
@@ -301,7 +312,7 @@ def _flows(p: Plan) -> pd.Series:
     f = p.flows
     if not len(f):
         return pd.Series(dtype=float)
-    return f.set_index(["from_site", "to_site", "product"])["tonnes"]
+    return f.set_index(lane_keys(f))["tonnes"]
 
 
 def cost_split(p: Plan) -> dict[str, float]:
@@ -315,10 +326,11 @@ def _m(v: float) -> str:
     return f"{v / 1e6:+,.1f} M"
 
 
-def change_sentence(delta: float, split: dict[str, float], delta_short_t: float) -> str:
-    """'Saves 114.5 M USD a year: cash +3.2 M, shortage penalty -117.7 M (-107.5 t short), license risk +0.0 M'."""
+def change_sentence(delta: float, split: dict[str, float], delta_short_t: float, per: str = "a year") -> str:
+    """'Saves 114.5 M USD a year: cash +3.2 M, shortage penalty -117.7 M (-107.5 t short), license risk +0.0 M'.
+    ``per``: what the cost is for ("over 2026-2030, discounted" for a plan over periods)."""
     verb = "Saves" if delta < 0 else "Costs"
-    return (f"{verb} {abs(delta) / 1e6:,.1f} M USD a year{'' if delta < 0 else ' more'}: cash {_m(split['cash'])}, "
+    return (f"{verb} {abs(delta) / 1e6:,.1f} M USD {per}{'' if delta < 0 else ' more'}: cash {_m(split['cash'])}, "
             f"shortage penalty {_m(split['shortage'])} ({delta_short_t:+,.1f} t short), expected license loss "
             f"{_m(split['license_risk'])}")
 
@@ -412,7 +424,8 @@ def comparison(outcomes: list[Outcome]) -> pd.DataFrame:
                 if abs(delta) <= 1e-7 * max(abs(float(s["total_cost_usd"])), 1.0):
                     row["reading"] = no_effect_reason(o.changes, bp)
                 else:
-                    row["reading"] = change_sentence(delta, split, float(row["delta_shortage_t"])) + "."  # type: ignore[arg-type]
+                    row["reading"] = change_sentence(delta, split, float(row["delta_shortage_t"]),  # type: ignore[arg-type]
+                                                     horizon_words(p)) + _periods_moved(p, bp)
         row["changes"] = "; ".join(c.describe() for c in o.changes)
         row["message"] = o.message if not o.findings else o.message + ": " + " | ".join(o.findings)
         rows.append(row)
@@ -445,8 +458,71 @@ def flow_changes(outcomes: list[Outcome], top: int = 15) -> pd.DataFrame:
         both["change_t"] = both["scenario_t"] - both["baseline_t"]
         both = both[both["change_t"].abs() > 1e-6]
         both = both.reindex(both["change_t"].abs().sort_values(ascending=False, kind="mergesort").index).head(top)
-        for (f, t, p), r in both.iterrows():
-            rows.append({"scenario": o.scenario, "from_site": f, "to_site": t, "product": p,
+        names = lane_keys(bp.flows)
+        for key, r in both.iterrows():
+            rows.append({"scenario": o.scenario, **dict(zip(names, key, strict=True)),
                          "baseline_t": r["baseline_t"], "scenario_t": r["scenario_t"], "change_t": r["change_t"]})
-    return pd.DataFrame(rows, columns=["scenario", "from_site", "to_site", "product", "baseline_t", "scenario_t",
-                                       "change_t"])
+    # a plan over periods compares each period's lanes: a change of timing is a change
+    cols = ["scenario", *(["period"] if bp.periods is not None else []), "from_site", "to_site", "product",
+            "baseline_t", "scenario_t", "change_t"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+# --------------------------------------------------------------------------- over periods (contract v2)
+
+
+def horizon_words(p: Plan) -> str:
+    """What a plan's total cost is for, in words: a year, or the horizon (discounted when it is)."""
+    if p.periods is None:
+        return "a year"
+    ids = [t for t, _ in p.periods]
+    span = ids[0] if len(ids) == 1 else f"{ids[0]}-{ids[-1]}"
+    return f"over {span}" + (", discounted," if p.summary.get("discount_rate") else "")
+
+
+def _periods_moved(p: Plan, base: Plan) -> str:
+    """For a plan over periods: the periods whose own cost changes, largest first (undiscounted)."""
+    if p.periods is None or base.periods is None:
+        return "."
+    before = {t: float(q.summary["total_cost_usd"]) for t, q in base.periods}
+    moved = [(t, float(q.summary["total_cost_usd"]) - before.get(t, 0.0)) for t, q in p.periods]
+    moved = [m for m in moved if abs(m[1]) > 0.5]
+    if not moved:
+        return "."
+    moved.sort(key=lambda m: -abs(m[1]))
+    return "; by period: " + ", ".join(f"{t} {_m(d)}" for t, d in moved) + "."
+
+
+def period_comparison(outcomes: list[Outcome]) -> pd.DataFrame:
+    """For plans over periods: one row per scenario and period, its figures (undiscounted) and their change
+    against the baseline's same period. Empty for one-year plans."""
+    cols = ["scenario", "period", "total_cost_usd", "delta_cost_usd", "cash_usd", "delta_cash_usd", "shortage_t",
+            "delta_shortage_t", "exposed_share_of_demand", "delta_exposed_share_of_demand", "suppliers_in",
+            "suppliers_out"]
+    bp = outcomes[0].plan
+    if bp is None or bp.periods is None:
+        return pd.DataFrame(columns=cols)
+
+    def figures(q: Plan) -> dict[str, object]:
+        d = float(q.summary["demand_t"])
+        return {"total_cost_usd": float(q.summary["total_cost_usd"]), "cash_usd": cost_split(q)["cash"],
+                "shortage_t": float(q.summary["shortage_t"]),
+                "exposed_share_of_demand": float(q.summary["exposed_t"]) / d if d > 0 else 0.0}
+
+    base = {t: q for t, q in bp.periods}
+    rows = []
+    for o in outcomes:
+        if o.plan is None or o.plan.periods is None:
+            continue
+        for t, q in o.plan.periods:
+            row: dict[str, object] = {"scenario": o.scenario, "period": t, **figures(q)}
+            b = base.get(t)
+            if b is not None:
+                fb = figures(b)
+                for k in ("total_cost_usd", "cash_usd", "shortage_t", "exposed_share_of_demand"):
+                    row[f"delta_{k.replace('total_', '')}"] = float(row[k]) - float(fb[k])  # type: ignore[arg-type]
+                if o is not outcomes[0]:
+                    row["suppliers_in"] = ", ".join(sorted(_suppliers(q) - _suppliers(b)))
+                    row["suppliers_out"] = ", ".join(sorted(_suppliers(b) - _suppliers(q)))
+            rows.append(row)
+    return pd.DataFrame(rows).reindex(columns=cols)

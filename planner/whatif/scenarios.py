@@ -10,6 +10,15 @@ value in that part), a column and an operation:
 * ``add`` / ``multiply``: change a number in every matching row;
 * ``delete``: remove every matching row.
 
+On an input over periods (contract v2) a row may name a ``period``: the change applies to that period's
+rows of the key only. Validated inputs hold one row per key and period (a blank-period row is already
+copied into every period it holds in), so "only that period's rows" needs no copying here: the key's row
+for that period is the blank row's copy when no row names the period, and changing it changes that period
+alone. A ``set`` that matches no row in the period creates one for it (fill in its other columns with more
+``set`` rows of the same period); a ``delete`` removes the key in that period only. A blank period changes
+every period's rows. So "the refinery arrives in 2028 instead of 2027" is one row (its 2027 capacity set to
+0), or one row per year of a ramp that moves with it.
+
 A change that matches nothing (other than a ``set`` that creates), names an
 unknown sheet or column, or leaves the input invalid makes the scenario fail
 with a message; the batch reports it and goes on with the others.
@@ -41,11 +50,13 @@ class Change:
     operation: str
     value: object
     row: int = 0  # WhatIf row, for messages
+    period: str = ""  # contract v2: only this period's rows (blank: every period)
 
     def describe(self) -> str:
+        when = f" in {self.period}" if self.period else ""
         if self.operation == "delete":
-            return f"delete {self.sheet} {self.key}"
-        return f"{self.operation} {self.sheet} {self.key} {self.column} {self.value}"
+            return f"delete {self.sheet} {self.key}{when}"
+        return f"{self.operation} {self.sheet} {self.key} {self.column} {self.value}{when}"
 
 
 @dataclass(frozen=True)
@@ -69,8 +80,10 @@ def parse_whatif(whatif: pd.DataFrame | None) -> list[Scenario]:
     frame = whatif.sort_values("_row", kind="mergesort")
     order: list[str] = []
     changes: dict[str, list[Change]] = {}
-    cols = ["scenario", "sheet", "key", "column", "operation", "value", "_row"]
-    for scenario, sheet, key, column, operation, value, row in zip(*(frame[c] for c in cols), strict=True):
+    if "period" not in frame:  # a WhatIf table from before contract v2
+        frame = frame.assign(period="")
+    cols = ["scenario", "sheet", "key", "column", "operation", "value", "_row", "period"]
+    for scenario, sheet, key, column, operation, value, row, period in zip(*(frame[c] for c in cols), strict=True):
         name = str(scenario).strip()
         if name not in changes:
             order.append(name)
@@ -82,8 +95,9 @@ def parse_whatif(whatif: pd.DataFrame | None) -> list[Scenario]:
             value = None  # a blank cell: pandas' NaN must not reach a workbook or a sum
         if operation == "delete":
             value = None  # ignored; never a number beside a deleted row
+        period = str(period).strip() if isinstance(period, str) else ""
         changes[name].append(Change(canonical or sheet, key_name or key, col_name or column, operation, value,
-                                    int(row)))
+                                    int(row), period))
     return [Scenario(n, tuple(changes[n])) for n in order]
 
 
@@ -91,7 +105,7 @@ def _key_parts(sheet: str) -> tuple[str, ...]:
     return schema.SHEET_BY_NAME[sheet].key
 
 
-def _matches(frame: pd.DataFrame, sheet: str, key: str) -> pd.Series:
+def _matches(frame: pd.DataFrame, sheet: str, key: str, period: str = "") -> pd.Series:
     cols = _key_parts(sheet)
     parts = _padded(sheet, key)
     if len(parts) != len(cols):
@@ -101,6 +115,8 @@ def _matches(frame: pd.DataFrame, sheet: str, key: str) -> pd.Series:
         if part == "*":
             continue
         mask &= frame[col].fillna("").astype(str) == part
+    if period:  # validated v2 tables name the period on every row (blank rows are copied into each period)
+        mask &= frame["period"].fillna("").astype(str) == period
     return mask
 
 
@@ -141,9 +157,12 @@ def apply_scenario(inputs: Inputs, scenario: Scenario) -> Inputs:
     """
     tables = {name: getattr(inputs, attr).drop(columns="_row").copy() for name, attr in ATTR.items()}
     tables["Settings"] = _settings_frame(inputs.settings)
+    if inputs.periods is not None:  # the horizon goes with its rows (each row already names its period)
+        tables["Periods"] = inputs.periods.copy()
     for ch in scenario.changes:
         where = f"WhatIf row {ch.row}" if ch.row else "WhatIf"
         try:
+            _check_period(inputs, ch)
             _apply(tables, ch)
         except ScenarioError as exc:
             raise ScenarioError(f"{where} ({ch.describe()}): {exc}") from None
@@ -153,6 +172,21 @@ def apply_scenario(inputs: Inputs, scenario: Scenario) -> Inputs:
     except InputError as exc:
         detail = "; ".join(str(i) for i in exc.issues[:5])
         raise ScenarioError(f"the changed input is invalid: {detail}") from None
+
+
+def _check_period(inputs: Inputs, ch: Change) -> None:
+    """A change naming a period: the input must have it, and the sheet must hold rows per period."""
+    if not ch.period:
+        return
+    if inputs.periods is None:
+        raise ScenarioError(f"period {ch.period}: the input plans one year (it has no Periods sheet); leave the "
+                            "WhatIf period blank")
+    if ch.period not in inputs.period_ids:
+        raise ScenarioError(f"unknown period {ch.period!r} (the input's periods: {', '.join(inputs.period_ids)})")
+    if ch.sheet not in schema.SHEET_BY_NAME or not schema.SHEET_BY_NAME[ch.sheet].periodic:
+        raise ScenarioError(f"{ch.sheet} holds for the whole horizon; leave the WhatIf period blank")
+    if ch.sheet == "Sites" and ch.operation == "delete":
+        raise ScenarioError("a site is one for the whole horizon: set its Supply capacity_t to 0 in that period")
 
 
 def _apply(tables: dict[str, pd.DataFrame], ch: Change) -> None:
@@ -170,18 +204,21 @@ def _apply(tables: dict[str, pd.DataFrame], ch: Change) -> None:
         column = ch.column
         if ch.operation != "delete" and column not in schema.SHEET_BY_NAME[ch.sheet].names:
             raise ScenarioError(f"unknown column {column!r} in {ch.sheet}")
-    mask = _matches(frame, ch.sheet, ch.key)
+    if column == "period":
+        raise ScenarioError("a row's period is not changed by a what-if: name it in the WhatIf period column")
+    mask = _matches(frame, ch.sheet, ch.key, ch.period)
+    where = f" in {ch.period}" if ch.period else ""
     if ch.operation == "delete":
         if not mask.any():
-            raise ScenarioError(f"no {ch.sheet} row matches {ch.key!r}")
+            raise ScenarioError(f"no {ch.sheet} row matches {ch.key!r}{where}")
         tables[ch.sheet] = frame[~mask].reset_index(drop=True)
         return
     if ch.operation == "set":
         if not mask.any():
             if "*" in ch.key:
-                raise ScenarioError(f"no {ch.sheet} row matches {ch.key!r}")
-            tables[ch.sheet] = frame = _new_row(frame, ch.sheet, ch.key)
-            mask = _matches(frame, ch.sheet, ch.key)
+                raise ScenarioError(f"no {ch.sheet} row matches {ch.key!r}{where}")
+            tables[ch.sheet] = frame = _new_row(frame, ch.sheet, ch.key, ch.period)
+            mask = _matches(frame, ch.sheet, ch.key, ch.period)
         if ch.sheet == "Settings":
             frame.loc[mask, "value"] = ch.value
         else:
@@ -189,7 +226,7 @@ def _apply(tables: dict[str, pd.DataFrame], ch: Change) -> None:
             frame.loc[mask, column] = _typed(ch.sheet, column, ch.value)
         return
     if not mask.any():
-        raise ScenarioError(f"no {ch.sheet} row matches {ch.key!r}")
+        raise ScenarioError(f"no {ch.sheet} row matches {ch.key!r}{where}")
     number, problem = coerce(_cell(ch.value), _OPERAND)
     if problem:
         raise ScenarioError(f"{ch.operation} needs a number: {problem}")
@@ -217,9 +254,11 @@ def _padded(sheet: str, key: str) -> list[str]:
     return parts
 
 
-def _new_row(frame: pd.DataFrame, sheet: str, key: str) -> pd.DataFrame:
+def _new_row(frame: pd.DataFrame, sheet: str, key: str, period: str = "") -> pd.DataFrame:
     cols = _key_parts(sheet)
     parts = _padded(sheet, key)
     row = {c: None for c in frame.columns}
     row.update(dict(zip(cols, parts, strict=True)))
+    if period:
+        row["period"] = period
     return pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
