@@ -147,7 +147,12 @@ def plan_horizon(inputs: Inputs, options: SolveOptions, solver=None, detail: boo
     t3 = time.perf_counter()
     out.run_info = run_info(inputs, options, hm.lp, result, Timings(t1 - t0, t2 - t1, t3 - t2))
     out.run_info["periods"] = ", ".join(hm.periods)
-    net_warnings = [f"{b.period}: {w}" for b in hm.blocks for w in b.model.net.warnings]
+    # one line per warning, with the periods it holds in (most hold in every period: said once)
+    seen: dict[str, list[str]] = {}
+    for b in hm.blocks:
+        for w in b.model.net.warnings:
+            seen.setdefault(w, []).append(b.period)
+    net_warnings = [w if len(ts) == len(hm.blocks) else f"{', '.join(ts)}: {w}" for w, ts in seen.items()]
     out.warnings = [str(w) for w in inputs.warnings] + net_warnings + out.warnings
     if result.status == FEASIBLE:
         gap = "unknown" if result.gap is None else f"{100 * result.gap:.2f} %"
