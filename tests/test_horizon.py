@@ -359,3 +359,67 @@ def test_the_workbook_and_roadmap_show_the_stock(tmp_path):
     assert {"Horizon", "Roadmap", "Stock"} <= set(wb.sheetnames)
     rows = [r for r in wb["Stock"].iter_rows(values_only=True) if r[0] in ("y1", "y2")]
     assert rows == [("y1", "P", "X", "yes", None, 0, 10), ("y2", "P", "X", "yes", None, 10, 0)]
+
+
+# --------------------------------------------------------------------------- contracts in force
+
+def _contract_case(contracts: list[dict], dear_country: str = "JP", controls: tuple = ()) -> object:
+    tables = {
+        "Sites": frame([{"site_id": "CHEAP", "country": "AU", "stage": "mine"},
+                        {"site_id": "DEAR", "country": dear_country, "stage": "mine"},
+                        {"site_id": "P", "country": "DE", "stage": "plant"}], SITE_COLS),
+        "Supply": frame([{"site_id": "CHEAP", "product": "X", "capacity_t": 100, "unit_cost_usd_per_kg": 2},
+                         {"site_id": "DEAR", "product": "X", "capacity_t": 100, "unit_cost_usd_per_kg": 10}],
+                        ["site_id", "product", "capacity_t", "unit_cost_usd_per_kg"]),
+        "Lanes": frame([{"from_site": "*", "to_site": "P"}], ["from_site", "to_site"]),
+        "Demand": frame([{"site_id": "P", "product": "X", "quantity_t": 50}], ["site_id", "product", "quantity_t"]),
+        "Contracts": frame(contracts, ["site_id", "product", "plant", "min_t", "max_t", "first_period",
+                                       "last_period", "take_or_pay"]),
+        "Periods": frame([{"period": "y1"}, {"period": "y2"}], ["period"]),
+    }
+    if controls:
+        tables["Controls"] = frame(list(controls), ["country", "product", "approval_probability",
+                                                    "denial_cost_usd_per_kg"])
+    return tables_to_inputs(tables)
+
+
+def test_a_contracts_minimum_binds_even_when_a_cheaper_source_exists(solver):
+    # P needs 50 t a year; CHEAP sells at 2 USD/kg, DEAR at 10. A contract with DEAR: at least 20 t to P in y1.
+    #   y1: 20 t DEAR (200,000) + 30 t CHEAP (60,000);  y2: 50 t CHEAP (100,000);  total 360,000
+    inp = _contract_case([{"site_id": "DEAR", "product": "X", "plant": "P", "min_t": 20, "last_period": "y1"}])
+    p = solve_checked(inp, solver)
+    assert p.summary["total_cost_usd"] == pytest.approx(360_000)
+    assert shipped(p, "y1", "DEAR") == pytest.approx(20) and shipped(p, "y2", "DEAR") == 0
+    assert "after its contract (Contracts row 2) ends in y1, DEAR's X goes from 20.0 t to 0.0 t in y2" in \
+        " | ".join(p.roadmap["note"])
+
+
+def test_take_or_pay_is_paid_for_what_is_not_taken(solver):
+    # DEAR is Chinese, with a licence at approval 0.5 and 200 USD/kg denial cost: 100 USD/kg of expected loss.
+    # Take-or-pay 20 t in each year at DEAR's 10 USD/kg: taking them costs 20 x (10 + 100) x 1,000 = 2,200,000,
+    # paying for them untaken 200,000. So each year: 200,000 paid + 50 t CHEAP (100,000); total 600,000.
+    inp = _contract_case([{"site_id": "DEAR", "product": "X", "min_t": 20, "take_or_pay": "yes"}], "CN",
+                         ({"country": "CN", "product": "X", "approval_probability": 0.5,
+                           "denial_cost_usd_per_kg": 200},))
+    p = solve_checked(inp, solver)
+    assert p.summary["total_cost_usd"] == pytest.approx(600_000)
+    assert [p.periods[k][1].cost_breakdown["take_or_pay"] for k in (0, 1)] == pytest.approx([200_000, 200_000])
+    assert "pay for 20.0 t of X from DEAR not taken in y1 (take-or-pay: 20.0 t contracted, 0.0 t bought)" in \
+        " | ".join(p.roadmap["note"])
+
+
+def test_a_contracts_maximum_caps_what_is_bought(solver):
+    # A contract caps CHEAP at 30 t a year to P: 30 t CHEAP (60,000) + 20 t DEAR (200,000) a year: 520,000
+    inp = _contract_case([{"site_id": "CHEAP", "product": "X", "plant": "P", "max_t": 30}])
+    p = solve_checked(inp, solver)
+    assert p.summary["total_cost_usd"] == pytest.approx(520_000)
+    assert "buy the contract's maximum of X from CHEAP to P in y1: 30.0 t" in " | ".join(p.roadmap["note"])
+
+
+def test_contract_errors_are_located():
+    with pytest.raises(InputError) as e:
+        _contract_case([{"site_id": "NOPE", "product": "X", "min_t": 5, "max_t": 1, "first_period": "y9"}])
+    text = "\n".join(str(i) for i in e.value.issues)
+    assert 'Contracts!A2 (site_id): "NOPE" has no Supply row for "X"' in text
+    assert 'Contracts!F2 (first_period): unknown period "y9"' in text
+    assert "Contracts!D2 (min_t): min_t 5 is above max_t 1" in text

@@ -35,6 +35,7 @@ class Inputs:
     # periodic tables' ``period`` column is blank
     periods: pd.DataFrame | None = None
     stock: pd.DataFrame | None = None  # Stock rows (contract v2), or None
+    contracts: pd.DataFrame | None = None  # Contracts rows (contract v2), or None
 
     @property
     def period_ids(self) -> list[str]:
@@ -57,7 +58,7 @@ class Inputs:
             supply = supply.assign(capacity_t=supply["capacity_t"] * scale)
             demand = demand.assign(quantity_t=demand["quantity_t"] * scale)
         return replace(self, sites=sites, supply=supply, lanes=pick(self.lanes), demand=demand,
-                       controls=pick(self.controls), periods=None, stock=None)
+                       controls=pick(self.controls), periods=None, stock=None, contracts=None)
 
     def with_settings(self, **changes: object) -> Inputs:
         """A copy with some settings changed (used by tests and the command line)."""

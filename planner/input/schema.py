@@ -311,6 +311,23 @@ STOCK = Sheet(
     "what went into it and the lead time it arrived with; drawing it needs no new license.",
 )
 
+CONTRACTS = Sheet(
+    "Contracts",
+    False,
+    (
+        Column("site_id", "id", True, doc="the supplier under contract"),
+        Column("product", "id", True, doc="the product it supplies"),
+        Column("plant", "id", default="", doc="the plant it supplies (blank: what it ships to any site)"),
+        Column("min_t", "number", default=0.0, unit="t/period", lo=0, cap=MAX_TONNES, doc="tonnes the buyer takes (or, take-or-pay, pays for) in each period of the contract"),
+        Column("max_t", "number", unit="t/period", lo=0, cap=MAX_TONNES, doc="most tonnes bought in a period under it (blank: no limit)"),
+        Column("first_period", "id", default="", doc="first period in force (blank: the first)"),
+        Column("last_period", "id", default="", doc="last period in force (blank: the last)"),
+        Column("take_or_pay", "yesno", default=False, doc="yes: the minimum is paid at the supplier's unit cost even if less is taken; no: the minimum must be taken"),
+    ),
+    key=("site_id", "product", "plant", "first_period"),
+    doc="What the buyer already buys (contract v2): bounds on what a supplier ships in each period of a contract.",
+)
+
 PERIODS = Sheet(
     "Periods",
     False,
@@ -324,7 +341,7 @@ PERIODS = Sheet(
 )
 
 SHEETS: tuple[Sheet, ...] = (SITES, SUPPLY, RECIPES, COPRODUCTS, LANES, DEMAND, CONTROLS, SETTINGS, WHATIF, PERIODS,
-                              STOCK)
+                              STOCK, CONTRACTS)
 SHEET_BY_NAME = {s.name: s for s in SHEETS}
 
 

@@ -711,6 +711,9 @@ def _periods(tables: dict[str, pd.DataFrame], issues: list[Issue]) -> pd.DataFra
     named = [(spec, r) for spec in schema.SHEETS if spec.periodic for _, r in tables[spec.name].iterrows()
              if isinstance(r["period"], str) and r["period"]]
     if pt.empty:
+        for _, r in tables["Contracts"].iterrows():
+            issues.append(Issue("Contracts", int(r["_row"]), 0, "site_id",
+                                "contracts run over periods: they need a Periods sheet (one row for a single year)"))
         for _, r in tables["Stock"].iterrows():
             issues.append(Issue("Stock", int(r["_row"]), 0, "site_id",
                                 "stock is carried between periods: it needs a Periods sheet"))
@@ -737,6 +740,23 @@ def _periods(tables: dict[str, pd.DataFrame], issues: list[Issue]) -> pd.DataFra
                                     f'differs between the period rows of "{site}" '
                                     f'({", ".join(f"Sites!A{r}" for r in rows)}); a qualification is decided once '
                                     "for the horizon: give it on one row with a blank period"))
+    made = set(zip(tables["Supply"]["site_id"], tables["Supply"]["product"], strict=True))
+    plants = set(tables["Sites"].loc[tables["Sites"]["stage"] == "plant", "site_id"])
+    for _, r in tables["Contracts"].iterrows():
+        at = int(r["_row"])
+        if (r["site_id"], r["product"]) not in made:
+            issues.append(Issue("Contracts", at, 0, "site_id",
+                                f'"{r["site_id"]}" has no Supply row for "{r["product"]}"'))
+        if isinstance(r["plant"], str) and r["plant"] and r["plant"] not in plants:
+            issues.append(Issue("Contracts", at, 2, "plant", f'"{r["plant"]}" is not a plant in Sites'))
+        for col in ("first_period", "last_period"):
+            if isinstance(r[col], str) and r[col] and r[col] not in ids:
+                issues.append(Issue("Contracts", at, _col(schema.CONTRACTS, col), col,
+                                    f'unknown period "{r[col]}" (not in sheet Periods){_did_you_mean(r[col], ids)}'))
+        hi = r["max_t"]
+        if hi is not None and not pd.isna(hi) and r["min_t"] is not None and float(r["min_t"]) > float(hi):
+            issues.append(Issue("Contracts", at, _col(schema.CONTRACTS, "min_t"), "min_t",
+                                f"min_t {float(r['min_t']):g} is above max_t {float(hi):g}"))
     demanded = set(zip(tables["Demand"]["site_id"], tables["Demand"]["product"], strict=True))
     for _, r in tables["Stock"].iterrows():
         if (r["site_id"], r["product"]) not in demanded:
@@ -871,6 +891,7 @@ def validate_book(book: RawBook, *, strict_numerics: bool = False) -> Inputs:
         source_sha256=_sha256(book.path) if book.kind in ("xlsx", "csv") else "",
         periods=periods,
         stock=tables["Stock"] if len(tables["Stock"]) else None,
+        contracts=tables["Contracts"] if len(tables["Contracts"]) else None,
     )
 
 

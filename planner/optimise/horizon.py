@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from planner.errors import InputError, Issue
 from planner.input.data import Inputs
 from planner.optimise.model import LinearModel, build_model
 from planner.optimise.network import EXPOSED, INF, Network
@@ -50,6 +51,8 @@ class HorizonModel:
     qualification_cost: dict[str, float] = field(default_factory=dict)
     # (period, plant, product, class, lead-time bound) -> the closing-stock column
     stock: dict[tuple[str, str, str, int, int], int] = field(default_factory=dict)
+    # (Contracts row index, period) -> the take-or-pay column: tonnes paid for and not taken
+    take_or_pay: dict[tuple[int, str], int] = field(default_factory=dict)
 
     @property
     def periods(self) -> list[str]:
@@ -133,6 +136,11 @@ def build_horizon(inputs: Inputs, nets: list[Network] | None = None) -> HorizonM
     link_keys += stock_keys
     link_cost += stock_cost
     extra_rows += stock_rows
+    contract_cols: dict[tuple[int, str], int] = {}
+    n_col, c_cost, c_keys, c_rows = _contracts(inputs, blocks, n_col, contract_cols)
+    link_keys += c_keys
+    link_cost += c_cost
+    extra_rows += c_rows
     for entry in extra_rows:
         if entry[0] == "__add__":  # terms for a block's existing row
             _, row, terms_ = entry
@@ -177,7 +185,7 @@ def build_horizon(inputs: Inputs, nets: list[Network] | None = None) -> HorizonM
         net=blocks[0].model.net, inputs=inputs,
         ship_info=pd.concat(infos, ignore_index=True) if infos else None, tiebreak=cat([*ties, np.zeros(k)], float),
     )
-    return HorizonModel(lp, blocks, inputs, start, lead, fee, stock_cols)
+    return HorizonModel(lp, blocks, inputs, start, lead, fee, stock_cols, contract_cols)
 
 
 def _stock_terms(inputs: Inputs) -> dict[tuple[str, str], dict[str, float]]:
@@ -286,4 +294,61 @@ def _stock(inputs: Inputs, blocks: list[Block], stocked: frozenset, n_col: int, 
                 need = cover[k] * qty[nxt] / days[periods[nxt]]
                 ok = [col[(k, key)] for key in pairs if key[1] <= limit[nxt]]
                 rows.append((("stock_cover", t, plant, product), need, np.inf, ok, [1.0] * len(ok)))
+    return n_col, cost, keys, rows
+
+
+def contract_periods(inputs: Inputs, row: pd.Series) -> list[str]:
+    """The periods a Contracts row is in force: from first_period (blank: the first) to last_period."""
+    periods = inputs.period_ids
+    first = periods.index(row["first_period"]) if row["first_period"] else 0
+    last = periods.index(row["last_period"]) if row["last_period"] else len(periods) - 1
+    return periods[first:last + 1]
+
+
+def contract_columns(block: Block, row: pd.Series) -> list[int]:
+    """A period's ship columns (stitched) that a Contracts row counts: from its site, of its product, to its
+    plant (blank: to any site)."""
+    si = block.model.ship_info
+    if si is None or not len(si):
+        return []
+    m = (si["from_site"] == row["site_id"]) & (si["product"] == row["product"])
+    if row["plant"]:
+        m &= si["to_site"] == row["plant"]
+    return (block.col0 + si.loc[m, "col"].to_numpy(dtype=np.int64)).tolist()
+
+
+def _contracts(inputs: Inputs, blocks: list[Block], n_col: int, tp_cols: dict) -> tuple[int, list, list, list]:
+    """Contracts in force: per period, what the supplier ships under it is within [min_t, max_t]; under
+    take-or-pay, the minimum is paid (at the supplier's unit cost that period) even if less is taken."""
+    cost: list[float] = []
+    keys: list[tuple] = []
+    rows: list[tuple] = []
+    if inputs.contracts is None:
+        return n_col, cost, keys, rows
+    by = {b.period: b for b in blocks}
+    for i, r in inputs.contracts.reset_index(drop=True).iterrows():
+        lo = float(r["min_t"] or 0.0)
+        hi = np.inf if r["max_t"] is None or pd.isna(r["max_t"]) else float(r["max_t"])
+        for t in contract_periods(inputs, r):
+            b = by[t]
+            cols = contract_columns(b, r)
+            if r["take_or_pay"]:
+                sup = b.model.net.supply
+                key = (r["site_id"], r["product"])
+                price = float(sup.at[key, "unit_cost_usd_per_kg"]) if key in sup.index else 0.0
+                tp_cols[(i, t)] = n_col
+                keys.append(("take_or_pay", t, i))
+                cost.append(1000.0 * price * b.discount)
+                rows.append((("contract_min", t, i), lo, np.inf, [*cols, n_col], [1.0] * (len(cols) + 1)))
+                n_col += 1
+                if hi < np.inf:
+                    rows.append((("contract_max", t, i), -np.inf, hi, cols, [1.0] * len(cols)))
+            else:
+                if lo > 0 and not cols:
+                    raise InputError(f"a contract's minimum cannot be taken in {t}", [Issue(
+                        "Contracts", int(r["_row"]), 0, "site_id",
+                        f"{r['site_id']} cannot ship {r['product']} to {r['plant'] or 'any site'} in {t} (no lane, "
+                        "or nothing it could deliver there in time), so its minimum cannot be taken; make it "
+                        "take-or-pay, or lower min_t")])
+                rows.append((("contract", t, i), lo, hi, cols, [1.0] * len(cols)))
     return n_col, cost, keys, rows

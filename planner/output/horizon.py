@@ -95,11 +95,22 @@ def horizon_tables(plan: Plan) -> list[Table]:
         title=["Stock at plants between periods", "By whether it is license-exposed and the lead time it arrived "
                "with (blank: no limit); a draw needs no new license."],
     ) if stock is not None and len(stock) else None
+    con = plan.contracts
+    contracts_table = Table(
+        "Contracts",
+        [Column("period", 10), Column("supplier", 18), Column("product", 14), Column("plant", 18),
+         Column("min (t)", 11, T), Column("max (t)", 11, T), Column("take-or-pay", 11), Column("bought (t)", 12, T),
+         Column("paid, not taken (t)", 14, T), Column("take-or-pay cost (USD)", 16, USD)],
+        [[r.period, r.site_id, r.product, r.plant or "any", r.min_t, r.max_t, "yes" if r.take_or_pay else "no",
+          r.shipped_t, r.unused_t, r.take_or_pay_usd] for r in con.itertuples(index=False)],
+        title=["Contracts in force", "What the plan buys under each contract, per period, against its bounds; the "
+               "Roadmap says where a contract binds and what happens when it ends."],
+    ) if con is not None and len(con) else None
     info = Table("Run info", [Column("key", 22), Column("value", 80)],
                  [[k, v if isinstance(v, (int, float, str)) or v is None else str(v)]
                   for k, v in plan.run_info.items()])
     return [horizon_findings_table(plan), summary, roadmap, horizon_charts(plan),
-            *([stock_table] if stock_table is not None else []), *(stacked[n] for n in order), info]
+            *[x for x in (stock_table, contracts_table) if x is not None], *(stacked[n] for n in order), info]
 
 
 # --------------------------------------------------------------------------- findings over the horizon

@@ -126,12 +126,13 @@ def _feasible_allocation(supplies: list[tuple[object, float]], demands: list[tup
 
 
 def check_plan(inputs: Inputs, plan, qualification_usd: float | None = None,  # noqa: ANN001, C901
-               plant_stock: pd.DataFrame | None = None, holding_usd: float = 0.0) -> CheckResult:
+               plant_stock: pd.DataFrame | None = None, extra_parts: dict[str, float] | None = None) -> CheckResult:
     """Re-verify ``plan`` (a ``report.Plan``) against ``inputs``, one place for every rule.
 
     ``plant_stock`` (a period of a horizon): the plants' opening and closing stock by exposure and the
-    lead-time bound it arrived with; a plant then uses what arrives plus opening less closing stock, and
-    ``holding_usd`` is what holding the closing stock costs (checked by ``check_horizon``).
+    lead-time bound it arrived with; a plant then uses what arrives plus opening less closing stock.
+    ``extra_parts``: cost parts decided over the horizon (holding stock, take-or-pay), checked by
+    ``check_horizon``, that this period's total holds.
     ``qualification_usd``: what this plan pays for qualification, when that is decided outside it (a
     period of a horizon pays for the qualifications started in it, checked by ``check_horizon``); by
     default, the fees of the candidates it uses.
@@ -425,8 +426,7 @@ def check_plan(inputs: Inputs, plan, qualification_usd: float | None = None,  # 
         "shortage": shortage_cost,
         "license_risk": float(st["risk_weight"]) * float(sh["loss"].sum()),
     }
-    if plant_stock is not None:
-        parts["holding"] = holding_usd
+    parts.update(extra_parts or {})
     for k, v in parts.items():
         reported = float(plan.cost_breakdown.get(k, 0.0))
         if abs(reported - v) > 0.01 + 1e-7 * abs(v):
@@ -492,7 +492,10 @@ def check_horizon(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001
         if ps is not None:
             for r in ps.itertuples(index=False):
                 holding += 1000.0 * hold.get((r.site_id, r.product), 0.0) * days[t] / 365.0 * r.closing_t
-        sub = check_plan(one, p, qualification_usd=fees, plant_stock=ps, holding_usd=holding)
+        extra = {"holding": holding} if ps is not None else {}
+        if inputs.contracts is not None:
+            extra["take_or_pay"] = _check_contracts(inputs, p, t, k, periods, fail)
+        sub = check_plan(one, p, qualification_usd=fees, plant_stock=ps, extra_parts=extra)
         res.failures += [f"{t}: {f}" for f in sub.failures]
         made = p.batches.groupby("site_id")["tonnes"].sum() if len(p.batches) else pd.Series(dtype=float)
         for s, v in made.items():
@@ -556,3 +559,33 @@ def _check_stock(inputs: Inputs, stock: pd.DataFrame, periods: list[str], days: 
             if float(mine["closing_t"].sum()) < need - ABS_TOL - REL_TOL * need:
                 fail(f"{t}: {r.site_id} closes with {float(mine['closing_t'].sum()):.6f} t of {r.product}, below "
                      f"{cover} days of {nxt}'s demand ({need:.6f} t)")
+
+
+def _check_contracts(inputs: Inputs, p, t: str, k: int, periods: list[str], fail) -> float:  # noqa: ANN001
+    """Each contract in force in period t (k-th): what its supplier ships of its product (to its plant, or
+    anywhere) is within its bounds, the minimum taken unless take-or-pay; returns what take-or-pay costs
+    in t (the shortfall below the minimum at the supplier's unit cost)."""
+    paid = 0.0
+    ships = p.shipments
+    supply = inputs.supply[inputs.supply["period"] == t].set_index(["site_id", "product"])
+    for r in inputs.contracts.itertuples(index=False):
+        first = periods.index(r.first_period) if r.first_period else 0
+        last = periods.index(r.last_period) if r.last_period else len(periods) - 1
+        if not first <= k <= last:
+            continue
+        m = (ships["from_site"] == r.site_id) & (ships["product"] == r.product) if len(ships) else None
+        if m is not None and r.plant:
+            m &= ships["to_site"] == r.plant
+        shipped = float(ships.loc[m, "tonnes"].sum()) if m is not None else 0.0
+        lo = float(r.min_t or 0.0)
+        hi = None if r.max_t is None or pd.isna(r.max_t) else float(r.max_t)
+        if hi is not None and shipped > hi + ABS_TOL + REL_TOL * hi:
+            fail(f"{t}: {r.site_id} ships {shipped:.6f} t of {r.product} under its contract, above max_t {hi:g}")
+        if shipped < lo - ABS_TOL - REL_TOL * lo:
+            if r.take_or_pay:
+                price = float(supply.at[(r.site_id, r.product), "unit_cost_usd_per_kg"]) \
+                    if (r.site_id, r.product) in supply.index else 0.0
+                paid += (lo - shipped) * price * 1000.0
+            else:
+                fail(f"{t}: {r.site_id} ships {shipped:.6f} t of {r.product} under its contract, below min_t {lo:g}")
+    return paid

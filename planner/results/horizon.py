@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from planner.input.data import Inputs
-from planner.optimise.horizon import HorizonModel
+from planner.optimise.horizon import HorizonModel, contract_columns, contract_periods
 from planner.optimise.network import EXPOSED, INF
 from planner.optimise.solve import SolveResult
 from planner.results.report import Plan, build_plan
@@ -57,6 +57,11 @@ def build_horizon_plan(hm: HorizonModel, result: SolveResult, detail: bool = Tru
     days = dict(zip(hm.inputs.periods["period"], hm.inputs.periods["days"], strict=True))
     for k, (t, p) in enumerate(per):
         _with_stock(p, stock[stock["period"] == t], hm.blocks[k].model.inputs, holding, int(days[t]))
+    contracts = _contract_table(hm, x)
+    if hm.inputs.contracts is not None:
+        for t, p in per:
+            p.cost_breakdown["take_or_pay"] = float(contracts.loc[contracts["period"] == t, "take_or_pay_usd"].sum())
+            p.summary["total_cost_usd"] = float(sum(p.cost_breakdown.values()))
     discount = {b.period: b.discount for b in hm.blocks}
 
     parts = {k: float(sum(discount[t] * p.cost_breakdown.get(k, 0.0) for t, p in per)) for k in per[0][1].cost_breakdown}
@@ -98,8 +103,35 @@ def build_horizon_plan(hm: HorizonModel, result: SolveResult, detail: bool = Tru
         columns=["site_id", "start_period", "qualification_periods", "usable_from", "qualification_cost_usd",
                  "discounted_cost_usd"])
     plan.stock = stock
+    plan.contracts = contracts
     plan.roadmap = roadmap(plan, hm)
     return plan
+
+
+def _contract_table(hm: HorizonModel, x: np.ndarray) -> pd.DataFrame:
+    """Per contract and period in force: its bounds, what the plan buys under it, and take-or-pay paid for
+    tonnes not taken."""
+    cols = ["contract_row", "site_id", "product", "plant", "period", "min_t", "max_t", "take_or_pay", "shipped_t",
+            "unused_t", "take_or_pay_usd"]
+    if hm.inputs.contracts is None:
+        return pd.DataFrame(columns=cols)
+    by = {b.period: b for b in hm.blocks}
+    rows = []
+    for i, r in hm.inputs.contracts.reset_index(drop=True).iterrows():
+        for t in contract_periods(hm.inputs, r):
+            b = by[t]
+            shipped = float(x[contract_columns(b, r)].sum())
+            j = hm.take_or_pay.get((i, t))
+            unused = float(x[j]) if j is not None else 0.0
+            sup = b.model.net.supply
+            key = (r["site_id"], r["product"])
+            price = float(sup.at[key, "unit_cost_usd_per_kg"]) if key in sup.index else 0.0
+            rows.append({"contract_row": int(r["_row"]), "site_id": r["site_id"], "product": r["product"],
+                         "plant": r["plant"], "period": t, "min_t": float(r["min_t"] or 0.0),
+                         "max_t": None if r["max_t"] is None or pd.isna(r["max_t"]) else float(r["max_t"]),
+                         "take_or_pay": bool(r["take_or_pay"]), "shipped_t": _clean(shipped),
+                         "unused_t": _clean(unused), "take_or_pay_usd": _clean(unused * price * 1000.0)})
+    return pd.DataFrame(rows, columns=cols)
 
 
 def _stock_table(hm: HorizonModel, x: np.ndarray) -> pd.DataFrame:
@@ -222,6 +254,35 @@ def roadmap(plan: Plan, hm: HorizonModel) -> pd.DataFrame:
                          "site_id": s, "product": q, "tonnes": abs(change),
                          "note": f"{names.get(s, s)} {verb} {abs(change):,.1f} t of {q} stock in {t} "
                                  f"(closing {float(r['closing_t']):,.1f} t)"})
+    c = plan.contracts
+    if c is not None and len(c):
+        for r in c.itertuples(index=False):
+            to = f" to {names.get(r.plant, r.plant)}" if r.plant else ""
+            if r.unused_t > 1e-6:
+                rows.append({"period": r.period, "action": "contract", "site_id": r.site_id, "product": r.product,
+                             "tonnes": r.unused_t,
+                             "note": f"pay for {r.unused_t:,.1f} t of {r.product} from {names.get(r.site_id, r.site_id)}"
+                                     f"{to} not taken in {r.period} (take-or-pay: {r.min_t:,.1f} t contracted, "
+                                     f"{r.shipped_t:,.1f} t bought)"})
+            elif r.max_t is not None and r.shipped_t >= r.max_t - 1e-6 and r.shipped_t > 1e-6:
+                rows.append({"period": r.period, "action": "contract", "site_id": r.site_id, "product": r.product,
+                             "tonnes": r.shipped_t,
+                             "note": f"buy the contract's maximum of {r.product} from {names.get(r.site_id, r.site_id)}"
+                                     f"{to} in {r.period}: {r.shipped_t:,.1f} t (more would be cheaper: raise it)"})
+        for (i, s_, q), g in c.groupby(["contract_row", "site_id", "product"], sort=False):
+            last = max(g["period"], key=order.__getitem__)
+            k = order[last]
+            if k + 1 < len(periods):
+                nxt = periods[k + 1]
+                before = float(g.loc[g["period"] == last, "shipped_t"].sum())
+                f = plan.flows
+                after = float(f.loc[(f["period"] == nxt) & (f["from_site"] == s_) & (f["product"] == q), "tonnes"].sum())
+                if abs(after - before) > 1e-6:
+                    rows.append({"period": nxt, "action": "contract ends", "site_id": s_, "product": q,
+                                 "tonnes": after - before,
+                                 "note": f"after its contract (Contracts row {i}) ends in {last}, "
+                                         f"{names.get(s_, s_)}'s {q} goes from {before:,.1f} t to {after:,.1f} t in "
+                                         f"{nxt}"})
     short = plan.plants[plan.plants["shortage_t"] > 1e-6]
     for r in short.itertuples(index=False):
         rows.append({"period": r.period, "action": "short", "site_id": r.site_id, "product": r.product,
@@ -229,8 +290,8 @@ def roadmap(plan: Plan, hm: HorizonModel) -> pd.DataFrame:
                      "note": f"{names.get(r.site_id, r.site_id)} is {r.shortage_t:,.1f} t short of {r.product} "
                              f"in {r.period} ({r.demand_t:,.1f} t needed)"})
     out = pd.DataFrame(rows, columns=["period", "action", "site_id", "product", "tonnes", "note"])
-    rank = {"start qualification": 0, "starts supplying": 1, "stops supplying": 2, "stock build-up": 3,
-            "stock draw-down": 4, "short": 5}
+    rank = {"start qualification": 0, "contract ends": 1, "contract": 2, "starts supplying": 3, "stops supplying": 4,
+            "stock build-up": 5, "stock draw-down": 6, "short": 7}
     if len(out):
         out = out.assign(_k=out["period"].map(order), _a=out["action"].map(rank)).sort_values(
             ["_k", "_a", "site_id", "product"], kind="mergesort").drop(columns=["_k", "_a"]).reset_index(drop=True)

@@ -45,6 +45,7 @@ class Plan:
     qualifications: pd.DataFrame | None = None
     roadmap: pd.DataFrame | None = None
     stock: pd.DataFrame | None = None  # plants' opening and closing stock per class and lead-time bound
+    contracts: pd.DataFrame | None = None  # contracts in force per period: bounds, bought, take-or-pay paid
 
     def to_json(self) -> dict[str, object]:
         plants = [
