@@ -22,6 +22,11 @@ property tests draw fault-1 and fault-2 features (minimum volumes, country share
 content rules with different parameters per product) for the faults listed in ``FIXED_FAULTS``,
 now all of them.
 
+The random instances also draw licence rules by route (issue 13, item 1: ``_licence_routes``, from a
+generator of their own so the rest of each instance is unchanged): plants' end uses, and Controls rows
+limited to a destination, an exporter company or an end use, bans and repeated rows among them; their
+hand-worked cases are in ``tests/test_licence_routes.py``.
+
 Units: quantities in t, prices in USD/kg, so a tonne at 1 USD/kg costs 1,000 USD.
 """
 
@@ -38,6 +43,7 @@ from planner.errors import InfeasibleError
 from planner.optimise.solve import options_from
 from tests.conftest import build
 from tests.oracle import solve_oracle
+from tests.test_licence_routes import build as build_routes
 
 K = 1000.0  # USD per tonne for each USD per kg
 
@@ -295,7 +301,8 @@ def instances(draw, faults: frozenset = frozenset()):  # noqa: ANN001, ANN201, C
     # One seed drives every choice: instances vary far more than with one hypothesis draw per choice (which
     # kept proposing near-copies of a few small cases); a failure prints the whole instance, to replay with
     # assert_planner_matches_oracle(case).
-    rnd = random.Random(draw(st.integers(0, 2**32 - 1)))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rnd = random.Random(seed)
     pick, num = rnd.choice, rnd.randint
 
     def chance(p: float) -> bool:
@@ -416,6 +423,8 @@ def instances(draw, faults: frozenset = frozenset()):  # noqa: ANN001, ANN201, C
             controls.append({"country": country, "product": product, **params,
                              "content_rule": "yes" if content else "no"})
 
+    _licence_routes(random.Random(seed ^ 0x13), sites, demand, controls)
+
     settings_ = {"risk_weight": pick([0, 0.5, 1, 2]), "max_supplier_share": pick([1, 1, 0.6]),
                  "max_exposed_share": pick([1, 1, 0.5]), "denial_cost_usd_per_kg": pick([0, 100]),
                  "shortage_cost_usd_per_kg": pick([1000, 3000]), "allow_shortage": pick(["yes"] * 9 + ["no"])}
@@ -425,10 +434,46 @@ def instances(draw, faults: frozenset = frozenset()):  # noqa: ANN001, ANN201, C
             "coproducts": coproducts, "controls": controls, "settings": settings_}
 
 
+def _licence_routes(rnd: random.Random, sites: list[dict], demand: list[dict], controls: list[dict]) -> None:
+    """Licence rules by route (issue 13, item 1), drawn from their own generator so that the rest of an instance
+    is what it was before: plants' end uses, and Controls rows (never content rules) limited to a destination
+    (in several spellings), an exporter company or an end use, some of them bans (approval 0), some repeating an
+    earlier row (the later row governs)."""
+    if rnd.random() < 0.3:
+        return
+    for d in demand:
+        d["end_use"] = rnd.choice(["civil", "military", "military", ""])
+    senders = [s for s in sites if s["stage"] != "plant"]
+    countries = sorted({s["country"] for s in sites})
+    added = []
+    for _ in range(rnd.randint(1, 4)):
+        # a row of a country that has senders, mostly for a product that crosses borders often, so that it bites
+        country = rnd.choice(sorted({s["country"] for s in senders}))
+        row = {"country": country, "product": rnd.choice(["MAG", "MAG", "ALLOY", "OX", "DY", "TB", "*", "*"]),
+               "approval_probability": rnd.choice([0, 0, 0.3, 0.6, 0.9, 1]),
+               "approval_days": rnd.choice([0, 14, 30, 63]), "denial_cost_usd_per_kg": rnd.choice(["", 50, 300]),
+               "content_rule": "no"}
+        for column in rnd.sample(["destination", "exporter_company", "end_use"], rnd.choice([1, 1, 1, 2, 3])):
+            if column == "destination":
+                c = rnd.choice([*countries, "*"])
+                row[column] = rnd.choice([c, f"country:{c.lower()}"]) if c != "*" else "*"
+            elif column == "exporter_company":
+                row[column] = rnd.choice([s["company"] or s["site_id"] for s in senders if s["country"] == country])
+            else:
+                row[column] = rnd.choice(["civil", "military", "military"])
+        added.append(row)
+    if rnd.random() < 0.3:  # a repeat: the later row governs
+        added.append({**rnd.choice(added), "approval_probability": rnd.choice([0, 0.5, 1])})
+    controls += added
+
+
 def features(case: dict) -> set[int]:
     """The issue-10 faults an instance exercises: 1 if it has a minimum volume or a country share below 1,
-    2 if some country's content-rule rows differ in their parameters."""
+    2 if some country's content-rule rows differ in their parameters; and 13 if it has licence rules by route
+    (issue 13, item 1)."""
     out = set()
+    if any(r.get(c) for r in case["controls"] for c in ("destination", "exporter_company", "end_use")):
+        out.add(13)
     if any(s.get("min_volume_t") for s in case["sites"]) or float(case["settings"].get("max_country_share", 1)) < 1:
         out.add(1)
     params: dict[str, set] = {}
@@ -442,7 +487,7 @@ def features(case: dict) -> set[int]:
 
 
 def assert_planner_matches_oracle(case: dict) -> None:
-    inp = build(**case)
+    inp = build_routes(**case)
     ours = solve_oracle(inp)
     theirs = planner_total(inp)
     if ours.total_cost_usd is None or theirs is None:
