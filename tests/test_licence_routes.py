@@ -404,3 +404,28 @@ def test_content_rule_limited_to_a_route_is_refused():
     assert _problems(controls=[{"country": "CN", "product": "MAG", "content_rule": "yes", "destination": "DE"}]) == [
         "Controls!F2 (content_rule): a content rule holds for every route: leave destination blank on this row, or "
         "give the route's own parameters on a row without the content rule"]
+
+
+# --------------------------------------------------------------------------- over periods
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_destination_row_for_one_period(solver):
+    # The Japan row of case_destination holds from 2027 only (contract v2: a row for one period replaces the blank
+    # row with the same key there; here there is none, so in 2026 the row for every destination governs):
+    #   2026: both plants from China, 100 t x 20 x 2 = 4,000,000;  2027: 6,000,000 as in case_destination
+    #   total 10,000,000 (no discounting)
+    from planner.api import plan_horizon
+    from planner.results.check import check_horizon
+
+    inp, _ = case_destination()
+    tables = {"Sites": inp.sites.drop(columns="_row"), "Supply": inp.supply.drop(columns="_row"),
+              "Lanes": inp.lanes.drop(columns="_row"), "Demand": inp.demand.drop(columns="_row"),
+              "Controls": inp.controls.drop(columns="_row").assign(
+                  period=["2027" if d else "" for d in inp.controls["destination"]]),
+              "Periods": pd.DataFrame({"period": ["2026", "2027"], "days": [365, 365]})}
+    v2 = tables_to_inputs(tables)
+    result = plan_horizon(v2, options_from(v2, solver=solver, mip_gap=1e-9))
+    assert result.summary["total_cost_usd"] == pytest.approx(4_000_000 + 6_000_000, rel=1e-9)
+    check = check_horizon(v2, result)
+    assert check.ok, "\n".join(check.failures)
