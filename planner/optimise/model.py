@@ -748,6 +748,7 @@ def _possible(net: Network) -> int:
     """Size of the unpruned model: every supply row x every lane-able receiver, per class and bucket."""
     n_sites = len(net.sites)
     n_supply = max(len(net.supply), 1)
-    n_classes = 2 ** (1 + len(net.content_groups)) if net.lane_events else 1
+    # exposure, content groups and, where end uses are told apart, one end-use label
+    n_classes = (2 ** (1 + len(net.content_groups)) if net.lane_events else 1) * max(len(net.end_use_bits), 1)
     n_buckets = max((len(v) for v in net.out_buckets.values()), default=1)
     return int(n_supply * n_sites * n_classes * max(n_buckets, 1))
