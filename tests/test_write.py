@@ -289,3 +289,18 @@ def test_carriage_return_round_trips(tmp_path):
     warnings = write_workbook(out, one_column(["line one\r\nline two"]))
     (cell,) = read_column(out)
     assert cell.value == "line one\r\nline two" or warnings
+
+
+def test_a_wide_table_prints_at_a_readable_scale_with_its_first_column_repeated(tmp_path):
+    # A batch comparison has 28 columns: fitted to one page wide it printed too small to read (issue 15).
+    from planner.output.write import PAGE_WIDTH_CHARS, PRINT_SCALE, Column, Table, write_workbook  # noqa: PLC0415
+
+    wide = Table("Wide", [Column(f"column {i}", 20) for i in range(30)], [[f"v{i}" for i in range(30)]])
+    narrow = Table("Narrow", [Column("a", 20), Column("b", 20)], [["x", "y"]])
+    assert 30 * 20 > PAGE_WIDTH_CHARS
+    write_workbook(tmp_path / "w.xlsx", [wide, narrow])
+    wb = openpyxl.load_workbook(tmp_path / "w.xlsx")
+    ws = wb["Wide"]
+    assert not ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.scale == PRINT_SCALE
+    assert ws.print_title_cols == "$A:$A"
+    assert wb["Narrow"].sheet_properties.pageSetUpPr.fitToPage and wb["Narrow"].page_setup.fitToWidth == 1

@@ -106,6 +106,11 @@ class Table:
     sections: list[Table] | None = None
 
 
+# Column-width units that print legibly across one landscape page (A4/Letter at about 80 % scale)
+PAGE_WIDTH_CHARS = 200
+PRINT_SCALE = 75  # percent, for tables wider than that
+
+
 def check_writable(target: Path) -> None:
     """Before minutes of solving: is the target held open by Excel, or the folder read-only?"""
     target = Path(target)
@@ -463,7 +468,6 @@ def _write_tables(tmp: Path, tables: list[Table], one_page: bool) -> list[str]:
         ws = wb.create_sheet(safe_sheet_name(t.name))
         # printed (or saved as PDF) landscape, one page wide: how a plan goes into a board pack
         ws.page_setup.orientation = "landscape"
-        ws.page_setup.fitToWidth = 1
         ws.page_setup.fitToHeight = 1 if one_page else 0
         ws.sheet_properties.pageSetUpPr.fitToPage = True
         parts = [t, *(t.sections or [])]
@@ -473,6 +477,16 @@ def _write_tables(tmp: Path, tables: list[Table], one_page: bool) -> list[str]:
             widths.append(max(_fit_width(p.columns[i], [r[i] for r in body[id(p)] if i < len(r)])
                               for p in parts if i < len(p.columns)))
             ws.column_dimensions[get_column_letter(i + 1)].width = widths[-1]
+        # One page wide shrinks a wide table (a batch comparison: 28 columns) below reading size; such a
+        # table prints several pages wide instead, each page repeating its first column (the row's name).
+        pages = 1 if one_page else max(1, math.ceil(sum(widths) / PAGE_WIDTH_CHARS))
+        ws.page_setup.fitToWidth = pages
+        if pages > 1:  # a fixed, readable scale across as many pages as it takes (spreadsheet programs differ on
+            # how they fit a table to several pages wide; a scale they all honour)
+            ws.sheet_properties.pageSetUpPr.fitToPage = False
+            ws.page_setup.scale = PRINT_SCALE
+            if not t.sections:
+                ws.print_title_cols = "A:A"
         title_rows = len(t.title) + 1 if t.title else 0
         if t.freeze and t.columns and not t.sections:  # write-only: panes before the first row
             ws.freeze_panes = f"A{title_rows + 2}"
