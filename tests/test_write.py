@@ -304,3 +304,14 @@ def test_a_wide_table_prints_at_a_readable_scale_with_its_first_column_repeated(
     assert not ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.scale == PRINT_SCALE
     assert ws.print_title_cols == "$A:$A"
     assert wb["Narrow"].sheet_properties.pageSetUpPr.fitToPage and wb["Narrow"].page_setup.fitToWidth == 1
+
+
+def test_shares_stacked_to_100_percent_have_an_axis_that_ends_at_100_percent(tmp_path):
+    from planner.output.write import Chart, Column, Table, write_workbook  # noqa: PLC0415
+
+    t = Table("S", [Column("stage"), Column("CN"), Column("AU")], [["magnet", 0.7, 0.3], ["metal", 0.9, 0.1]],
+              charts=[Chart("bar", "shares", x=0, ys=[1, 2], stacked=True, y_format="0%", y_max=1.0)])
+    write_workbook(tmp_path / "s.xlsx", [t])
+    with __import__("zipfile").ZipFile(tmp_path / "s.xlsx") as z:
+        xml = z.read(next(n for n in z.namelist() if n.startswith("xl/charts/chart"))).decode()
+    assert re.search(r'<(c:)?max val="1(\.0)?"', xml) and re.search(r'<(c:)?min val="0(\.0)?"', xml)

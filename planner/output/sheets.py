@@ -415,7 +415,7 @@ def _charts(plan: Plan, table: pd.DataFrame) -> Table:
             title=["Where what is delivered was made, stage by stage (" + tiers.METHOD + ")"],
             charts=[Chart("bar", "Made where, by stage (share of the stage's tonnes behind deliveries)", x=0,
                           ys=list(range(1, len(countries) + 1)), anchor="E", stacked=True, y_format="0%",
-                          colors={i + 1: colors[c] for i, c in enumerate(countries)})]))
+                          y_max=1.0, colors={i + 1: colors[c] for i, c in enumerate(countries)})]))
     # supply mix per plant: tonnes delivered by the country of the magnet maker
     f = plan.flows
     if len(f) and len(plan.plants):

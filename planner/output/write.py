@@ -90,6 +90,7 @@ class Chart:
     colors: dict[int, str] | None = None  # series column -> RGB hex, e.g. China in red
     labels: list[int] | None = None  # series columns whose values are printed on the chart (a cap of 0 %)
     below: bool = False  # placed under its table rather than beside it (wide tables: the sweep)
+    y_max: float | None = None  # the value axis' top (shares stacked to 100 %: 1, not the spreadsheet's 120 %)
 
 
 @dataclass
@@ -589,6 +590,9 @@ def _chart(ws, spec: Chart, header_row: int, last_row: int):  # noqa: ANN001, AN
     chart.y_axis.title = safe_text(spec.y_title)[0] if spec.y_title else spec.y_title
     if spec.y_format:
         chart.y_axis.numFmt = spec.y_format
+    if spec.y_max is not None:
+        chart.y_axis.scaling.min = 0
+        chart.y_axis.scaling.max = spec.y_max
     # openpyxl hides axes by default in recent versions; a chart for a manager shows them
     chart.x_axis.delete = False
     chart.y_axis.delete = False
