@@ -78,14 +78,7 @@ def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detai
     # ``solver``: a planner.optimise.solve.WarmHighs reused across a batch's scenarios
     result = solver.solve(model) if solver is not None else solve(model, options)
     t2 = time.perf_counter()
-    if result.status == INFEASIBLE:
-        raise InfeasibleError("demand cannot be met in full and shortage is not allowed (allow_shortage = no)",
-                              diagnose(inputs, options))
-    if result.status == NO_SOLUTION:
-        raise NoSolutionError(
-            f"no feasible plan found within the time limit of {options.time_limit_s:g} s "
-            f"(model: {size.text()}); raise time_limit_s in Settings or --time-limit"
-        )
+    _raise_unless_planned(result, options, lambda: diagnose(inputs, options), f" (model: {size.text()})")
     out = build_plan(model, result, detail=detail)
     if detail:
         from planner.results.explain import explain  # noqa: PLC0415
@@ -95,13 +88,29 @@ def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detai
     out.run_info = run_info(inputs, options, model, result, Timings(t1 - t0, t2 - t1, t3 - t2))
     out.run_info["size_estimate"] = size.text()
     out.warnings = [str(w) for w in inputs.warnings] + model.net.warnings + out.warnings
-    if result.status == FEASIBLE:
-        gap = "unknown" if result.gap is None else f"{100 * result.gap:.2f} %"
-        out.warnings.append(
-            f"the solver stopped at its time limit: the plan is feasible, gap {gap}, not proven optimal "
-            "(and a time-limited run may differ from run to run)"
-        )
+    out.warnings += _time_limit_warning(result)
     return out
+
+
+def _raise_unless_planned(result, options: SolveOptions, diagnosis, detail: str = "") -> None:  # noqa: ANN001
+    """The solver's statuses that end a run without a plan: infeasible (with ``diagnosis()``'s findings), or
+    stopped before any plan."""
+    if result.status == INFEASIBLE:
+        raise InfeasibleError("demand cannot be met in full and shortage is not allowed (allow_shortage = no)",
+                              diagnosis())
+    if result.status == NO_SOLUTION:
+        raise NoSolutionError(
+            f"no feasible plan found within the time limit of {options.time_limit_s:g} s{detail}; "
+            "raise time_limit_s in Settings or --time-limit"
+        )
+
+
+def _time_limit_warning(result) -> list[str]:  # noqa: ANN001
+    if result.status != FEASIBLE:
+        return []
+    gap = "unknown" if result.gap is None else f"{100 * result.gap:.2f} %"
+    return [f"the solver stopped at its time limit: the plan is feasible, gap {gap}, not proven optimal "
+            "(and a time-limited run may differ from run to run)"]
 
 
 def plan_horizon(inputs: Inputs, options: SolveOptions, solver=None, detail: bool = True,  # noqa: ANN001
@@ -133,14 +142,7 @@ def plan_horizon(inputs: Inputs, options: SolveOptions, solver=None, detail: boo
         write_mps(hm.lp, mps_path)
     result = solver.solve(hm.lp) if solver is not None else solve(hm.lp, options)
     t2 = time.perf_counter()
-    if result.status == INFEASIBLE:
-        raise InfeasibleError("demand cannot be met in full and shortage is not allowed (allow_shortage = no)",
-                              _diagnose_horizon(inputs, options))
-    if result.status == NO_SOLUTION:
-        raise NoSolutionError(
-            f"no feasible plan found within the time limit of {options.time_limit_s:g} s; "
-            "raise time_limit_s in Settings or --time-limit"
-        )
+    _raise_unless_planned(result, options, lambda: _diagnose_horizon(inputs, options))
     # the one-year explanations (price to win, limits) would re-solve a period alone, without the
     # qualifications decided for the horizon: not built for a horizon yet
     out = build_horizon_plan(hm, result, detail=detail)
@@ -154,12 +156,7 @@ def plan_horizon(inputs: Inputs, options: SolveOptions, solver=None, detail: boo
             seen.setdefault(w, []).append(b.period)
     net_warnings = [w if len(ts) == len(hm.blocks) else f"{', '.join(ts)}: {w}" for w, ts in seen.items()]
     out.warnings = [str(w) for w in inputs.warnings] + net_warnings + out.warnings
-    if result.status == FEASIBLE:
-        gap = "unknown" if result.gap is None else f"{100 * result.gap:.2f} %"
-        out.warnings.append(
-            f"the solver stopped at its time limit: the plan is feasible, gap {gap}, not proven optimal "
-            "(and a time-limited run may differ from run to run)"
-        )
+    out.warnings += _time_limit_warning(result)
     return out
 
 
