@@ -8,7 +8,7 @@ import pytest
 from planner.api import options_from, plan
 from planner.input.data import Inputs
 from planner.input.validate import tables_to_inputs
-from planner.results.check import check_plan
+from planner.results.check import check_horizon, check_plan
 
 
 def frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
@@ -44,10 +44,15 @@ def build(
                                                     "denial_cost_usd_per_kg", "content_rule", "note"])
     if settings:
         tables["Settings"] = pd.DataFrame({"key": list(settings), "value": [str(v) for v in settings.values()]})
+    if AS_V2["on"]:
+        tables["Periods"] = pd.DataFrame({"period": ["2026"], "days": [365]})
     return tables_to_inputs(tables)
 
 
 SOLVER: dict[str, str | None] = {"name": None}  # set per test by the `solver` fixture of a module
+# on: every case built here becomes a one-period v2 input (a Periods sheet of one row), which must plan
+# exactly as the v1 input does (tests/test_v1_as_v2.py runs the hand-worked model rules so)
+AS_V2: dict[str, bool] = {"on": False}
 
 
 def solve_checked(inputs: Inputs, **overrides: object):  # noqa: ANN201
@@ -55,7 +60,7 @@ def solve_checked(inputs: Inputs, **overrides: object):  # noqa: ANN201
     if SOLVER["name"] and "solver" not in overrides:
         overrides["solver"] = SOLVER["name"]
     result = plan(inputs, options_from(inputs, **overrides))
-    check = check_plan(inputs, result)
+    check = check_horizon(inputs, result) if result.periods is not None else check_plan(inputs, result)
     assert check.ok, "\n".join(check.failures)
     assert result.summary["total_cost_usd"] == pytest.approx(check.recomputed["total"], abs=0.05)
     return result
