@@ -267,3 +267,20 @@ def test_a_one_year_batch_keeps_its_v1_keys(tmp_path):
     assert "periods" not in entries[0] and entries[1]["total_cost_usd"] == pytest.approx(500 * K)
     assert "Periods" not in openpyxl.load_workbook(tmp_path / "b.xlsx").sheetnames
     assert load(src).periods is None
+
+
+def test_the_horizon_summary_gives_each_figure_its_unit_and_readable_names(tmp_path):
+    # a share of 0.15 under a whole-number format read "0 fraction"; cost parts read as snake_case keys
+    import openpyxl  # noqa: PLC0415
+
+    from planner.output.sheets import recommendation_tables  # noqa: PLC0415
+    from planner.output.write import write_workbook  # noqa: PLC0415
+    from tests.test_horizon import _stock_case  # noqa: PLC0415
+
+    p = plan(_stock_case(5.0))
+    write_workbook(tmp_path / "h.xlsx", recommendation_tables(p))
+    ws = openpyxl.load_workbook(tmp_path / "h.xlsx")["Horizon"]
+    cells = {r[0].value: r[1] for r in ws.iter_rows() if r[0].value}
+    assert cells["License-exposed share of deliveries"].number_format == "0.0%"
+    assert "  Expected license loss" in cells and "  license_risk" not in cells
+    assert cells["Demand"].number_format.startswith("#,##0.0")

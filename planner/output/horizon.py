@@ -12,13 +12,17 @@ import textwrap
 
 import pandas as pd
 
-from planner.output.write import Chart, Column, Table
+from planner.output.write import Chart, Column, Fmt, Table
 from planner.results import tiers
 from planner.results.report import Plan
 
 USD = '#,##0;-#,##0;"-"'
 T = '#,##0.0;-#,##0.0;"-"'
 PCT = "0.0%"
+# the cost parts as the one-year Summary names them
+PART_NAMES = {"production": "Production", "freight": "Freight", "duty": "Import duty", "tariff": "Ad-valorem tariffs",
+              "qualification": "Qualification (one-off)", "holding": "Holding stock", "take_or_pay": "Take-or-pay",
+              "shortage": "Shortage penalty", "license_risk": "Expected license loss"}
 # per-period sheets that do not stack: charts are anchored to one table's rows, run info is the horizon's
 _NOT_STACKED = {"Charts", "Run info"}
 
@@ -29,14 +33,18 @@ def horizon_tables(plan: Plan) -> list[Table]:
     assert plan.periods is not None
     s = plan.summary
     rate = float(s.get("discount_rate", 0.0))
+    demand = float(s["demand_t"])
     summary_rows: list[list[object]] = [
         ["Status", status_text(plan), "", ""],
-        ["Total cost, discounted", s["total_cost_usd"], "USD", f"discount rate {rate:g} per period"],
-        *[[f"  {k}", v, "USD", "discounted sum over the periods"] for k, v in plan.cost_breakdown.items()],
-        ["Demand", s["demand_t"], "t", "sum over the periods"],
-        ["Delivered", s["delivered_t"], "t", ""],
-        ["Shortage", s["shortage_t"], "t", ""],
-        ["License-exposed share of deliveries", s["exposed_share"], "fraction", ""],
+        ["Total cost, discounted", Fmt(s["total_cost_usd"], USD), "USD", f"discount rate {rate:g} per period"],
+        *[[f"  {PART_NAMES.get(k, k)}", Fmt(v, USD), "USD", "discounted sum over the periods"]
+          for k, v in plan.cost_breakdown.items()],
+        ["Demand", Fmt(demand, T), "t", "sum over the periods"],
+        ["Delivered", Fmt(s["delivered_t"], T), "t", ""],
+        ["Shortage", Fmt(s["shortage_t"], T), "t", ""],
+        ["License-exposed share of deliveries", Fmt(s["exposed_share"], PCT), "of t delivered", ""],
+        ["License-exposed share of demand", Fmt(s["exposed_t"] / demand if demand > 0 else 0.0, PCT),
+         "of t demanded", "the base of the exposure caps"],
     ]
     per_rows = []
     for t, p in plan.periods:
@@ -52,7 +60,7 @@ def horizon_tables(plan: Plan) -> list[Table]:
         sections=[Table(
             "Periods",
             [Column("period", 10), Column("total_cost_usd", 18, USD),
-             *[Column(f"{k}_usd", 16, USD) for k in plan.cost_breakdown],
+             *[Column(f"{PART_NAMES.get(k, k)} (USD)", 16, USD) for k in plan.cost_breakdown],
              Column("demand_t", 12, T), Column("delivered_t", 12, T), Column("shortage_t", 12, T),
              Column("exposed_share", 10, PCT)],
             per_rows,
