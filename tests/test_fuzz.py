@@ -92,7 +92,7 @@ def run(args: list[str]):  # noqa: ANN201
 
 # The default run tries a few dozen damaged workbooks (and every kept example); the long run, marked slow
 # (pytest -m slow, run by CI), hundreds.
-FUZZ = settings(max_examples=50, deadline=None, database=None, report_multiple_bugs=False,
+FUZZ = settings(max_examples=30, deadline=None, database=None, report_multiple_bugs=False,
                 suppress_health_check=[HealthCheck.too_slow])
 FUZZ_LONG = settings(FUZZ, max_examples=300)
 

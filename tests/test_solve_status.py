@@ -38,6 +38,7 @@ def test_time_limited_mip_reports_feasible_with_gap_or_no_solution(capa_folder, 
         assert not out.exists()
 
 
+@pytest.mark.slow  # capa read and solved again for 3 s: the run above already exercises the path
 def test_require_optimal_turns_a_time_limited_plan_into_exit_5(capa_folder, tmp_path):
     out = tmp_path / "plan.xlsx"
     res = CliRunner().invoke(main, ["solve", str(capa_folder), "-o", str(out), "--time-limit", "3",
