@@ -7,7 +7,7 @@
 Reads one CSV per contract sheet (Sites, Supply, Recipes, CoProducts, Lanes,
 Demand, Controls, Settings) plus Sources.csv, and writes one .xlsx workbook
 with those sheets in that order, then a Sources sheet and an About sheet; and
-the case's WhatIf.csv into its what-if workbook. Three cases:
+the case's what-if CSV into its what-if workbook. Three cases:
 
 * ``2026`` (the bundled default): inputs/reference/ and inputs/whatif/ ->
   inputs/rare_earth_magnets.xlsx and inputs/whatif_reference.xlsx, also copied
@@ -16,8 +16,9 @@ the case's WhatIf.csv into its what-if workbook. Three cases:
   figures): inputs/v1_2025/reference/ and inputs/v1_2025/whatif/ ->
   inputs/rare_earth_magnets_v1_2025.xlsx and inputs/whatif_v1_2025.xlsx;
 * ``2026_2030`` (the same case over five years, contract v2): inputs/reference/
-  with the changes in inputs/horizon/ -> inputs/rare_earth_magnets_2026_2030.xlsx
-  (no what-if workbook yet). A horizon CSV names a row by its key columns and a
+  with the changes in inputs/horizon/ -> inputs/rare_earth_magnets_2026_2030.xlsx, and
+  inputs/whatif/WhatIf_2026_2030.csv -> inputs/whatif_2026_2030.xlsx (its rows may name a
+  ``period``). A horizon CSV names a row by its key columns and a
   ``period``, and holds only the columns that change: a blank period changes the
   base row for the whole horizon (a ``Sites.qualification_periods``, a coproduct
   ratio), a period makes a copy of the base row that holds in that period only
@@ -66,8 +67,10 @@ class Case:
     """One reference case: where its CSVs are, where its workbooks go, what its About sheet says."""
 
     def __init__(self, name: str, src: Path, whatif_src: Path | None, out: Path, whatif_out: Path | None,
-                 data_as_of: str, models: str | None = None, packaged: bool = False, horizon: Path | None = None):
+                 data_as_of: str, models: str | None = None, packaged: bool = False, horizon: Path | None = None,
+                 whatif_csv: str = "WhatIf.csv"):
         self.name, self.src, self.whatif_src = name, src, whatif_src
+        self.whatif_csv = whatif_csv  # the what-if CSV's name in whatif_src
         self.out, self.whatif_out = out, whatif_out
         self.data_as_of, self.models, self.packaged = data_as_of, models, packaged
         self.horizon = horizon  # a folder of per-period changes to src (contract v2), or None
@@ -87,13 +90,14 @@ CASES = {
                     data_as_of="January 2026 (public sources cited in the Sources sheet)"),
     # The 2026 case over 2026-2030: its CSVs plus the changes by year in inputs/horizon/. Not packaged:
     # planner/data/ holds the two bundled workbooks only (tests/test_package.py).
-    "2026_2030": Case("2026_2030", SRC_DIR, None, ROOT / "inputs" / "rare_earth_magnets_2026_2030.xlsx", None,
+    "2026_2030": Case("2026_2030", SRC_DIR, WHATIF_DIR, ROOT / "inputs" / "rare_earth_magnets_2026_2030.xlsx",
+                      ROOT / "inputs" / "whatif_2026_2030.xlsx",
                       data_as_of="December 2026 (public sources of late June 2026 or earlier, cited in the Sources "
                                  "sheet; shared/research/domain-review-2026-12.md)",
                       models="Models 2026-2030 as the world stood in December 2026: each year's capacity is what "
                              "this buyer can get that year (the open share of that year's output, 0 before a "
                              "project starts), demand grows by plant, candidates take 1-2 years to qualify.",
-                      horizon=HORIZON_DIR),
+                      horizon=HORIZON_DIR, whatif_csv="WhatIf_2026_2030.csv"),
 }
 DEFAULT_CASE = "2026"
 
@@ -135,9 +139,10 @@ PERIODS_SHEET = (["period", "days"], {"days"})
 HORIZON_SOURCES = ["sheet", "row_key", "period", "column", "value", "tag", "basis"]
 # The what-if workbook (planner batch --whatif); `question` (the one line a scenario answers, on its first
 # row) and `basis` (the source of each figure) are extra columns the planner ignores. The v1 case has no
-# question column.
+# question column; the five-year case's rows may name a `period` (contract v2).
 WHATIF_BASE = ["scenario", "sheet", "key", "column", "operation", "value"]
-WHATIF_FORMS = (WHATIF_BASE + ["question", "basis"], WHATIF_BASE + ["basis"])
+WHATIF_FORMS = (WHATIF_BASE + ["question", "basis"], WHATIF_BASE + ["basis"],
+                WHATIF_BASE + ["period", "question", "basis"])
 NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -155,9 +160,9 @@ def to_number(text: str, where: str) -> int | float:
     return value
 
 
-def read_sheet(src: Path, sheet: str) -> list[list[object]]:
-    """Rows (header first) with numbers converted and blanks as None."""
-    path = src / f"{sheet}.csv"
+def read_sheet(src: Path, sheet: str, name: str | None = None) -> list[list[object]]:
+    """Rows (header first) with numbers converted and blanks as None (``name``: the CSV, default sheet.csv)."""
+    path = src / (name or f"{sheet}.csv")
     if not path.exists():
         raise BuildError(f"{path}: missing")
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -350,7 +355,7 @@ def build_whatif_workbook(src: Path, case: Case | None = None) -> Workbook:
     case = case or CASES[DEFAULT_CASE]
     wb = Workbook()
     wb.remove(wb.active)
-    rows = read_sheet(src, "WhatIf")
+    rows = read_sheet(src, "WhatIf", case.whatif_csv)
     write_rows(wb.create_sheet("WhatIf"), rows)
     about = wb.create_sheet("About")
     lines = [
@@ -358,11 +363,13 @@ def build_whatif_workbook(src: Path, case: Case | None = None) -> Workbook:
          f"--whatif {case.whatif_out.relative_to(ROOT).as_posix()}"],
         ["Each row changes one sheet of the reference input; rows with one scenario name form one scenario."],
     ]
+    if "period" in rows[0]:
+        lines.append(["A row naming a period changes that period's rows of the key only; blank: every period."])
     if "question" in rows[0]:
         lines.append(["The question column (first row of each scenario) says what the scenario answers."])
     lines += [
         ["The basis column tags each figure [S]/[D]/[E] as in the reference Sources sheet."],
-        [f"Source of truth: {(src / 'WhatIf.csv').relative_to(ROOT).as_posix()}. "
+        [f"Source of truth: {(src / case.whatif_csv).relative_to(ROOT).as_posix()}. "
          "Regenerate: python scripts/build_reference.py"],
     ]
     write_rows(about, lines, header=False)

@@ -771,6 +771,8 @@ def test_2026_whatifs_each_answer_one_question():
 # the built workbook through the planner's own validation, so they check what the planner will plan.
 
 XLSX_5Y = ROOT / "inputs" / "rare_earth_magnets_2026_2030.xlsx"
+WHATIF_5Y_CSV = ROOT / "inputs" / "whatif" / "WhatIf_2026_2030.csv"
+WHATIF_5Y = ROOT / "inputs" / "whatif_2026_2030.xlsx"
 YEARS = ["2026", "2027", "2028", "2029", "2030"]
 AVAIL_5Y = re.compile(r"^\[(\d{4}) availability: nameplate ([\d.]+) t; start (\d{4}); output ([\d.]+) t; "
                       r"committed ([\d.]+); open ([\d.]+) t\] ")
@@ -790,10 +792,13 @@ DYTB_PATH = {
 
 def test_five_year_workbook_matches_fresh_build(tmp_path):
     assert XLSX_5Y.exists(), "run: python scripts/build_reference.py"
-    fresh = tmp_path / "fresh.xlsx"
-    subprocess.run([sys.executable, str(BUILD), "--case", "2026_2030", "--out", str(fresh)], check=True, cwd=ROOT)
+    fresh, fresh_whatif = tmp_path / "fresh.xlsx", tmp_path / "fresh_whatif.xlsx"
+    subprocess.run([sys.executable, str(BUILD), "--case", "2026_2030", "--out", str(fresh),
+                    "--whatif-out", str(fresh_whatif)], check=True, cwd=ROOT)
     assert XLSX_5Y.read_bytes() == fresh.read_bytes(), \
         f"{XLSX_5Y.relative_to(ROOT)} is stale: run python scripts/build_reference.py"
+    assert WHATIF_5Y.read_bytes() == fresh_whatif.read_bytes(), \
+        f"{WHATIF_5Y.relative_to(ROOT)} is stale: run python scripts/build_reference.py"
     names = openpyxl.load_workbook(XLSX_5Y, read_only=True).sheetnames
     assert names == list(CONTRACT) + ["Periods", "Sources", "About"]
 
@@ -975,3 +980,70 @@ def test_five_year_case_plans_and_its_roadmap_says_what_to_qualify_when(h5):
     # a candidate is used no earlier than its qualification lead allows
     for r in q.itertuples(index=False):
         assert int(r.usable_from) == int(r.start_period) + int(r.qualification_periods), r
+
+
+def test_five_year_whatifs_each_answer_one_question_and_time_it_by_period():
+    w = pd.read_csv(WHATIF_5Y_CSV, dtype=str, keep_default_na=False)
+    assert list(w.columns) == ["scenario", "sheet", "key", "column", "operation", "value", "period", "question",
+                               "basis"]
+    assert set(w.period) <= {"", *YEARS}
+    names = list(dict.fromkeys(w.scenario))
+    assert 8 <= len(names) <= 12, names
+    by_period = 0
+    for name, rows in w.groupby("scenario", sort=False):
+        q = [x for x in rows.question if x.strip()]
+        assert len(q) == 1 and rows.question.iloc[0] == q[0], f"{name}: one question, on its first row"
+        assert q[0].endswith("?"), name
+        assert all(any(t in b for t in TAGS) for b in rows.basis), f"{name}: every row's basis is tagged"
+        by_period += (rows.period != "").any()
+        # a period only where a sheet holds rows per period (Recipes, CoProducts, Settings and a site's
+        # qualification lead hold for the whole horizon)
+        timed = rows[rows.period != ""]
+        assert set(timed.sheet) <= {"Supply", "Demand", "Controls", "Lanes"}, name
+    assert by_period >= 7, "most scenarios ask a timing question: their rows name a period"
+
+
+def test_five_year_whatifs_apply_to_the_five_year_case_and_batch(h5):
+    """Every scenario applies to the five-year case and leaves it valid; a batch of the timing scenarios
+    changes the periods its question is about and no other (all twelve take about 25 s, so four here)."""
+    from planner.input.validate import load_whatif  # noqa: PLC0415
+    from planner.optimise.solve import options_from  # noqa: PLC0415
+    from planner.whatif.batch import comparison, run_batch  # noqa: PLC0415
+    from planner.whatif.scenarios import apply_scenario, parse_whatif  # noqa: PLC0415
+
+    scenarios = parse_whatif(load_whatif(WHATIF_5Y))
+    assert [s.name for s in scenarios] == list(dict.fromkeys(pd.read_csv(WHATIF_5Y_CSV, dtype=str).scenario))
+    for sc in scenarios:
+        changed = apply_scenario(h5, sc)           # raises ScenarioError if a row matches nothing or breaks it
+        assert changed.period_ids == YEARS, sc.name
+    pick = {"Caremag qualification takes 2 years", "Approvals drop to 25 % from 2028",
+            "Energy Fuels Phase 2 slips to 2030", "Caremag a year late (ramp shifted)"}
+    out = {o.scenario: o for o in run_batch(h5, [s for s in scenarios if s.name in pick], options_from(h5), jobs=1)}
+    assert set(out) == pick | {"baseline"} and all(o.status == "optimal" for o in out.values()), \
+        {k: (o.status, o.message) for k, o in out.items()}
+
+    def by_period(name: str) -> dict[str, float]:  # each period's cost, undiscounted
+        return {t: float(p.summary["total_cost_usd"]) for t, p in out[name].plan.periods}
+
+    def usable(name: str) -> dict[str, str]:
+        q = out[name].plan.qualifications
+        return dict(zip(q["site_id"], q["usable_from"].astype(str)))
+
+    base = by_period("baseline")
+    assert usable("baseline") == {"SP_FR_CAREMAG": "2027"}
+    # a 24-month qualification: Caremag usable from 2028, and only 2027 costs more
+    assert usable("Caremag qualification takes 2 years") == {"SP_FR_CAREMAG": "2028"}
+    late = by_period("Caremag qualification takes 2 years")
+    assert late["2027"] > base["2027"] + 100e6
+    assert all(late[p] == pytest.approx(base[p], rel=1e-6) for p in ("2026", "2028", "2029", "2030"))
+    # Caremag's ramp a year late: 2026 as before, 2027 dearer
+    ramp = by_period("Caremag a year late (ramp shifted)")
+    assert ramp["2026"] == pytest.approx(base["2026"], rel=1e-6) and ramp["2027"] > base["2027"] + 100e6
+    # a licence squeeze from 2028: 2026-2027 untouched, every later year dearer
+    squeeze = by_period("Approvals drop to 25 % from 2028")
+    assert all(squeeze[p] == pytest.approx(base[p], rel=1e-6) for p in ("2026", "2027"))
+    assert all(squeeze[p] > base[p] + 50e6 for p in ("2028", "2029", "2030"))
+    # Energy Fuels' Phase 2 a year late changes nothing (its Dy/Tb is used only in 2026-2027), and says why
+    table = comparison(list(out.values())).set_index("scenario")
+    zero = table.loc["Energy Fuels Phase 2 slips to 2030"]
+    assert abs(zero["delta_cost_usd"]) < 1e3 and str(zero["reading"]).startswith("No effect, because"), zero["reading"]
