@@ -344,16 +344,26 @@ def no_effect_reason(changes: tuple[Change, ...], base: Plan) -> str:
         return str(names.get(site) or site)
 
     reasons = []
+    over_periods = "period" in prod.columns  # a horizon plan: figures per period, read in the changed ones
     for c in changes:
         site, _, product = c.key.partition("/")
+        shown = product if product and product != "*" else "output"
         rows = prod[(prod["site_id"].astype(str).str.fullmatch(site.replace("*", ".*")))
                     & (prod["product"].astype(str).str.fullmatch((product or "*").replace("*", ".*")))] \
             if len(prod) and c.sheet == "Supply" else prod.iloc[0:0]
+        when = ""
+        if over_periods and c.period:
+            rows = rows[rows["period"] == c.period]
+            when = f" in {c.period}"
+        elif over_periods:
+            when = " over the horizon"
         if c.sheet == "Supply" and c.column == "capacity_t":
             if len(rows) and (rows["made_t"] > 0).any():
                 used = rows["made_t"].sum() / max(rows["capacity_t"].sum(), 1e-9)
-                reasons.append(f"the baseline uses only {100 * used:.0f} % of {n(site)}'s {product or 'output'} "
-                               "capacity, so more of it is worth nothing")
+                reasons.append(f"the baseline uses only {100 * used:.0f} % of {n(site)}'s {shown} capacity{when}, so "
+                               "the change to it moves nothing")
+            elif over_periods and len(rows):
+                reasons.append(f"the baseline buys none of {n(site)}'s {shown}{when}")
             else:
                 reasons.append(f"{n(site)}'s {product or 'output'} is not worth buying at its price and routes even "
                                "with more capacity")
@@ -366,9 +376,13 @@ def no_effect_reason(changes: tuple[Change, ...], base: Plan) -> str:
     binding = prod[prod["capacity_value_usd_per_kg"] > 1e-6].sort_values(
         "capacity_value_usd_per_kg", ascending=False, kind="mergesort").head(3) if len(prod) else prod
     short = base.plants[base.plants["shortage_t"] > 1e-6] if len(base.plants) else base.plants
-    limits = [f"{n(r.site_id)} {r.product} capacity ({r.capacity_value_usd_per_kg:,.2f} USD per kg/yr)"
+    def at(r) -> str:  # noqa: ANN001
+        return f" in {r.period}" if over_periods else ""
+
+    limits = [f"{n(r.site_id)} {r.product} capacity{at(r)} ({r.capacity_value_usd_per_kg:,.2f} USD per kg/yr)"
               for r in binding.itertuples(index=False)]
-    limits += [f"{n(r.site_id)}'s {r.product} shortage ({r.shortage_t:,.1f} t)" for r in short.itertuples(index=False)]
+    limits += [f"{n(r.site_id)}'s {r.product} shortage{at(r)} ({r.shortage_t:,.1f} t)"
+               for r in short.itertuples(index=False)]
     text = "; ".join(dict.fromkeys(reasons)) or "the baseline plan stays the cheapest under this change"
     if limits:
         text += "; what binds in the baseline (its Limits): " + ", ".join(limits[:4])
