@@ -284,3 +284,12 @@ def test_the_horizon_summary_gives_each_figure_its_unit_and_readable_names(tmp_p
     assert cells["License-exposed share of deliveries"].number_format == "0.0%"
     assert "  Expected license loss" in cells and "  license_risk" not in cells
     assert cells["Demand"].number_format.startswith("#,##0.0")
+
+
+def test_a_no_effect_reason_over_years_is_read_in_the_year_changed():
+    # OLD (10 USD/kg) is bought only in 2026 (NEW has no capacity then): halving its 2028 capacity changes
+    # nothing, and the reason must say so of 2028, where the baseline buys none of it, not of the five years
+    cut = Scenario("OLD halved in 2028", (Change("Supply", "OLD/X", "capacity_t", "multiply", 0.5, 0, "2028"),))
+    out = run_batch(inputs(), [cut], options=_options(), jobs=1)
+    reading = comparison(out).loc[1, "reading"]
+    assert reading.startswith("No effect, because the baseline buys none of Old mine's X in 2028"), reading
