@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -45,3 +46,33 @@ def test_require_optimal_turns_a_time_limited_plan_into_exit_5(capa_folder, tmp_
                                     "--require-optimal"])
     assert res.exit_code == 5
     assert not out.exists()
+
+
+def test_secondary_solves_are_bounded_by_work_not_the_clock_and_leave_the_solver_as_it_was():
+    # The duals and explanation LPs feed the workbook: a 60 s limit made their figures depend on how busy
+    # the machine was. They now run without a time limit, under iteration bounds, and a warm batch solver
+    # gets its own limits back afterwards.
+    import highspy  # noqa: PLC0415
+
+    from planner.input.data import SolveOptions  # noqa: PLC0415
+    from planner.optimise import solve as solve_mod  # noqa: PLC0415
+    from planner.optimise.model import build_model  # noqa: PLC0415
+    from tests.conftest import build  # noqa: PLC0415
+
+    inp = build([{"site_id": "M", "country": "AU", "stage": "mine", "status": "candidate",
+                  "qualification_cost_usd": 10},
+                 {"site_id": "P", "country": "DE", "stage": "plant"}],
+                [{"site_id": "M", "product": "X", "capacity_t": 10, "unit_cost_usd_per_kg": 1}],
+                [{"from_site": "M", "to_site": "P"}], [{"site_id": "P", "product": "X", "quantity_t": 5}])
+    model = build_model(inp)
+    h = solve_mod._new_highs(SolveOptions(time_limit_s=123))
+    solve_mod.bound_by_work(h, model)
+    assert solve_mod._option(h, "time_limit") == float("inf")
+    assert solve_mod._option(h, "simplex_iteration_limit") == solve_mod.SIMPLEX_WORK * (model.n_rows + model.n_cols)
+    h = solve_mod._new_highs(SolveOptions(time_limit_s=123))
+    h.passModel(solve_mod._highs_lp(model))
+    h.run()
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    duals = solve_mod._fixed_lp_duals(h, model, np.asarray(h.getSolution().col_value))
+    assert duals is not None
+    assert solve_mod._option(h, "time_limit") == 123

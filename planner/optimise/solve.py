@@ -470,6 +470,30 @@ class WarmHighs:
         return _run_highs(h, model, t0)
 
 
+def bound_by_work(h, model: LinearModel) -> None:  # noqa: ANN001
+    """Limit a secondary solve (duals, explanations) by iterations instead of seconds.
+
+    What such a solve finds goes into the workbook (the value of capacity, a price to win), so whether it
+    finishes must not depend on how busy the machine is: iteration counts are the same on every machine
+    (HiGHS runs single-threaded here), seconds are not. The bounds are far above what these LPs take,
+    and keep a pathological one from running for hours.
+    """
+    h.setOptionValue("time_limit", float("inf"))
+    h.setOptionValue("simplex_iteration_limit", int(SIMPLEX_WORK * (model.n_rows + model.n_cols)))
+    h.setOptionValue("ipm_iteration_limit", IPM_ITERATIONS)
+
+
+def _option(h, name: str) -> object:  # noqa: ANN001
+    """An option's value (highspy returns (status, value) in some versions, the value in others)."""
+    got = h.getOptionValue(name)
+    return got[1] if isinstance(got, tuple) else got
+
+
+# Secondary solves' work bounds: simplex iterations per row and column, interior-point iterations
+SIMPLEX_WORK = 20
+IPM_ITERATIONS = 1000
+
+
 def _fixed_lp_duals(h, model: LinearModel, x: np.ndarray) -> np.ndarray | None:  # noqa: ANN001
     """Row duals of the LP with every integer column fixed at its (rounded) value."""
     import highspy  # noqa: PLC0415
@@ -478,8 +502,12 @@ def _fixed_lp_duals(h, model: LinearModel, x: np.ndarray) -> np.ndarray | None: 
     vals = np.round(x[idx])
     h.changeColsIntegrality(len(idx), idx, np.array([highspy.HighsVarType.kContinuous] * len(idx)))
     h.changeColsBounds(len(idx), idx, vals, vals)
-    h.setOptionValue("time_limit", 60.0)
+    # ``h`` may be a batch's warm solver: its own limits come back after this secondary solve
+    saved = {k: _option(h, k) for k in ("time_limit", "simplex_iteration_limit", "ipm_iteration_limit")}
+    bound_by_work(h, model)
     run_interruptible(h)
+    for k, v in saved.items():
+        h.setOptionValue(k, v)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     return np.asarray(h.getSolution().row_dual, dtype=float)

@@ -223,7 +223,7 @@ def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict
     import highspy  # noqa: PLC0415
 
     from planner.input.data import SolveOptions  # noqa: PLC0415
-    from planner.optimise.solve import _highs_lp, _new_highs, run_interruptible  # noqa: PLC0415
+    from planner.optimise.solve import _highs_lp, _new_highs, bound_by_work, run_interruptible  # noqa: PLC0415
 
     prices: dict[tuple, float] = {}
     blocked: set[tuple] = set()
@@ -243,7 +243,8 @@ def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict
     ints = np.flatnonzero(model.integer)
     lo[ints] = hi[ints] = np.round(x[ints])
     lp_model = replace(model, integer=np.zeros_like(model.integer), col_lo=lo, col_hi=hi)
-    h = _new_highs(SolveOptions(time_limit_s=60))
+    h = _new_highs(SolveOptions())
+    bound_by_work(h, lp_model)  # its prices go into the workbook: bounded by work, not by the clock
     h.passModel(_highs_lp(lp_model))
     run_interruptible(h)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
