@@ -62,6 +62,8 @@ def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detai
         The solver stopped (time limit) before finding any plan.
     """
     options = options or options_from(inputs)
+    if inputs.regimes is not None and len(inputs.regimes):
+        return plan_regimes(inputs, options, detail=detail, mps_path=mps_path, on_size=on_size)
     if is_horizon(inputs):
         return plan_horizon(inputs, options, solver=solver, detail=detail, mps_path=mps_path, on_size=on_size)
     t0 = time.perf_counter()
@@ -158,6 +160,112 @@ def plan_horizon(inputs: Inputs, options: SolveOptions, solver=None, detail: boo
     out.warnings = [str(w) for w in inputs.warnings] + net_warnings + out.warnings
     out.warnings += _time_limit_warning(result)
     return out
+
+
+def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps_path=None,  # noqa: ANN001
+                 on_size: Callable[[Size], None] | None = None) -> Plan:
+    """``plan`` against the licence regimes of a Regimes sheet (see planner.optimise.regimes): one set of
+    qualifications for every regime, each regime's flows its own from its first period that differs.
+
+    The plan returned is the first regime's, with every regime's on ``Plan.regimes`` and one row per regime
+    on ``Plan.regime_table``. With ``detail``, the deterministic plan's qualifications are evaluated in every
+    regime (the value of the stochastic solution) and each regime is planned alone with perfect information
+    (the expected value of perfect information): 2 + one solve per regime more.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    from planner.optimise.regimes import as_horizon, build_regimes, own_cost, own_starts, regime_costs, \
+        regime_inputs  # noqa: PLC0415
+    from planner.results.horizon import build_horizon_plan  # noqa: PLC0415
+    from planner.results.regimes import RegimeAnswer, hedge_table, regime_findings, regime_table, starts  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    regimes = regime_inputs(inputs)
+    nets, total = [], None
+    for r in regimes:
+        ids = r.inputs.period_ids
+        ns = [build_network(r.inputs.for_period(t)) for t in ids]
+        nets.append(ns)
+        for t, n in zip(ids, ns, strict=True):
+            one = estimate(n, r.inputs.settings)
+            total = one if total is None else Size(total.columns + one.columns, total.rows + one.rows,
+                                                   total.nonzeros + one.nonzeros,
+                                                   {k: total.by_kind.get(k, 0) + v for k, v in one.by_kind.items()})
+    assert total is not None
+    most = int(float(inputs.settings.get("max_columns", 2_000_000)))  # type: ignore[arg-type]
+    if total.columns > most:
+        raise InputError(
+            f"the model over {len(regimes)} regimes would have {total.columns:,} variables, more than max_columns = "
+            f"{most:,}; raise it with --max-columns N or Settings max_columns if the machine can take it, or plan "
+            "fewer regimes", [Issue("", message=f"model size: {total.text()}")])
+    if on_size is not None:
+        on_size(total)
+    rm = build_regimes(inputs, regimes, nets)
+    t1 = time.perf_counter()
+    if mps_path is not None:
+        from planner.optimise.solve import write_mps  # noqa: PLC0415
+
+        write_mps(rm.lp, mps_path)
+    result = solve(rm.lp, options)
+    t2 = time.perf_counter()
+    _raise_unless_planned(result, options, lambda: [
+        f"in regime {r.name}: {line}" for r in regimes for line in _diagnose_horizon(r.inputs, options)])
+    assert result.x is not None
+    x = result.x
+    plans = []
+    for r in regimes:
+        assert r.hm is not None and r.cols is not None
+        share = replace(result, x=x[r.cols], row_dual=None, objective=None, bound=None)
+        hp = build_horizon_plan(r.hm, share, detail=detail)
+        if rm.one_year:  # a one-year input's regime reads as a one-year plan
+            one = hp.periods[0][1]
+            one.candidates = one.candidates.drop(columns="qualify_in")
+            one.qualifications = hp.qualifications
+            hp = one
+        plans.append(hp)
+    ans = RegimeAnswer([r.name for r in regimes], np.array([r.probability for r in regimes]),
+                       [r.question for r in regimes], plans, regime_costs(rm, x), rm.risk_aversion, rm.alpha,
+                       status=result.status)
+    if detail:
+        base = as_horizon(replace(inputs, regimes=None, regime_changes=None))
+        ev = plan_horizon(base, options, detail=False)
+        ans.ev_starts = starts(ev)
+        ans.ev_stock = ev.stock
+        fixed = replace(rm.lp, col_lo=rm.lp.col_lo.copy(), col_hi=rm.lp.col_hi.copy())
+        for (s_, t_), j in rm.start.items():
+            on = 1.0 if ans.ev_starts.get(s_) == t_ else 0.0
+            fixed.col_lo[j] = fixed.col_hi[j] = on
+        eev = solve(fixed, options)
+        ans.ev_costs = regime_costs(rm, eev.x) if eev.x is not None else None
+        ws_costs, ws_starts = [], []
+        for r in regimes:
+            assert r.hm is not None
+            alone = solve(r.hm.lp, options)
+            if alone.x is None:
+                break
+            ws_costs.append(own_cost(r, alone.x))
+            ws_starts.append(own_starts(r, alone.x))
+        else:
+            ans.ws_costs, ans.ws_starts = np.asarray(ws_costs), ws_starts
+    t3 = time.perf_counter()
+    main = plans[0]
+    main.regimes = ans
+    main.regime_table = regime_table(ans)
+    main.hedges = hedge_table(ans, rm)
+    main.summary.update({
+        "regimes": len(regimes), "expected_cost_usd": ans.expected, "cvar_usd": ans.cvar,
+        "cvar_alpha": rm.alpha, "risk_aversion": rm.risk_aversion, "worst_regime": ans.names[ans.worst],
+        "value_of_stochastic_solution_usd": ans.vss, "expected_value_of_perfect_information_usd": ans.evpi,
+        "status": result.status, "gap": result.gap, "best_bound_usd": result.bound,
+        "solver_objective_usd": result.objective,
+    })
+    per = " a year" if rm.one_year else " over the horizon (discounted)"
+    main.warnings = [str(w) for w in inputs.warnings] + main.warnings + _time_limit_warning(result)
+    main.run_info = run_info(inputs, options, rm.lp, result, Timings(t1 - t0, t2 - t1, t3 - t2))
+    main.run_info["regimes"] = ", ".join(ans.names)
+    main.run_info["size_estimate"] = total.text()
+    main.regime_findings = regime_findings(ans, main.hedges, per)
+    return main
 
 
 def _diagnose_horizon(inputs: Inputs, options: SolveOptions) -> list[str]:

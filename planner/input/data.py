@@ -36,6 +36,10 @@ class Inputs:
     periods: pd.DataFrame | None = None
     stock: pd.DataFrame | None = None  # Stock rows (contract v2), or None
     contracts: pd.DataFrame | None = None  # Contracts rows (contract v2), or None
+    # licence regimes to plan against (scenarios): Regimes rows (scenario, probability, question) and their
+    # RegimeChanges (WhatIf rows); None: the one deterministic world
+    regimes: pd.DataFrame | None = None
+    regime_changes: pd.DataFrame | None = None
 
     @property
     def period_ids(self) -> list[str]:
@@ -58,7 +62,8 @@ class Inputs:
             supply = supply.assign(capacity_t=supply["capacity_t"] * scale)
             demand = demand.assign(quantity_t=demand["quantity_t"] * scale)
         return replace(self, sites=sites, supply=supply, lanes=pick(self.lanes), demand=demand,
-                       controls=pick(self.controls), periods=None, stock=None, contracts=None)
+                       controls=pick(self.controls), periods=None, stock=None, contracts=None, regimes=None,
+                       regime_changes=None)
 
     def with_settings(self, **changes: object) -> Inputs:
         """A copy with some settings changed (used by tests and the command line)."""

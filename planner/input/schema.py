@@ -340,8 +340,33 @@ PERIODS = Sheet(
     doc="The planning horizon (contract v2): one row per period, in time order. Without it the plan is for one year.",
 )
 
+REGIMES = Sheet(
+    "Regimes",
+    False,
+    (
+        Column("scenario", "text", True, doc="the regime's name, e.g. Japan ban from 2027"),
+        Column("probability", "number", True, lo=0, hi=1, doc="its probability; the Regimes rows add up to 1"),
+        Column("question", "text", default="", doc="what it stands for, in one line (shown beside its results)"),
+    ),
+    key=("scenario",),
+    doc="Licence regimes the plan must hold up against (scenarios, contract v2): the plan decides its "
+    "qualifications before knowing which regime comes, then plans each regime's flows. A regime with no "
+    "RegimeChanges rows is the input as it stands.",
+)
+
+REGIME_CHANGES = Sheet(
+    "RegimeChanges",
+    False,
+    tuple(c if c.name != "scenario" else Column("scenario", "text", True, doc="a regime named on the Regimes sheet")
+          for c in WHATIF.columns),
+    key=("scenario", "sheet", "key", "column"),
+    unique_key=False,
+    doc="What each regime changes in the input: rows as on the WhatIf sheet (set, add, multiply or delete on "
+    "any sheet, optionally in one period), applied in row order.",
+)
+
 SHEETS: tuple[Sheet, ...] = (SITES, SUPPLY, RECIPES, COPRODUCTS, LANES, DEMAND, CONTROLS, SETTINGS, WHATIF, PERIODS,
-                              STOCK, CONTRACTS)
+                              STOCK, CONTRACTS, REGIMES, REGIME_CHANGES)
 SHEET_BY_NAME = {s.name: s for s in SHEETS}
 
 
@@ -384,6 +409,10 @@ SETTINGS_KEYS: tuple[Setting, ...] = (
             "it is built; --max-columns)", 1, 1e12),
     Setting("discount_rate", "number", 0.0, "per period: the k-th period's costs count (1 + rate)^-k in the total "
             "(contract v2)", 0, 1),
+    Setting("risk_aversion", "number", 0.0, "with Regimes: weight of CVaR in the objective, expected cost + "
+            "risk_aversion x CVaR (0: risk-neutral)", 0, cap=MAX_RISK_WEIGHT),
+    Setting("cvar_alpha", "number", 0.9, "with Regimes: CVaR is the expected cost of the worst 1 - cvar_alpha of "
+            "the probability", 0, 1),
     Setting("contract_version", "number", 1.0, "input contract version (1, or 2 with a Periods sheet)", 1, 2),
 )
 SETTING_BY_KEY = {s.key: s for s in SETTINGS_KEYS}

@@ -571,18 +571,18 @@ def whatif_names(sheet: str, column: str, key: str) -> tuple[str | None, str | N
     return canonical, names.get(column.strip().lower()), key.strip()
 
 
-def check_whatif(frame: pd.DataFrame, issues: list[Issue]) -> None:
+def check_whatif(frame: pd.DataFrame, issues: list[Issue], spec: schema.Sheet = schema.WHATIF) -> None:
     """Check every WhatIf row before anything is solved: what can be known without applying it (the sheet,
     column, key shape, operand and value types, the reserved baseline name). What depends on the data (a
-    key that matches nothing, a change that leaves the input invalid) is the batch's to report."""
-    spec = schema.WHATIF
+    key that matches nothing, a change that leaves the input invalid) is the batch's to report. ``spec``:
+    the RegimeChanges sheet, whose rows are WhatIf rows of another name."""
 
     def problem(r: pd.Series, column: str, message: str) -> None:
-        issues.append(Issue("WhatIf", int(r["_row"]), _col(spec, column), column, message))
+        issues.append(Issue(spec.name, int(r["_row"]), _col(spec, column), column, message))
 
     for _, r in frame.iterrows():
         name, sheet, op = r["scenario"], r["sheet"], r["operation"]
-        if isinstance(name, str) and name.strip().lower() == schema.BASELINE:
+        if spec is schema.WHATIF and isinstance(name, str) and name.strip().lower() == schema.BASELINE:
             problem(r, "scenario", f'"{name.strip()}" is the name of the unchanged input in every batch; '
                                    "give the scenario another name")
         if not isinstance(sheet, str) or op is None or r["key"] is None:
@@ -862,6 +862,8 @@ def validate_book(book: RawBook, *, strict_numerics: bool = False) -> Inputs:
     if len(tables["WhatIf"]) and not any(i.sheet == "WhatIf" and i.row == 1 and i.severity == "error" for i in issues):
         check_whatif(tables["WhatIf"], issues)
     settings = _settings(tables["Settings"], issues)
+    if not structural:
+        _regimes(tables, issues)
     if not [i for i in issues if i.severity == "error"]:
         for w in numeric_warnings(tables):
             issues.append(Issue(w.sheet, message=w.message + (" (--strict-numerics)" if strict_numerics else ""),
@@ -892,7 +894,41 @@ def validate_book(book: RawBook, *, strict_numerics: bool = False) -> Inputs:
         periods=periods,
         stock=tables["Stock"] if len(tables["Stock"]) else None,
         contracts=tables["Contracts"] if len(tables["Contracts"]) else None,
+        regimes=tables["Regimes"] if len(tables["Regimes"]) else None,
+        regime_changes=tables["RegimeChanges"] if len(tables["Regimes"]) else None,
     )
+
+
+# Probabilities are typed to a few decimals (0.35, 0.1, 1/3 as 0.3333): a sum within this of 1 is 1.
+PROBABILITY_TOLERANCE = 1e-4
+
+
+def _regimes(tables: dict[str, pd.DataFrame], issues: list[Issue]) -> None:
+    """Regimes: probabilities that add to 1, and RegimeChanges rows that name a listed regime and are
+    well-formed WhatIf rows. Whether each change matches the input is known when it is applied (planning)."""
+    reg, changes = tables["Regimes"], tables["RegimeChanges"]
+    if reg.empty:
+        for _, r in changes.iterrows():
+            issues.append(Issue("RegimeChanges", int(r["_row"]), 0, "scenario",
+                                "there is no Regimes sheet listing the regimes and their probabilities"))
+        return
+    probs = pd.to_numeric(reg["probability"], errors="coerce")
+    if probs.notna().all():
+        total = float(probs.sum())
+        if abs(total - 1.0) > PROBABILITY_TOLERANCE:
+            last = int(reg["_row"].max())
+            issues.append(Issue("Regimes", last, _col(schema.REGIMES, "probability"), "probability",
+                                f"the probabilities add up to {total:.6g}, not 1 (Regimes!B2:B{last}); each regime's "
+                                "probability is its share of the outcomes, so together they must make 1"))
+    names = {str(n).strip() for n in reg["scenario"] if isinstance(n, str)}
+    for _, r in changes.iterrows():
+        name = r["scenario"]
+        if isinstance(name, str) and name.strip() not in names:
+            issues.append(Issue("RegimeChanges", int(r["_row"]), 0, "scenario",
+                                f'"{name.strip()}" is not a regime on the Regimes sheet'
+                                f"{_did_you_mean(name.strip(), sorted(names))}"))
+    if len(changes):
+        check_whatif(changes, issues, schema.REGIME_CHANGES)
 
 
 # Numbers compared for range, by family: a span of more than SPAN_LIMIT within one family (or a value above

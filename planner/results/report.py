@@ -46,6 +46,13 @@ class Plan:
     roadmap: pd.DataFrame | None = None
     stock: pd.DataFrame | None = None  # plants' opening and closing stock per class and lead-time bound
     contracts: pd.DataFrame | None = None  # contracts in force per period: bounds, bought, take-or-pay paid
+    # against licence regimes (a Regimes sheet): this plan is the first regime's; ``regimes`` holds every
+    # regime's plan and cost (planner.results.regimes.RegimeAnswer), ``regime_table`` one row per regime,
+    # ``hedges`` the decisions taken because of some regimes
+    regimes: object = None
+    regime_table: pd.DataFrame | None = None
+    hedges: pd.DataFrame | None = None
+    regime_findings: list[str] | None = None
 
     def to_json(self) -> dict[str, object]:
         plants = [

@@ -1,0 +1,352 @@
+"""The plan against licence regimes (scenarios): a two-stage stochastic model in extensive form.
+
+A ``Regimes`` sheet lists regimes with a probability each; ``RegimeChanges`` says what each changes in the
+input (WhatIf rows: a ban on a route, an outage, a price jump, a capacity arriving late), optionally from
+one period on. Each regime's input is planned by the horizon model of planner.optimise.horizon, unchanged
+(a one-year input is its own only period, id ``""``), and the regimes are stitched into one model:
+
+* **Here and now (first stage)**: when to start each qualification. These columns are one set shared by
+  every regime, so the qualification roadmap is one answer, decided before the regime is known. Each
+  regime's own ``qualified`` rows tie its use of a candidate to the shared starts.
+* **Before the shock**: in a period where two regimes' inputs have been the same so far (the same tables
+  in it and every earlier period), nobody can tell them apart yet, so they take the same decisions: each
+  such column equals the representative regime's (non-anticipativity). Stock built in those periods is
+  therefore stock built before the shock, and carried into each regime's own future.
+* **Wait and see (second stage)**: from the first period a regime differs, its flows, stock, shortage and
+  use of qualified candidates are its own.
+
+Objective: expected cost ``sum_w p_w cost_w`` plus ``risk_aversion x CVaR_alpha(cost)`` in the
+Rockafellar-Uryasev form ``eta + 1/(1 - alpha) sum_w p_w u_w`` with ``u_w >= cost_w - eta``, ``u_w >= 0``
+(alpha = 1: the worst regime's cost, ``z >= cost_w``). ``cost_w`` is regime w's whole cost, qualification
+fees included, as the horizon model counts it (discounted). With risk_aversion = 0 the CVaR columns are
+left out and the model is risk-neutral.
+
+The build is linear in regimes x periods: each regime's horizon model is built from its own tables and
+copied in with its columns renumbered; the links are one row per shared column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import InputError, Issue
+from planner.input.data import Inputs
+from planner.input.overrides import Scenario, ScenarioError, apply_scenario, parse_whatif
+from planner.optimise.horizon import HorizonModel, build_horizon
+from planner.optimise.model import LinearModel
+from planner.optimise.network import Network
+
+
+@dataclass
+class Regime:
+    """One regime of the plan: its input and its horizon model, as if planned alone."""
+
+    name: str
+    probability: float
+    question: str
+    inputs: Inputs  # the regime's input, always a horizon (a one-year input: one period, id "")
+    row: int = 0  # its Regimes row, for messages
+    hm: HorizonModel | None = None
+    cols: np.ndarray | None = None  # hm.lp's column j is the stitched model's column cols[j]
+    row0: int = 0  # hm.lp's rows are the stitched model's rows row0 ...
+
+
+@dataclass
+class RegimeModel:
+    lp: LinearModel
+    regimes: list[Regime]
+    periods: list[str]
+    # per period index k: for each regime, the first regime it cannot be told apart from through period k
+    # (itself when it is the first): the regimes that share period k's decisions
+    same_as: list[list[int]] = field(default_factory=list)
+    start: dict[tuple[str, str], int] = field(default_factory=dict)  # (site, period) -> shared start column
+    risk_aversion: float = 0.0
+    alpha: float = 0.9
+    eta: int = -1  # the CVaR threshold column (alpha = 1: the worst cost), -1 without risk aversion
+    tail: list[int] = field(default_factory=list)  # u_w columns (empty at alpha = 1 or without risk aversion)
+    one_year: bool = False  # the input had no Periods sheet: its only period's id is ""
+
+
+def has_regimes(inputs: Inputs) -> bool:
+    return inputs.regimes is not None and len(inputs.regimes) > 0
+
+
+def as_horizon(inputs: Inputs) -> Inputs:
+    """A one-year (v1) input as a horizon of one period with id "" (its rows' period is already "")."""
+    if inputs.periods is not None:
+        return inputs
+    return replace(inputs, periods=pd.DataFrame({"period": [""], "days": [365]}))
+
+
+def regime_inputs(inputs: Inputs) -> list[Regime]:
+    """Each regime's input: the input with its RegimeChanges applied and validated again.
+
+    Raises
+    ------
+    InputError
+        A change matches nothing or leaves the input invalid; the issue names its RegimeChanges row.
+    """
+    assert inputs.regimes is not None
+    changes = {s.name: s for s in parse_whatif(inputs.regime_changes, "RegimeChanges")}
+    base = replace(inputs, regimes=None, regime_changes=None, whatif=None)
+    out: list[Regime] = []
+    for r in inputs.regimes.sort_values("_row", kind="mergesort").itertuples(index=False):  # as listed
+        name = str(r.scenario).strip()
+        scenario = changes.get(name, Scenario(name, ()))
+        try:
+            # applied even without changes, so every regime's tables went through one validation and
+            # compare equal when they are
+            one = apply_scenario(base, scenario)
+        except ScenarioError as exc:
+            rows = [c.row for c in scenario.changes]
+            raise InputError(f'regime "{name}" cannot be applied', [Issue(
+                "RegimeChanges", rows[0] if rows else 0, 0, "scenario", str(exc))]) from None
+        question = r.question if isinstance(r.question, str) else ""
+        out.append(Regime(name, float(r.probability), question, as_horizon(one), int(r._asdict().get("_row", 0))))
+    return out
+
+
+def _digest(frame: pd.DataFrame | None) -> bytes:
+    if frame is None:
+        return b"-"
+    f = frame.drop(columns=[c for c in ("_row",) if c in frame.columns])
+    return hashlib.sha256(f.to_csv(index=False).encode()).digest()
+
+
+def _histories(regimes: list[Regime], periods: list[str]) -> list[list[int]]:
+    """``same[k][w]``: the first regime whose input equals regime w's in every period up to k (and in the
+    tables that hold for the whole horizon)."""
+    signature = []
+    for r in regimes:
+        i = r.inputs
+        whole = hashlib.sha256(b"".join([
+            _digest(i.recipes), _digest(i.coproducts), _digest(i.stock), _digest(i.contracts), _digest(i.periods),
+            repr(sorted(i.settings.items(), key=lambda kv: kv[0])).encode(),
+            # a stockpile in any period makes a plant's stock columns exist in every period
+            _digest(i.demand[["site_id", "product", "min_cover_days"]]),
+        ])).digest()
+        per, h = [], whole
+        for t in periods:
+            one = i.for_period(t)
+            h = hashlib.sha256(h + b"".join(_digest(getattr(one, a)) for a in
+                                            ("sites", "supply", "lanes", "demand", "controls"))).digest()
+            per.append(h)
+        signature.append(per)
+    same = []
+    for k in range(len(periods)):
+        first: dict[bytes, int] = {}
+        same.append([first.setdefault(sig[k], w) for w, sig in enumerate(signature)])
+    return same
+
+
+def build_regimes(inputs: Inputs, regimes: list[Regime] | None = None,
+                  nets: list[list[Network]] | None = None) -> RegimeModel:
+    """The stitched model of every regime (``regimes``: from ``regime_inputs``, if already made; ``nets``:
+    each regime's per-period networks, if already built)."""
+    regimes = regimes if regimes is not None else regime_inputs(inputs)
+    periods = regimes[0].inputs.period_ids
+    lam = float(inputs.settings.get("risk_aversion", 0.0))  # type: ignore[arg-type]
+    alpha = float(inputs.settings.get("cvar_alpha", 0.9))  # type: ignore[arg-type]
+    same = _histories(regimes, periods)
+
+    c_parts, lo, hi, integer, ar, ac, av, rlo, rhi = [], [], [], [], [], [], [], [], []
+    col_keys: list[tuple] = []
+    row_keys: list[tuple] = []
+    start: dict[tuple[str, str], int] = {}
+    start_cost: dict[int, float] = {}  # first-stage column -> its cost (the first regime that has it)
+    n_col = n_row = 0
+    for w, r in enumerate(regimes):
+        r.hm = build_horizon(r.inputs, nets[w] if nets is not None else None)
+        lp = r.hm.lp
+        kinds = lp.cols["kind"].to_numpy()
+        keys = lp.cols["key"].tolist()
+        is_start = kinds == "start"
+        cols = np.empty(lp.n_cols, dtype=np.int64)
+        own = np.flatnonzero(~is_start)
+        cols[own] = n_col + np.arange(len(own))
+        n_col += len(own)
+        c = lp.c * r.probability
+        for j in np.flatnonzero(is_start):
+            _, t, s = keys[j]
+            if (s, t) not in start:
+                start[(s, t)] = n_col
+                start_cost[n_col] = float(lp.c[j])
+                n_col += 1
+            cols[j] = start[(s, t)]
+            c[j] = 0.0  # first-stage costs are added once, below: they are paid whatever the regime
+        r.cols = cols
+        r.row0 = n_row
+        c_parts.append((cols[own], c[own], lp.col_lo[own], lp.col_hi[own], lp.integer[own]))
+        col_keys += [(keys[j][0], w, *keys[j][1:]) for j in own]
+        ar.append(lp.a_row + n_row)
+        ac.append(cols[lp.a_col])
+        av.append(lp.a_val)
+        rlo.append(lp.row_lo)
+        rhi.append(lp.row_hi)
+        row_keys += [(k[0], w, *k[1:]) for k in lp.rows["key"].tolist()]
+        n_row += lp.n_rows
+
+    c_all = np.zeros(n_col)
+    lo_all = np.zeros(n_col)
+    hi_all = np.full(n_col, np.inf)
+    int_all = np.zeros(n_col, dtype=bool)
+    keys_all: list[tuple] = [()] * n_col
+    pos = 0
+    for cols_, c_, lo_, hi_, int_ in c_parts:
+        c_all[cols_] = c_
+        lo_all[cols_] = lo_
+        hi_all[cols_] = hi_
+        int_all[cols_] = int_
+    for w, r in enumerate(regimes):
+        own = np.flatnonzero(r.hm.lp.cols["kind"].to_numpy() != "start")
+        for j in own:
+            keys_all[r.cols[j]] = col_keys[pos]
+            pos += 1
+    for (s, t), j in start.items():
+        c_all[j] = start_cost[j]
+        hi_all[j] = 1.0
+        int_all[j] = True
+        keys_all[j] = ("start", t, s)
+
+    # ---- non-anticipativity: a column of a period that two regimes cannot yet tell apart is one decision
+    extra_r, extra_c, extra_v = [], [], []
+    extra_keys: list[tuple] = []
+    for k, t in enumerate(periods):
+        for w, rep in enumerate(same[k]):
+            if rep == w:
+                continue
+            mine = _period_columns(regimes[w], t)
+            theirs = _period_columns(regimes[rep], t)
+            for key, j in mine.items():
+                other = theirs.get(key)
+                if other is None:
+                    continue  # a column the representative lacks: its own rows hold it at 0 (see _period_columns)
+                extra_r += [n_row, n_row]
+                extra_c += [j, other]
+                extra_v += [1.0, -1.0]
+                extra_keys.append(("same", w, rep, *key))
+                n_row += 1
+    ar.append(np.asarray(extra_r, dtype=np.int64))
+    ac.append(np.asarray(extra_c, dtype=np.int64))
+    av.append(np.asarray(extra_v, dtype=float))
+    rlo.append(np.zeros(len(extra_keys)))
+    rhi.append(np.zeros(len(extra_keys)))
+    row_keys += extra_keys
+
+    # ---- risk: expected cost + lambda x CVaR_alpha (Rockafellar-Uryasev)
+    eta, tail = -1, []
+    if lam > 0:
+        eta = n_col
+        new_c = [lam]
+        new_keys = [("cvar_eta",)]
+        n_col += 1
+        for w, r in enumerate(regimes):
+            lp = r.hm.lp
+            # the regime's whole cost as a row: its own costs (undivided by probability) and the first stage
+            terms_c = r.cols
+            terms_v = -lp.c
+            if alpha < 1.0:
+                u = n_col
+                tail.append(u)
+                new_c.append(lam * r.probability / (1.0 - alpha))
+                new_keys.append(("cvar_tail", w))
+                n_col += 1
+                ar.append(np.full(len(terms_c) + 2, n_row, dtype=np.int64))
+                ac.append(np.concatenate([terms_c, [u, eta]]).astype(np.int64))
+                av.append(np.concatenate([terms_v, [1.0, 1.0]]))
+            else:  # the worst regime's cost: eta >= cost_w
+                ar.append(np.full(len(terms_c) + 1, n_row, dtype=np.int64))
+                ac.append(np.concatenate([terms_c, [eta]]).astype(np.int64))
+                av.append(np.concatenate([terms_v, [1.0]]))
+            rlo.append(np.zeros(1))
+            rhi.append(np.full(1, np.inf))
+            row_keys.append(("cvar", w))
+            n_row += 1
+        c_all = np.concatenate([c_all, np.asarray(new_c)])
+        lo_all = np.concatenate([lo_all, [-np.inf], np.zeros(len(new_c) - 1)])
+        hi_all = np.concatenate([hi_all, np.full(len(new_c), np.inf)])
+        int_all = np.concatenate([int_all, np.zeros(len(new_c), dtype=bool)])
+        keys_all += new_keys
+
+    cols_df = pd.DataFrame({"key": keys_all})
+    cols_df["kind"] = [k[0] for k in keys_all]
+    rows_df = pd.DataFrame({"key": row_keys})
+    rows_df["kind"] = [k[0] for k in row_keys]
+    cols_df.attrs["possible"] = sum(r.hm.lp.possible_columns() for r in regimes)
+    first = regimes[0].hm
+    lp = LinearModel(
+        c=c_all, col_lo=lo_all, col_hi=hi_all, integer=int_all,
+        a_row=np.concatenate(ar), a_col=np.concatenate(ac), a_val=np.concatenate(av),
+        row_lo=np.concatenate(rlo), row_hi=np.concatenate(rhi), cols=cols_df, rows=rows_df,
+        net=first.lp.net, inputs=inputs,
+    )
+    return RegimeModel(lp, regimes, periods, same, start, lam, alpha, eta, tail, one_year=inputs.periods is None)
+
+
+def _period_columns(r: Regime, t: str) -> dict[tuple, int]:
+    """A regime's stitched columns of period t by their key without the regime: its block's columns and its
+    stock and take-or-pay columns of t. Stock kept by (class, bound) pairs that another regime never
+    receives are held at 0 by the regime's own stock rows until something of that pair arrives, which in a
+    period shared with that regime it cannot, so such columns need no link."""
+    assert r.hm is not None and r.cols is not None
+    keys = r.hm.lp.cols["key"].tolist()
+    return {key: int(r.cols[j]) for j, key in enumerate(keys) if len(key) > 1 and key[0] != "start" and key[1] == t}
+
+
+def regime_cost(r: Regime, x: np.ndarray) -> float:
+    """Regime r's cost in the objective's terms (discounted, tie-breaks included): for CVaR and checks."""
+    assert r.hm is not None and r.cols is not None
+    return float(r.hm.lp.c @ x[r.cols])
+
+
+
+def regime_costs(rm: RegimeModel, x: np.ndarray) -> np.ndarray:
+    """Each regime's cost in USD as the plan reports it (discounted, qualification fees included), from the
+    stitched solution: the objective's terms without its tie-breaks (the class tie-break, and the start
+    columns' preference for the later start)."""
+    out = []
+    for r in rm.regimes:
+        assert r.cols is not None
+        out.append(own_cost(r, x[r.cols]))
+    return np.asarray(out)
+
+
+def own_cost(r: Regime, xs: np.ndarray) -> float:
+    """Regime r's cost from a solution of its own horizon model ``xs`` (see ``regime_costs``)."""
+    assert r.hm is not None
+    lp = r.hm.lp
+    c = lp.c - (lp.tiebreak if lp.tiebreak is not None else 0.0)
+    flows = lp.cols["kind"].to_numpy() != "start"
+    total = float(c[flows] @ xs[flows])
+    discount = {b.period: b.discount for b in r.hm.blocks}
+    for (s, t), j in r.hm.start.items():
+        total += r.hm.qualification_cost[s] * discount[t] * float(round(xs[j]))
+    return total
+
+
+def own_starts(r: Regime, xs: np.ndarray) -> dict[str, str]:
+    """site -> the period its qualification starts, in a solution of the regime's own model."""
+    assert r.hm is not None
+    return {s: t for (s, t), j in r.hm.start.items() if xs[j] > 0.5}
+
+
+def cvar(costs: np.ndarray, probabilities: np.ndarray, alpha: float) -> float:
+    """CVaR_alpha of a discrete cost distribution: the expected cost of its worst 1 - alpha of probability
+    (a regime on the boundary counted in part); alpha = 1: the worst listed regime's cost."""
+    costs = np.asarray(costs, dtype=float)
+    probabilities = np.asarray(probabilities, dtype=float)
+    if alpha >= 1.0:
+        return float(costs.max())
+    mass = 1.0 - alpha
+    left, total = mass, 0.0
+    for i in np.argsort(-costs, kind="stable"):
+        take = min(float(probabilities[i]), left)
+        total += take * float(costs[i])
+        left -= take
+        if left <= 1e-15:
+            break
+    return total / mass
