@@ -347,6 +347,8 @@ REGIMES = Sheet(
         Column("scenario", "text", True, doc="the regime's name, e.g. Japan ban from 2027"),
         Column("probability", "number", True, lo=0, hi=1, doc="its probability; the Regimes rows add up to 1"),
         Column("question", "text", default="", doc="what it stands for, in one line (shown beside its results)"),
+        Column("basis", "text", default="", doc="why this probability: the sources and the reasoning (an estimate "
+               "is tagged [E])"),
     ),
     key=("scenario",),
     doc="Licence regimes the plan must hold up against (scenarios, contract v2): the plan decides its "

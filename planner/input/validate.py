@@ -1033,3 +1033,26 @@ def load_whatif(path: Path | str) -> pd.DataFrame:
     if errors:
         raise InputError(f"{path} has {len(errors)} problem{'s' * (len(errors) != 1)}", sorted(errors))
     return frame
+
+
+def load_regimes(path: Path | str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``Regimes`` and ``RegimeChanges`` sheets of a separate workbook (or CSV folder), validated: a set
+    of licence regimes to plan one market workbook against (``planner solve --regimes FILE``)."""
+    from planner.input.read import read_input  # noqa: PLC0415
+
+    book = read_input(Path(path))
+    found = {_normalise(n): n for n in book.sheets}
+    if "regimes" not in found:
+        raise InputError(f"{path} has no Regimes sheet; sheets found: {', '.join(sorted(book.sheets)) or 'none'}")
+    issues: list[Issue] = []
+    tables = {"Regimes": sheet_to_frame(book.sheets[found["regimes"]], schema.REGIMES, issues)}
+    changes = book.sheets.get(found.get("regimechanges", ""))
+    tables["RegimeChanges"] = (sheet_to_frame(changes, schema.REGIME_CHANGES, issues) if changes is not None else
+                               pd.DataFrame(columns=[*schema.REGIME_CHANGES.names, "_row"]))
+    if not any(i.row == 1 and i.severity == "error" for i in issues):
+        _dup_check(tables["Regimes"], schema.REGIMES, issues)
+        _regimes(tables, issues)
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise InputError(f"{path} has {len(errors)} problem{'s' * (len(errors) != 1)}", sorted(errors))
+    return (_finish(tables["Regimes"], schema.REGIMES), _finish(tables["RegimeChanges"], schema.REGIME_CHANGES))
