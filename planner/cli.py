@@ -286,6 +286,11 @@ def main() -> None:
 @click.option("--period", "picture_period", default=None,
               help="With --picture, on an input with a Periods sheet: the period whose chain is drawn "
                    "(default: the first, the chain to buy now).")
+@click.option("--regimes", "regimes_path", type=click.Path(path_type=Path), default=None,
+              help="Workbook (or CSV folder) whose Regimes and RegimeChanges sheets list licence regimes to plan "
+                   "against (default: the input's own, if it has them).")
+@click.option("--risk-aversion", type=FiniteFloat(min=0, max=1e6), default=None,
+              help="With regimes: override Settings.risk_aversion (objective: expected cost + this x CVaR).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Show model size and the solver log.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
@@ -293,8 +298,8 @@ def main() -> None:
 @size_option
 def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: str | None, time_limit: float | None,
           mip_gap: float | None, require_optimal: bool, mps_path: Path | None, picture: bool,
-          picture_period: str | None, quiet: bool, verbose: bool, debug: bool, max_rows: int, strict_numerics: bool,
-          max_columns: int | None) -> None:
+          picture_period: str | None, regimes_path: Path | None, risk_aversion: float | None, quiet: bool,
+          verbose: bool, debug: bool, max_rows: int, strict_numerics: bool, max_columns: int | None) -> None:
     """Plan the sourcing mix and write the recommendation workbook.
 
     INPUT_PATH is an .xlsx workbook or a folder of CSV files (one per sheet);
@@ -305,6 +310,7 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
         planner solve inputs/rare_earth_magnets.xlsx -o outputs/plan.xlsx --json
         planner solve --picture          # also outputs/rare_earth_magnets_plan_chain.html and .png
         planner solve years.xlsx --picture --period 2028   # the chain of 2028, on an input over years
+        planner solve years.xlsx --regimes regimes.xlsx     # one plan that holds up in every regime
     """
 
     def go() -> None:
@@ -355,6 +361,15 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
         from planner.output.write import write_workbook  # noqa: PLC0415
 
         inputs = _sized(load(src, max_rows, strict_numerics), max_columns)
+        if regimes_path is not None:
+            from dataclasses import replace  # noqa: PLC0415
+
+            from planner.input.validate import load_regimes  # noqa: PLC0415
+
+            regimes, changes = load_regimes(_existing(regimes_path))
+            inputs = replace(inputs, regimes=regimes, regime_changes=changes)
+        if risk_aversion is not None:
+            inputs = inputs.with_settings(risk_aversion=risk_aversion)
         if picture_period is not None:  # known from the input alone: refused before minutes of solving
             _check_period(inputs, picture_period)
         opts = options_from(inputs, solver=solver, time_limit_s=time_limit, mip_gap=mip_gap, verbose=verbose)
@@ -427,6 +442,10 @@ def _print_summary(result, out: Path) -> None:  # noqa: ANN001
 
     s = result.summary
     click.echo(f"Status: {status_text(result)}")
+    if result.regimes is not None:  # against licence regimes: their answers first
+        for line in result.regime_findings or []:
+            click.echo(f"  - {line}")
+        click.echo(f"In the first regime, {result.regimes.names[0]}:")
     if result.periods is not None:  # a plan over periods: totals over the horizon, then what to do when
         _print_horizon(result, out)
         return
@@ -643,6 +662,8 @@ def sweep(input_path: Path | None, param: str, start: float, stop: float, steps:
             for r in frame.itertuples(index=False):
                 cost = "" if r.total_cost_usd is None or r.total_cost_usd != r.total_cost_usd else \
                     f"{r.total_cost_usd:>18,.0f} USD/yr  exposed {100 * r.exposed_share:5.1f} %"
+                if cost and "expected_cost_usd" in frame.columns and r.expected_cost_usd == r.expected_cost_usd:
+                    cost = f"expected {r.expected_cost_usd:>16,.0f} USD  CVaR {r.cvar_usd:>16,.0f} USD"
                 click.echo(f"{r.point:<{width}} {r.status:<10} {cost} {r.message or ''}")
             click.echo(sentence)
             click.echo(f"Workbook: {out}")

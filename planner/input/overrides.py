@@ -163,9 +163,11 @@ def apply_scenario(inputs: Inputs, scenario: Scenario) -> Inputs:
     tables["Settings"] = _settings_frame(inputs.settings)
     if inputs.periods is not None:  # the horizon goes with its rows (each row already names its period)
         tables["Periods"] = inputs.periods.copy()
-    for name, frame in (("Stock", inputs.stock), ("Contracts", inputs.contracts)):
+    for name, frame in (("Stock", inputs.stock), ("Contracts", inputs.contracts), ("Regimes", inputs.regimes),
+                        ("RegimeChanges", inputs.regime_changes)):
         if frame is not None:  # not changed by a what-if, but part of the input it plans
-            tables[name] = frame.drop(columns="_row").copy()
+            # in the order written: the first regime is the one the workbook's plan sheets show
+            tables[name] = frame.sort_values("_row", kind="mergesort").drop(columns="_row").reset_index(drop=True)
     for ch in scenario.changes:
         where = f"{ch.sheet_of_row} row {ch.row}" if ch.row else ch.sheet_of_row
         try:

@@ -708,9 +708,24 @@ def _periods(tables: dict[str, pd.DataFrame], issues: list[Issue]) -> pd.DataFra
     may not differ between its period rows.
     """
     pt = tables["Periods"]
-    named = [(spec, r) for spec in schema.SHEETS if spec.periodic for _, r in tables[spec.name].iterrows()
-             if isinstance(r["period"], str) and r["period"]]
+
+    def named_rows(keep=None) -> list[tuple[schema.Sheet, pd.Series]]:  # noqa: ANN001
+        """Rows naming a period (of those not in ``keep``, if given): masks first, since a horizon has
+        thousands of rows and only the odd one is in error."""
+        out = []
+        for spec in schema.SHEETS:
+            if not spec.periodic:
+                continue
+            f = tables[spec.name]
+            col = f["period"]
+            mask = col.map(lambda v: isinstance(v, str) and v != "").astype(bool)
+            if keep is not None:
+                mask &= ~col.isin(keep)
+            out += [(spec, r) for _, r in f[mask].iterrows()]
+        return out
+
     if pt.empty:
+        named = named_rows()
         for _, r in tables["Contracts"].iterrows():
             issues.append(Issue("Contracts", int(r["_row"]), 0, "site_id",
                                 "contracts run over periods: they need a Periods sheet (one row for a single year)"))
@@ -726,7 +741,7 @@ def _periods(tables: dict[str, pd.DataFrame], issues: list[Issue]) -> pd.DataFra
                                 f'period "{r["period"]}" but there is no Periods sheet listing the periods'))
         return None
     ids = [p for p in pt["period"].tolist() if isinstance(p, str)]
-    for spec, r in named:
+    for spec, r in named_rows(ids):
         if r["period"] not in ids:
             issues.append(Issue(spec.name, int(r["_row"]), _col(spec, "period"), "period",
                                 f'unknown period "{r["period"]}" (not in sheet Periods)'

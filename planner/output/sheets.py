@@ -88,6 +88,10 @@ def _py(v: object) -> object:
 
 
 def recommendation_tables(plan: Plan) -> list[Table]:
+    if plan.regimes is not None:  # against licence regimes: their answers, then the first regime's plan
+        from planner.output.regimes import regime_tables  # noqa: PLC0415
+
+        return regime_tables(plan)
     if plan.periods is not None:  # a plan over periods: its own summary and roadmap, each sheet per period
         from planner.output.horizon import horizon_tables  # noqa: PLC0415
 
@@ -696,9 +700,16 @@ def sweep_tables(frame, param: str, sentence: str) -> list[Table]:  # noqa: ANN0
             Column("suppliers_out", 30, note="sites that stop shipping at this point"), Column("message", 40),
             Column("cash_usd", 14, M_USD, "production, freight, duty, tariffs, qualification (M USD a year)"),
             Column("shortage_penalty_usd", 14, M_USD), Column("license_risk_usd", 14, M_USD)]
+    regimes = "expected_cost_usd" in frame.columns
+    if regimes:  # against licence regimes: expected cost and CVaR per point, the efficient frontier
+        cols += [Column("expected_cost_usd", 14, M_USD, "probability-weighted over the regimes"),
+                 Column("cvar_usd", 14, M_USD, "expected cost of the worst outcomes (Settings cvar_alpha)")]
     pts = frame[frame["value"].notna()]
     # under the table (the table is wide: beside it, the charts were off the first screen)
     charts = [
+        *([Chart("scatter", "Efficient frontier: expected cost against CVaR", x=len(cols) - 1, ys=[len(cols) - 2],
+                 x_title="CVaR (USD)", y_title="expected cost (USD)", y_format=MILLIONS, below=True)]
+          if regimes else []),
         Chart("scatter", "Total cost against license-exposed share", x=5, ys=[3],
               x_title="license-exposed share of deliveries", y_title="USD per year", y_format=MILLIONS, below=True),
         Chart("scatter", f"Total cost against {param}", x=1, ys=[3], x_title=param, y_title="USD per year",

@@ -89,6 +89,15 @@ class Plan:
                 "qualifications": self.qualifications.to_dict("records"),
                 "periods": [{"period": t, **{k: v for k, v in p.to_json().items() if k != "warnings"}}
                             for t, p in self.periods]} if self.periods is not None else {}),
+            **({"regimes": {
+                "expected_cost_usd": s["expected_cost_usd"], "cvar_usd": s["cvar_usd"], "cvar_alpha": s["cvar_alpha"],
+                "risk_aversion": s["risk_aversion"], "worst_regime": s["worst_regime"],
+                "value_of_stochastic_solution_usd": s["value_of_stochastic_solution_usd"],
+                "expected_value_of_perfect_information_usd": s["expected_value_of_perfect_information_usd"],
+                "qualifications": self.qualifications.to_dict("records") if self.qualifications is not None else [],
+                "by_regime": self.regime_table.to_dict("records"),
+                "hedges": self.hedges.to_dict("records") if self.hedges is not None else [],
+                "findings": self.regime_findings or []}} if self.regime_table is not None else {}),
         }
 
 

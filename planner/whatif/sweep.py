@@ -81,6 +81,8 @@ def sweep_frame(outcomes: list[Outcome], values: list[float]) -> pd.DataFrame:
                 "exposed_share": s["exposed_share"], "exposed_t": s["exposed_t"], "shortage_t": s["shortage_t"],
                 "expected_license_loss_usd": s["expected_license_loss_usd"],
             })
+            if "expected_cost_usd" in s:  # against licence regimes: the point's place on the frontier
+                row.update({"expected_cost_usd": s["expected_cost_usd"], "cvar_usd": s["cvar_usd"]})
             if v is not None:
                 row["suppliers_in"] = ", ".join(sorted(sup - prev)) if prev is not None else ""
                 row["suppliers_out"] = ", ".join(sorted(prev - sup)) if prev is not None else ""
@@ -89,6 +91,8 @@ def sweep_frame(outcomes: list[Outcome], values: list[float]) -> pd.DataFrame:
     cols = ["point", "value", "status", "total_cost_usd", "delta_from_first_point_usd", "exposed_share",
             "exposed_t", "shortage_t", "expected_license_loss_usd", "suppliers_in", "suppliers_out", "message",
             "cash_usd", "shortage_penalty_usd", "license_risk_usd"]
+    if any("expected_cost_usd" in r for r in rows):
+        cols += ["expected_cost_usd", "cvar_usd"]
     return pd.DataFrame(rows).reindex(columns=cols)
 
 
@@ -99,6 +103,13 @@ def headline(frame: pd.DataFrame, param: str) -> str:
         return f"Sweep of {param}: fewer than two points could be planned."
     a, b = pts.iloc[0], pts.iloc[-1]
     diff = b["total_cost_usd"] - a["total_cost_usd"]
+    if "expected_cost_usd" in frame.columns and pd.notna(a["expected_cost_usd"]) and pd.notna(b["expected_cost_usd"]):
+        de, dc = b["expected_cost_usd"] - a["expected_cost_usd"], b["cvar_usd"] - a["cvar_usd"]
+        return (f"Going from {param} = {a['value']:g} to {b['value']:g} changes the expected cost over the licence "
+                f"regimes by {de / 1e6:+,.2f} M USD and its CVaR (the cost of the worst outcomes) by {dc / 1e6:+,.2f} M "
+                "USD: " + ("the price of the insurance against the worst regimes." if de > 0.5 and dc < -0.5 else
+                           "no insurance is bought over this range." if abs(de) <= 0.5 and abs(dc) <= 0.5 else
+                           "see the frontier chart."))
 
     def d(col: str) -> str:
         return f"{(b[col] - a[col]) / 1e6:+,.1f} M"
