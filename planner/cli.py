@@ -672,6 +672,105 @@ def sweep(input_path: Path | None, param: str, start: float, stop: float, steps:
 
 
 @main.command()
+@click.argument("input_path", required=False, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Stress-test workbook to write (default: outputs/<input>_stress.xlsx).")
+@click.option("--json", "as_json", is_flag=True, help='Print {"stress": [...], "survival": [...]} on stdout.')
+@click.option("--by", type=click.Choice(["supplier", "country", "both"]), default="supplier", show_default=True,
+              help="Lose each supplier, each country's exports (every shipment abroad banned), or both.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: the cores).")
+@click.option("--solver", type=click.Choice(["auto", "highs", "cbc"]), default=None, help="Override Settings.solver.")
+@click.option("--time-limit", type=FiniteFloat(min=0, min_open=True, max=MAX_TIME_LIMIT_S), default=None,
+              help="Override Settings.time_limit_s (seconds, per re-plan).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@input_options
+@size_option
+def stress(input_path: Path | None, output: Path | None, as_json: bool, by: str, jobs: int | None,
+           solver: str | None, time_limit: float | None, quiet: bool, debug: bool, max_rows: int,
+           strict_numerics: bool, max_columns: int | None) -> None:
+    """Lose each supplier (or each country's exports) in turn, re-plan, and rank the losses.
+
+    Ranked by the shortage a loss causes, then by the cost it adds; for the plant
+    worst hit, the days its stock lasts (time-to-survive). A supplier is every
+    site with Supply capacity (mines, refiners, metal and magnet makers); losing
+    it sets its capacity to 0. --by country bans each country's exports instead
+    (Controls rows with approval 0; flows within the country stay).
+
+    \b
+    Examples:
+        planner stress                     # the bundled reference case, each supplier
+        planner stress inputs/rare_earth_magnets_2026_2030.xlsx --by both -o outputs/stress.xlsx
+    """
+
+    def go() -> None:
+        from planner.api import check_size, options_from  # noqa: PLC0415
+        from planner.input.validate import load  # noqa: PLC0415
+        from planner.output.stress import stress_tables  # noqa: PLC0415
+        from planner.output.write import OutputSet, write_workbook  # noqa: PLC0415
+        from planner.whatif.batch import default_jobs, run_batch  # noqa: PLC0415
+        from planner.whatif.stress import json_rows, stress_report, stress_scenarios  # noqa: PLC0415
+
+        src = _existing(input_path) if input_path else _existing(REFERENCE)
+        out = _resolve_output(src, output, "stress")
+        with OutputSet() as outputs:
+            outputs.reserve(out)
+            inputs = _sized(load(src, max_rows, strict_numerics), max_columns)
+            _check_sizes(inputs, check_size)
+            losses, scenarios = stress_scenarios(inputs, by)
+            if not scenarios and not quiet:
+                _err("Warning: no supplier has any Supply capacity; only the baseline is planned")
+            opts = options_from(inputs, solver=solver, time_limit_s=time_limit)
+            show = sys.stderr.isatty() and not quiet and not as_json
+            bar = click.progressbar(length=len(scenarios) + 1, label="Re-planning without each",
+                                    file=sys.stderr) if show else None
+            if bar:
+                bar.__enter__()
+            try:
+                outcomes = run_batch(inputs, scenarios, opts, jobs=jobs or default_jobs(),
+                                     progress=(lambda _o: bar.update(1)) if bar else None)
+            finally:
+                if bar:
+                    bar.__exit__(None, None, None)
+            base = outcomes[0]
+            if base.plan is None:
+                if base.status == "infeasible":
+                    raise InfeasibleError(f"the baseline could not be planned: {base.message}", base.findings)
+                raise _failure(f"the baseline could not be planned: {base.message}", base.exit_code)
+            report = stress_report(inputs, losses, outcomes)
+            write_workbook(out, stress_tables(report.ranking, report.survival, report.findings, scenarios, src.name,
+                                              report.per_t, report.per_usd, report.stock_note), outputs=outputs)
+            _commit(outputs)
+        if as_json:
+            click.echo(json.dumps({"by": by, "baseline": base.plan.to_json(), "findings": report.findings,
+                                   "stress": json_rows(report.ranking), "survival": json_rows(report.survival),
+                                   "output": str(out)}, indent=2, default=str))
+        elif not quiet:
+            r = report.ranking
+            width = min(max([len(str(x)) for x in r["lost"]] + [4]), 40)
+            click.echo(f"Shortage in t {report.per_t}, cost change in M USD {report.per_usd.rstrip(',')}, "
+                       "against the baseline; TTS: days the worst-hit plant's stock lasts")
+            click.echo(f"{'rank':>4}  {'lost':<{width}} {'effect':<8} {'short t':>10} {'cost M USD':>11}  "
+                       f"{'TTS':>10}  worst hit")
+            for x in r.itertuples(index=False):
+                name = str(x.lost)[:width]
+                if x.status not in ("optimal", "feasible"):
+                    click.echo(f"{'':>4}  {name:<{width}} {x.status:<8} {x.message}")
+                    continue
+                worst = f"{x.worst_plant} {x.worst_product}" if isinstance(x.worst_plant, str) else ""
+                click.echo(f"{int(x.rank):>4}  {name:<{width}} {x.effect:<8} {x.shortage_t:>10,.1f} "
+                           f"{x.delta_cost_usd / 1e6:>+11,.1f}  {x.time_to_survive:>10}  {worst}")
+            for line in report.findings:
+                click.echo(f"  - {line}")
+            click.echo(f"Workbook: {out}")
+        failed = [o for o in outcomes[1:] if o.plan is None]
+        if failed and not quiet:
+            _err(f"Warning: {len(failed)} loss(es) could not be planned; see the Stress sheet")
+
+    _run(go, as_json, debug)
+
+
+@main.command()
 @click.argument("input_path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
 @input_options
