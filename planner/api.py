@@ -174,17 +174,20 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
     """
     import numpy as np  # noqa: PLC0415
 
-    from planner.optimise.regimes import as_horizon, build_regimes, own_cost, own_starts, regime_costs, \
-        regime_inputs  # noqa: PLC0415
+    from planner.optimise.regimes import as_horizon, build_regimes, own_cost, own_starts, period_keys, \
+        regime_costs, regime_inputs  # noqa: PLC0415
     from planner.results.horizon import build_horizon_plan  # noqa: PLC0415
     from planner.results.regimes import RegimeAnswer, hedge_table, regime_findings, regime_table, starts  # noqa: PLC0415
 
     t0 = time.perf_counter()
     regimes = regime_inputs(inputs)
     nets, total = [], None
+    built: dict[bytes, Network] = {}  # a period whose input two regimes share has one network
     for r in regimes:
         ids = r.inputs.period_ids
-        ns = [build_network(r.inputs.for_period(t)) for t in ids]
+        r.keys = period_keys(r.inputs)
+        ns = [built[k] if k in built else built.setdefault(k, build_network(r.inputs.for_period(t)))
+              for t, k in zip(ids, r.keys, strict=True)]
         nets.append(ns)
         for t, n in zip(ids, ns, strict=True):
             one = estimate(n, r.inputs.settings)
@@ -213,10 +216,12 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
     assert result.x is not None
     x = result.x
     plans = []
+    read: dict = {}  # period plans by (model, solution): before a shock the regimes' periods are one
     for r in regimes:
         assert r.hm is not None and r.cols is not None
         share = replace(result, x=x[r.cols], row_dual=None, objective=None, bound=None)
-        hp = build_horizon_plan(r.hm, share, detail=detail)
+        hp = build_horizon_plan(r.hm, share, detail=detail, cache=read)
+        _with_missing_fees(hp, r, x)
         if rm.one_year:  # a one-year input's regime reads as a one-year plan
             one = hp.periods[0][1]
             one.candidates = one.candidates.drop(columns="qualify_in")
@@ -266,6 +271,26 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
     main.run_info["size_estimate"] = total.text()
     main.regime_findings = regime_findings(ans, main.hedges, per)
     return main
+
+
+def _with_missing_fees(hp: Plan, r, x) -> None:  # noqa: ANN001
+    """A qualification decided for every regime is paid in a regime whose own model never uses the candidate
+    (it has no capacity there): its fee goes into that regime's plan, in the period it is started."""
+    on = [(s, t, f) for (s, t), (j, f) in sorted(r.missing.items()) if x[j] > 0.5]
+    if not on:
+        return
+    per = dict(hp.periods or [])
+    fees = {s: float(r.hm.qualification_cost.get(s, 0.0)) for s, _, _ in on}
+    for s, t, f in on:
+        fee = fees[s] or (f / next(b.discount for b in r.hm.blocks if b.period == t))
+        p = per[t]
+        p.cost_breakdown["qualification"] = p.cost_breakdown.get("qualification", 0.0) + fee
+        p.summary["total_cost_usd"] = float(sum(p.cost_breakdown.values()))
+        hp.cost_breakdown["qualification"] = hp.cost_breakdown.get("qualification", 0.0) + f
+        hp.summary["total_cost_usd"] = float(sum(hp.cost_breakdown.values()))
+        row = {"site_id": s, "start_period": t, "qualification_periods": r.hm.lead.get(s, 0),
+               "usable_from": "", "qualification_cost_usd": fee, "discounted_cost_usd": f}
+        hp.qualifications = pd.concat([hp.qualifications, pd.DataFrame([row])], ignore_index=True)
 
 
 def _diagnose_horizon(inputs: Inputs, options: SolveOptions) -> list[str]:

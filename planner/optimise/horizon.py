@@ -65,16 +65,25 @@ def is_horizon(inputs: Inputs) -> bool:
     return inputs.periods is not None
 
 
-def build_horizon(inputs: Inputs, nets: list[Network] | None = None) -> HorizonModel:
-    """The stitched model (``nets``: each period's network, if already built, e.g. to check the size)."""
+def build_horizon(inputs: Inputs, nets: list[Network] | None = None, models: dict | None = None,
+                  keys: list[bytes] | None = None) -> HorizonModel:
+    """The stitched model (``nets``: each period's network, if already built, e.g. to check the size).
+
+    ``models`` and ``keys``: a cache of period models shared by several horizons (the regimes of a plan
+    against regimes), and each period's key in it (a digest of everything its model is built from): a
+    period whose inputs another horizon already had reuses that model object, which nothing changes."""
     periods = inputs.period_ids
     rate = float(inputs.settings.get("discount_rate", 0.0))  # type: ignore[arg-type]
     blocks: list[Block] = []
     col0 = row0 = 0
     stocked = frozenset(_stock_terms(inputs))
     for k, t in enumerate(periods):
-        one = inputs.for_period(t)
-        m = build_model(one, nets[k] if nets is not None else None, stocked=stocked)
+        if models is not None and keys is not None and keys[k] in models:
+            m = models[keys[k]]
+        else:
+            m = build_model(inputs.for_period(t), nets[k] if nets is not None else None, stocked=stocked)
+            if models is not None and keys is not None:
+                models[keys[k]] = m
         blocks.append(Block(t, m, col0, row0, (1.0 + rate) ** -k))
         col0 += m.n_cols
         row0 += m.n_rows

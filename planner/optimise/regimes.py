@@ -53,6 +53,11 @@ class Regime:
     hm: HorizonModel | None = None
     cols: np.ndarray | None = None  # hm.lp's column j is the stitched model's column cols[j]
     row0: int = 0  # hm.lp's rows are the stitched model's rows row0 ...
+    # qualifications decided for every regime that this regime's own model has no column for (a candidate
+    # without capacity in it): (site, period) -> (shared start column, fee as this regime discounts it).
+    # Their fees are still paid in this regime, so its cost counts them.
+    missing: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
+    keys: list[bytes] = field(default_factory=list)  # per period: what its model is built from (period_keys)
 
 
 @dataclass
@@ -117,23 +122,33 @@ def _digest(frame: pd.DataFrame | None) -> bytes:
     return hashlib.sha256(f.to_csv(index=False).encode()).digest()
 
 
+def period_keys(i: Inputs) -> list[bytes]:
+    """Per period, a digest of everything that period's model is built from: its rows of the periodic
+    tables, and the tables and settings that hold for the whole horizon."""
+    whole = hashlib.sha256(b"".join([
+        _digest(i.recipes), _digest(i.coproducts), _digest(i.stock), _digest(i.contracts), _digest(i.periods),
+        repr(sorted(i.settings.items(), key=lambda kv: kv[0])).encode(),
+        # a stockpile in any period makes a plant's stock columns exist in every period
+        _digest(i.demand[["site_id", "product", "min_cover_days"]]),
+    ])).digest()
+    out = []
+    for t in i.period_ids:
+        one = i.for_period(t)
+        out.append(hashlib.sha256(whole + b"".join(_digest(getattr(one, a)) for a in
+                                                   ("sites", "supply", "lanes", "demand", "controls"))).digest())
+    return out
+
+
 def _histories(regimes: list[Regime], periods: list[str]) -> list[list[int]]:
     """``same[k][w]``: the first regime whose input equals regime w's in every period up to k (and in the
     tables that hold for the whole horizon)."""
     signature = []
     for r in regimes:
-        i = r.inputs
-        whole = hashlib.sha256(b"".join([
-            _digest(i.recipes), _digest(i.coproducts), _digest(i.stock), _digest(i.contracts), _digest(i.periods),
-            repr(sorted(i.settings.items(), key=lambda kv: kv[0])).encode(),
-            # a stockpile in any period makes a plant's stock columns exist in every period
-            _digest(i.demand[["site_id", "product", "min_cover_days"]]),
-        ])).digest()
-        per, h = [], whole
-        for t in periods:
-            one = i.for_period(t)
-            h = hashlib.sha256(h + b"".join(_digest(getattr(one, a)) for a in
-                                            ("sites", "supply", "lanes", "demand", "controls"))).digest()
+        if not r.keys:
+            r.keys = period_keys(r.inputs)
+        per, h = [], b""
+        for key in r.keys:
+            h = hashlib.sha256(h + key).digest()
             per.append(h)
         signature.append(per)
     same = []
@@ -159,8 +174,9 @@ def build_regimes(inputs: Inputs, regimes: list[Regime] | None = None,
     start: dict[tuple[str, str], int] = {}
     start_cost: dict[int, float] = {}  # first-stage column -> its cost (the first regime that has it)
     n_col = n_row = 0
+    models: dict[bytes, LinearModel] = {}  # regimes whose period inputs are equal share that period's model
     for w, r in enumerate(regimes):
-        r.hm = build_horizon(r.inputs, nets[w] if nets is not None else None)
+        r.hm = build_horizon(r.inputs, nets[w] if nets is not None else None, models, r.keys)
         lp = r.hm.lp
         kinds = lp.cols["kind"].to_numpy()
         keys = lp.cols["key"].tolist()
@@ -212,6 +228,15 @@ def build_regimes(inputs: Inputs, regimes: list[Regime] | None = None,
         int_all[j] = True
         keys_all[j] = ("start", t, s)
 
+    fee_of: dict[str, float] = {}
+    for r in regimes:
+        for s_, f in r.hm.qualification_cost.items():
+            fee_of.setdefault(s_, f)
+    for r in regimes:
+        discount = {b.period: b.discount for b in r.hm.blocks}
+        r.missing = {(s_, t): (j, fee_of[s_] * discount[t]) for (s_, t), j in start.items()
+                     if (s_, t) not in r.hm.start}
+
     # ---- non-anticipativity: a column of a period that two regimes cannot yet tell apart is one decision
     extra_r, extra_c, extra_v = [], [], []
     extra_keys: list[tuple] = []
@@ -247,8 +272,8 @@ def build_regimes(inputs: Inputs, regimes: list[Regime] | None = None,
         for w, r in enumerate(regimes):
             lp = r.hm.lp
             # the regime's whole cost as a row: its own costs (undivided by probability) and the first stage
-            terms_c = r.cols
-            terms_v = -lp.c
+            terms_c = np.concatenate([r.cols, np.array([j for j, _ in r.missing.values()], dtype=np.int64)])
+            terms_v = np.concatenate([-lp.c, np.array([-f for _, f in r.missing.values()], dtype=float)])
             if alpha < 1.0:
                 u = n_col
                 tail.append(u)
@@ -311,7 +336,7 @@ def regime_costs(rm: RegimeModel, x: np.ndarray) -> np.ndarray:
     out = []
     for r in rm.regimes:
         assert r.cols is not None
-        out.append(own_cost(r, x[r.cols]))
+        out.append(own_cost(r, x[r.cols]) + sum(f * float(round(x[j])) for j, f in r.missing.values()))
     return np.asarray(out)
 
 

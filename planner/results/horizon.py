@@ -14,6 +14,7 @@ solution, so every one-year figure means what it means in v1. What the horizon a
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -38,13 +39,21 @@ def _share(result: SolveResult, col0: int, n_cols: int, row0: int, n_rows: int) 
     )
 
 
-def build_horizon_plan(hm: HorizonModel, result: SolveResult, detail: bool = True) -> Plan:
+def build_horizon_plan(hm: HorizonModel, result: SolveResult, detail: bool = True, cache: dict | None = None) -> Plan:
+    """``cache``: period plans already read, by (model, solution): the regimes of a plan against regimes
+    share a period's model and, before a shock, its solution, so its plan is read once and copied."""
     assert result.x is not None
     x = result.x
     started = {s: t for (s, t), j in hm.start.items() if x[j] > 0.5}
     per: list[tuple[str, Plan]] = []
     for b in hm.blocks:
-        p = build_plan(b.model, _share(result, b.col0, b.model.n_cols, b.row0, b.model.n_rows), detail=detail)
+        key = (id(b.model), x[b.col0:b.col0 + b.model.n_cols].tobytes(), detail) if cache is not None else None
+        if key is not None and key in cache:
+            p = copy.deepcopy(cache[key])
+        else:
+            p = build_plan(b.model, _share(result, b.col0, b.model.n_cols, b.row0, b.model.n_rows), detail=detail)
+            if key is not None:
+                cache[key] = copy.deepcopy(p)
         fees = sum(hm.qualification_cost[s] for s, t in started.items() if t == b.period)
         p.cost_breakdown["qualification"] = float(fees)
         p.summary["total_cost_usd"] = float(sum(p.cost_breakdown.values()))
