@@ -18,7 +18,9 @@ the case's what-if CSV into its what-if workbook. Three cases:
 * ``2026_2030`` (the same case over five years, contract v2): inputs/reference/
   with the changes in inputs/horizon/ -> inputs/rare_earth_magnets_2026_2030.xlsx, and
   inputs/whatif/WhatIf_2026_2030.csv -> inputs/whatif_2026_2030.xlsx (its rows may name a
-  ``period``). A horizon CSV names a row by its key columns and a
+  ``period``); and the regime set inputs/regimes/Regimes_2026_2030.csv and
+  RegimeChanges_2026_2030.csv -> inputs/regimes_2026_2030.xlsx (sheets Regimes,
+  RegimeChanges, About; for ``planner solve CASE --regimes``). A horizon CSV names a row by its key columns and a
   ``period``, and holds only the columns that change: a blank period changes the
   base row for the whole horizon (a ``Sites.qualification_periods``, a coproduct
   ratio), a period makes a copy of the base row that holds in that period only
@@ -57,6 +59,7 @@ WHATIF_DIR = ROOT / "inputs" / "whatif"
 WHATIF_OUT = ROOT / "inputs" / "whatif_reference.xlsx"
 V1_DIR = ROOT / "inputs" / "v1_2025"
 HORIZON_DIR = ROOT / "inputs" / "horizon"
+REGIMES_DIR = ROOT / "inputs" / "regimes"
 # The installed package carries its own copies (an installed wheel has no inputs/ folder): written here
 # too, from the same bytes, whenever the default outputs are built; tests/test_package.py holds them equal.
 PACKAGE_DATA = ROOT / "planner" / "data"
@@ -68,12 +71,14 @@ class Case:
 
     def __init__(self, name: str, src: Path, whatif_src: Path | None, out: Path, whatif_out: Path | None,
                  data_as_of: str, models: str | None = None, packaged: bool = False, horizon: Path | None = None,
-                 whatif_csv: str = "WhatIf.csv"):
+                 whatif_csv: str = "WhatIf.csv", regimes_out: Path | None = None, regimes_suffix: str = ""):
         self.name, self.src, self.whatif_src = name, src, whatif_src
         self.whatif_csv = whatif_csv  # the what-if CSV's name in whatif_src
         self.out, self.whatif_out = out, whatif_out
         self.data_as_of, self.models, self.packaged = data_as_of, models, packaged
         self.horizon = horizon  # a folder of per-period changes to src (contract v2), or None
+        # a regime set (Regimes + RegimeChanges CSVs in REGIMES_DIR, named with this suffix) and its workbook
+        self.regimes_out, self.regimes_suffix = regimes_out, regimes_suffix
 
 
 CASES = {
@@ -97,7 +102,8 @@ CASES = {
                       models="Models 2026-2030 as the world stood in December 2026: each year's capacity is what "
                              "this buyer can get that year (the open share of that year's output, 0 before a "
                              "project starts), demand grows by plant, candidates take 1-2 years to qualify.",
-                      horizon=HORIZON_DIR, whatif_csv="WhatIf_2026_2030.csv"),
+                      horizon=HORIZON_DIR, whatif_csv="WhatIf_2026_2030.csv",
+                      regimes_out=ROOT / "inputs" / "regimes_2026_2030.xlsx", regimes_suffix="_2026_2030"),
 }
 DEFAULT_CASE = "2026"
 
@@ -143,6 +149,12 @@ HORIZON_SOURCES = ["sheet", "row_key", "period", "column", "value", "tag", "basi
 WHATIF_BASE = ["scenario", "sheet", "key", "column", "operation", "value"]
 WHATIF_FORMS = (WHATIF_BASE + ["question", "basis"], WHATIF_BASE + ["basis"],
                 WHATIF_BASE + ["period", "question", "basis"])
+# The regime set's workbook (planner solve --regimes): the Regimes sheet as the contract has it, and RegimeChanges
+# (WhatIf's columns) with a `basis` column per row that the planner ignores.
+REGIME_SHEETS: dict[str, tuple[list[str], set[str]]] = {
+    "Regimes": (["scenario", "probability", "question", "basis"], {"probability"}),
+    "RegimeChanges": (WHATIF_BASE + ["period", "basis"], set()),
+}
 NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -169,7 +181,7 @@ def read_sheet(src: Path, sheet: str, name: str | None = None) -> list[list[obje
     if sheet == "WhatIf":
         columns, numeric = next((f for f in WHATIF_FORMS if f == list(df.columns)), WHATIF_FORMS[0]), set()
     else:
-        columns, numeric = SHEETS[sheet]
+        columns, numeric = REGIME_SHEETS[sheet] if sheet in REGIME_SHEETS else SHEETS[sheet]
     if list(df.columns) != columns:
         raise BuildError(f"{path}: columns {list(df.columns)} != contract {columns}")
     rows: list[list[object]] = [list(columns)]
@@ -181,7 +193,7 @@ def read_sheet(src: Path, sheet: str, name: str | None = None) -> list[list[obje
                 out.append(None)
             elif col in numeric:
                 out.append(to_number(text, f"{path.name} line {i}, {col}"))
-            elif sheet in ("Settings", "WhatIf") and col == "value" and NUMBER.match(text):
+            elif sheet in ("Settings", "WhatIf", "RegimeChanges") and col == "value" and NUMBER.match(text):
                 out.append(to_number(text, f"{path.name} line {i}, {col}"))
             else:
                 out.append(text)
@@ -380,6 +392,39 @@ def build_whatif_workbook(src: Path, case: Case | None = None) -> Workbook:
     return wb
 
 
+def build_regimes_workbook(case: Case) -> Workbook:
+    """The case's regime set: Regimes, RegimeChanges (with each row's basis) and About."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    names = [f"{sheet}{case.regimes_suffix}.csv" for sheet in REGIME_SHEETS]
+    for sheet, name in zip(REGIME_SHEETS, names, strict=True):
+        write_rows(wb.create_sheet(sheet), read_sheet(REGIMES_DIR, sheet, name))
+    about = wb.create_sheet("About")
+    assert case.regimes_out is not None
+    lines = [
+        [f"Licence regimes for the five-year case: planner solve {case.out.relative_to(ROOT).as_posix()} "
+         f"--regimes {case.regimes_out.relative_to(ROOT).as_posix()}"],
+        ["Regimes: one row per regime with its probability (they add to 1), the question it answers and the basis "
+         "of the probability; the first regime changes nothing (the case as it stands)."],
+        ["RegimeChanges: what each regime changes in the case, as WhatIf rows; a row naming a period changes that "
+         "period's rows of the key only. The basis column tags each figure [S]/[D]/[E]/[U] and is ignored by the "
+         "planner."],
+        ["Probabilities are estimates [E] made for this dataset (December 2026, shared/research/"
+         "domain-review-2026-12.md): do not cite them as facts."],
+        [f"Source of truth: {(REGIMES_DIR / names[0]).relative_to(ROOT).as_posix()} and "
+         f"{(REGIMES_DIR / names[1]).relative_to(ROOT).as_posix()} (see "
+         f"{REGIMES_DIR.relative_to(ROOT).as_posix()}/README.md). Regenerate: python scripts/build_reference.py"],
+    ]
+    write_rows(about, lines, header=False)
+    about["A1"].font = Font(bold=True)
+    about.column_dimensions["A"].width = 100
+    wb.properties.creator = "scripts/build_reference.py"
+    wb.properties.title = "Licence regimes for the rare-earth magnet sourcing case"
+    wb.properties.created = FIXED_TIME
+    wb.properties.modified = FIXED_TIME
+    return wb
+
+
 def workbook_bytes(wb: Workbook) -> bytes:
     """Serialise without openpyxl's save(), which stamps the current time,
     then rewrite the zip with fixed entry timestamps."""
@@ -426,6 +471,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"output workbook (default: the case's, e.g. {DEFAULT_OUT.relative_to(ROOT)})")
     parser.add_argument("--whatif-out", type=Path, default=None,
                         help=f"what-if workbook (default: the case's, e.g. {WHATIF_OUT.relative_to(ROOT)})")
+    parser.add_argument("--regimes-out", type=Path, default=None,
+                        help="regime-set workbook of a case that has one (2026_2030; default: its own, "
+                             "inputs/regimes_2026_2030.xlsx, written only when --out and --whatif-out are not given)")
     args = parser.parse_args(argv)
     if args.case is None and args.out is None and args.whatif_out is None:
         names = list(CASES)
@@ -446,6 +494,17 @@ def main(argv: list[str] | None = None) -> int:
         whatif_out = args.whatif_out or case.whatif_out
         write_atomic(whatif_out, whatif)
         print(f"wrote {out} and {whatif_out} (case {name})")
+        # the regime set: to --regimes-out, else to its own path when this run builds the defaults (a build to
+        # other paths, as the tests make, leaves the committed workbook alone)
+        regimes_out = args.regimes_out or (case.regimes_out if args.out is None and args.whatif_out is None else None)
+        if case.regimes_out is not None and regimes_out is not None:
+            try:
+                regimes = workbook_bytes(build_regimes_workbook(case))
+            except BuildError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            write_atomic(regimes_out, regimes)
+            print(f"wrote {regimes_out} (case {name}, regimes)")
         if not case.packaged:
             continue
         for built, default, payload in ((out, case.out, data), (whatif_out, case.whatif_out, whatif)):
