@@ -8,7 +8,7 @@ import pytest
 from planner.api import options_from, plan
 from planner.input.data import Inputs
 from planner.input.validate import tables_to_inputs
-from planner.results.check import check_horizon, check_plan
+from planner.results.check import check_horizon, check_plan, check_regimes
 
 
 def frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
@@ -60,6 +60,11 @@ def solve_checked(inputs: Inputs, **overrides: object):  # noqa: ANN201
     if SOLVER["name"] and "solver" not in overrides:
         overrides["solver"] = SOLVER["name"]
     result = plan(inputs, options_from(inputs, **overrides))
+    if result.regimes is not None:  # against licence regimes: every regime's plan, the expected cost and CVaR
+        check = check_regimes(inputs, result)
+        assert check.ok, "\n".join(check.failures)
+        assert result.summary["expected_cost_usd"] == pytest.approx(check.recomputed["expected"], abs=0.05)
+        return result
     check = check_horizon(inputs, result) if result.periods is not None else check_plan(inputs, result)
     assert check.ok, "\n".join(check.failures)
     assert result.summary["total_cost_usd"] == pytest.approx(check.recomputed["total"], abs=0.05)

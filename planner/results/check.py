@@ -589,3 +589,193 @@ def _check_contracts(inputs: Inputs, p, t: str, k: int, periods: list[str], fail
             else:
                 fail(f"{t}: {r.site_id} ships {shipped:.6f} t of {r.product} under its contract, below min_t {lo:g}")
     return paid
+
+
+# --------------------------------------------------------------------------- plans against licence regimes
+
+
+def check_regimes(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001, C901
+    """Re-verify a plan against licence regimes (a ``Regimes`` sheet): each regime's plan against that
+    regime's own input, its cost against the cost reported for it, the expected cost and CVaR recomputed
+    here from the per-regime costs, one set of qualification starts for every regime (the first stage), and
+    the same flows, shipments, production and stock in every period that two regimes cannot yet tell apart
+    (non-anticipativity).
+
+    Each regime's input is made from the input's ``Regimes`` and ``RegimeChanges`` rows here (the input
+    layer's what-if machinery, not the model's); which periods two regimes share is decided here by comparing
+    the tables of their inputs period by period. ``recomputed``: ``total`` (the first regime's, which is the
+    plan's own), ``total:<regime>`` for each regime, ``expected`` and ``cvar``.
+    """
+    from dataclasses import replace  # noqa: PLC0415
+
+    from planner.input.overrides import Scenario, ScenarioError, apply_scenario, parse_whatif  # noqa: PLC0415
+
+    res = CheckResult()
+    fail = res.failures.append
+    ans = plan.regimes
+    if ans is None or inputs.regimes is None or not len(inputs.regimes):
+        fail("the plan or the input has no regimes to check")
+        return res
+    listed = inputs.regimes.sort_values("_row", kind="mergesort")
+    names = [str(n).strip() for n in listed["scenario"]]
+    probability = np.asarray(listed["probability"], dtype=float)
+    if list(ans.names) != names:
+        fail(f"the plan's regimes are {list(ans.names)}, the Regimes sheet lists {names}")
+        return res
+    for w, name in enumerate(names):
+        if not _close(float(ans.probabilities[w]), float(probability[w])):
+            fail(f"regime {name}: the plan weighs it {float(ans.probabilities[w]):g}, the Regimes sheet "
+                 f"{float(probability[w]):g}")
+    if abs(float(probability.sum()) - 1.0) > 1e-6:
+        fail(f"the regimes' probabilities add up to {float(probability.sum()):g}, not 1")
+
+    changes = {s.name: s for s in parse_whatif(inputs.regime_changes, "RegimeChanges")}
+    base = replace(inputs, regimes=None, regime_changes=None, whatif=None)
+    own: list[Inputs] = []
+    for name in names:
+        try:
+            own.append(apply_scenario(base, changes.get(name, Scenario(name, ()))))
+        except ScenarioError as exc:
+            fail(f"regime {name}: its changes cannot be applied: {exc}")
+            return res
+
+    # ---- each regime's plan against its own input; its cost against the reported one
+    totals = np.zeros(len(names))
+    starts: list[dict[str, str]] = []
+    for w, (name, one, p) in enumerate(zip(names, own, ans.plans, strict=True)):
+        q = p.qualifications
+        mine = {} if q is None or q.empty else dict(zip(q["site_id"], q["start_period"].fillna(""), strict=True))
+        if q is not None and len(mine) != len(q):
+            fail(f"regime {name}: a site's qualification is started more than once")
+        starts.append(mine)
+        if one.periods is not None:
+            sub = check_horizon(one, p)
+        else:
+            sites = one.sites.set_index("site_id")
+            for s in mine:
+                if s not in sites.index or sites.at[s, "status"] != "candidate":
+                    fail(f"regime {name}: {s} is qualified but is not a candidate")
+            fees = float(sum(float(sites.at[s, "qualification_cost_usd"]) for s in mine if s in sites.index))
+            sub = check_plan(one, p, qualification_usd=fees)
+            made = p.batches.groupby("site_id")["tonnes"].sum() if len(p.batches) else pd.Series(dtype=float)
+            for s, v in made.items():
+                if v > ABS_TOL and sites.at[s, "status"] == "candidate" and s not in mine:
+                    fail(f"regime {name}: candidate {s} supplies {v:.6f} t but is not qualified")
+        res.failures += [f"regime {name}: {f}" for f in sub.failures]
+        totals[w] = float(sub.recomputed.get("total", 0.0))
+        res.recomputed[f"total:{name}"] = totals[w]
+        if abs(float(ans.costs[w]) - totals[w]) > 0.05 + 1e-7 * abs(totals[w]):
+            fail(f"regime {name}: the plan reports its cost {float(ans.costs[w]):,.2f}, recomputed {totals[w]:,.2f}")
+        table = getattr(plan, "regime_table", None)
+        if table is not None and len(table) == len(names):
+            rep = float(table["cost_usd"].iloc[w])
+            if table["regime"].iloc[w] != name or abs(rep - totals[w]) > 0.05 + 1e-7 * abs(totals[w]):
+                fail(f"regime {name}: the regime table's row {w + 1} reads {table['regime'].iloc[w]} at "
+                     f"{rep:,.2f}, recomputed {totals[w]:,.2f}")
+    res.recomputed["total"] = totals[0]
+
+    # ---- expected cost and CVaR_alpha, from the recomputed costs
+    alpha = float(inputs.settings.get("cvar_alpha", 0.9))  # type: ignore[arg-type]
+    expected = float(probability @ totals)
+    if alpha >= 1.0:
+        tail = float(totals.max())
+    else:
+        left, acc = 1.0 - alpha, 0.0
+        for w in sorted(range(len(names)), key=lambda i: -totals[i]):
+            take = min(float(probability[w]), left)
+            acc += take * totals[w]
+            left -= take
+            if left <= 0.0:
+                break
+        tail = acc / (1.0 - alpha)
+    res.recomputed["expected"], res.recomputed["cvar"] = expected, tail
+    tol = 0.05 * len(names) + 1e-7 * float(np.abs(totals).max(initial=0.0))
+    s = plan.summary
+    for key, mine_v, what in (("expected_cost_usd", expected, "expected cost"),
+                              ("cvar_usd", tail, f"CVaR at {alpha:g}")):
+        if key not in s or s[key] is None:
+            fail(f"the summary has no {key}")
+        elif abs(float(s[key]) - mine_v) > tol:
+            fail(f"{what}: the plan reports {float(s[key]):,.2f}, recomputed {mine_v:,.2f}")
+    worst = s.get("worst_regime")
+    if worst is not None and (worst not in names or totals[names.index(worst)] < totals.max() - tol):
+        fail(f"the worst regime is reported as {worst}, but {names[int(np.argmax(totals))]} costs most "
+             f"({totals.max():,.2f})")
+
+    # ---- the first stage: one set of qualification starts for every regime
+    for w in range(1, len(names)):
+        if starts[w] != starts[0]:
+            fail(f"first stage: regime {names[w]} starts qualifications {starts[w]}, regime {names[0]} {starts[0]}")
+
+    # ---- non-anticipativity: where two regimes' inputs agree so far, their decisions agree
+    periods = [""] if own[0].periods is None else [str(t) for t in own[0].periods["period"]]
+    history = [_regime_signatures(one, periods) for one in own]
+    for k, t in enumerate(periods):
+        tables = [_period_decisions(p, t, k) for p in ans.plans]
+        for w in range(len(names)):
+            for v in range(w):
+                if history[w][: k + 1] != history[v][: k + 1]:
+                    continue
+                for what, (a, b) in zip(("flows", "shipments", "production", "stock"),
+                                        zip(tables[v], tables[w], strict=True), strict=True):
+                    for key in sorted(set(a) | set(b)):
+                        x, y = a.get(key, 0.0), b.get(key, 0.0)
+                        if abs(x - y) > ABS_TOL + REL_TOL * max(abs(x), abs(y)):
+                            when = f" through {t}" if t else ""
+                            fail(f"non-anticipativity: regimes {names[v]} and {names[w]} have the same input"
+                                 f"{when} but differ in {what} {key}{' in ' + t if t else ''}: {x:.6f} t "
+                                 f"against {y:.6f} t")
+    return res
+
+
+def _canonical(frame: pd.DataFrame | None) -> tuple:
+    """A table's rows as sorted tuples of normalised text (numbers by value, blanks as ""), without ``_row``."""
+    if frame is None:
+        return ("-",)
+
+    def norm(v: object) -> str:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return ""
+        if isinstance(v, (bool, np.bool_)):
+            return str(bool(v))
+        if isinstance(v, (int, float, np.integer, np.floating)):
+            return repr(float(v))
+        return str(v)
+
+    cols = sorted(c for c in frame.columns if c != "_row")
+    return (tuple(cols), tuple(sorted(tuple(norm(v) for v in row) for row in frame[cols].itertuples(index=False))))
+
+
+def _regime_signatures(one: Inputs, periods: list[str]) -> list[tuple]:
+    """What a regime's input says in each period: the periodic tables' rows of that period, with the
+    tables that hold for the whole horizon (recipes, co-products, stock, contracts, periods, settings)."""
+    whole = (_canonical(one.recipes), _canonical(one.coproducts), _canonical(one.stock), _canonical(one.contracts),
+             _canonical(one.periods), tuple(sorted((k, repr(v)) for k, v in one.settings.items())))
+    out = []
+    for t in periods:
+        per = []
+        for frame in (one.sites, one.supply, one.lanes, one.demand, one.controls):
+            rows = frame if one.periods is None else frame[frame["period"].fillna("").astype(str) == t]
+            per.append(_canonical(rows))
+        out.append((whole, tuple(per)))
+    return out
+
+
+def _period_decisions(p, t: str, k: int) -> tuple[dict, dict, dict, dict]:  # noqa: ANN001
+    """A plan's decisions in period t (the k-th): tonnes by lane, by shipment (lane, class, bound), by batch
+    (site, product, class, bound) and closing stock (plant, product, class, bound)."""
+    one = p if p.periods is None else p.periods[k][1]
+
+    def tonnes(frame: pd.DataFrame | None, key: list[str], value: str = "tonnes") -> dict:
+        if frame is None or frame.empty:
+            return {}
+        g = frame.groupby(key)[value].sum()
+        return {(k_ if isinstance(k_, tuple) else (k_,)): float(v) for k_, v in g.items()}
+
+    stock = p.stock if p.stock is not None and len(p.stock) else None
+    if stock is not None:
+        stock = stock[stock["period"].fillna("").astype(str) == t]
+    return (tonnes(one.flows, ["from_site", "to_site", "product"]),
+            tonnes(one.shipments, ["from_site", "to_site", "product", "cls", "bucket"]),
+            tonnes(one.batches, ["site_id", "product", "cls", "bucket"]),
+            tonnes(stock, ["site_id", "product", "cls", "bound_days"], "closing_t"))
