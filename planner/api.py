@@ -174,8 +174,15 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
     """
     import numpy as np  # noqa: PLC0415
 
-    from planner.optimise.regimes import as_horizon, build_regimes, own_cost, own_starts, period_keys, \
-        regime_costs, regime_inputs  # noqa: PLC0415
+    from planner.optimise.regimes import (
+        as_horizon,
+        build_regimes,
+        own_cost,
+        own_starts,
+        period_keys,
+        regime_costs,  # noqa: PLC0415
+        regime_inputs,
+    )
     from planner.results.horizon import build_horizon_plan  # noqa: PLC0415
     from planner.results.regimes import RegimeAnswer, hedge_table, regime_findings, regime_table, starts  # noqa: PLC0415
 
@@ -189,7 +196,7 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
         ns = [built[k] if k in built else built.setdefault(k, build_network(r.inputs.for_period(t)))
               for t, k in zip(ids, r.keys, strict=True)]
         nets.append(ns)
-        for t, n in zip(ids, ns, strict=True):
+        for n in ns:
             one = estimate(n, r.inputs.settings)
             total = one if total is None else Size(total.columns + one.columns, total.rows + one.rows,
                                                    total.nonzeros + one.nonzeros,

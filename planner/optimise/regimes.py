@@ -168,7 +168,7 @@ def build_regimes(inputs: Inputs, regimes: list[Regime] | None = None,
     alpha = float(inputs.settings.get("cvar_alpha", 0.9))  # type: ignore[arg-type]
     same = _histories(regimes, periods)
 
-    c_parts, lo, hi, integer, ar, ac, av, rlo, rhi = [], [], [], [], [], [], [], [], []
+    c_parts, ar, ac, av, rlo, rhi = [], [], [], [], [], []
     col_keys: list[tuple] = []
     row_keys: list[tuple] = []
     start: dict[tuple[str, str], int] = {}
@@ -217,7 +217,7 @@ def build_regimes(inputs: Inputs, regimes: list[Regime] | None = None,
         lo_all[cols_] = lo_
         hi_all[cols_] = hi_
         int_all[cols_] = int_
-    for w, r in enumerate(regimes):
+    for r in regimes:
         own = np.flatnonzero(r.hm.lp.cols["kind"].to_numpy() != "start")
         for j in own:
             keys_all[r.cols[j]] = col_keys[pos]

@@ -50,7 +50,8 @@ def _regimes_sheet(plan: Plan) -> Table:
     vss, evpi = s.get("value_of_stochastic_solution_usd"), s.get("expected_value_of_perfect_information_usd")
     head = [
         ["Expected cost", Fmt(ans.expected, USD), per, "probability-weighted over the regimes"],
-        [f"CVaR at {ans.alpha:g}", Fmt(ans.cvar, USD), per, f"expected cost of the worst {1 - ans.alpha:.0%} of outcomes"],
+        [f"CVaR at {ans.alpha:g}", Fmt(ans.cvar, USD), per,
+         f"expected cost of the worst {1 - ans.alpha:.0%} of outcomes"],
         ["Risk aversion", Fmt(ans.risk_aversion, "0.###"), "", "objective: expected cost + risk aversion x CVaR"],
         ["Worst regime", ans.names[ans.worst], "", f"cost {ans.costs[ans.worst]:,.0f} {per}"],
         ["Value of the stochastic solution", Fmt(vss, USD) if vss is not None else "not evaluated", per,

@@ -105,11 +105,12 @@ def headline(frame: pd.DataFrame, param: str) -> str:
     diff = b["total_cost_usd"] - a["total_cost_usd"]
     if "expected_cost_usd" in frame.columns and pd.notna(a["expected_cost_usd"]) and pd.notna(b["expected_cost_usd"]):
         de, dc = b["expected_cost_usd"] - a["expected_cost_usd"], b["cvar_usd"] - a["cvar_usd"]
+        verdict = ("the price of the insurance against the worst regimes." if de > 0.5 and dc < -0.5 else
+                   "no insurance is bought over this range." if abs(de) <= 0.5 and abs(dc) <= 0.5 else
+                   "see the frontier chart.")
         return (f"Going from {param} = {a['value']:g} to {b['value']:g} changes the expected cost over the licence "
-                f"regimes by {de / 1e6:+,.2f} M USD and its CVaR (the cost of the worst outcomes) by {dc / 1e6:+,.2f} M "
-                "USD: " + ("the price of the insurance against the worst regimes." if de > 0.5 and dc < -0.5 else
-                           "no insurance is bought over this range." if abs(de) <= 0.5 and abs(dc) <= 0.5 else
-                           "see the frontier chart."))
+                f"regimes by {de / 1e6:+,.2f} M USD and its CVaR (the cost of the worst outcomes) by "
+                f"{dc / 1e6:+,.2f} M USD: {verdict}")
 
     def d(col: str) -> str:
         return f"{(b[col] - a[col]) / 1e6:+,.1f} M"
