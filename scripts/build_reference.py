@@ -38,21 +38,22 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import os
 import re
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from openpyxl.writer.excel import ExcelWriter
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout: the planner's writer serialises the workbooks
+
+from planner.output.write import workbook_bytes as planner_workbook_bytes  # noqa: E402
+
 SRC_DIR = ROOT / "inputs" / "reference"
 DEFAULT_OUT = ROOT / "inputs" / "rare_earth_magnets.xlsx"
 WHATIF_DIR = ROOT / "inputs" / "whatif"
@@ -426,20 +427,8 @@ def build_regimes_workbook(case: Case) -> Workbook:
 
 
 def workbook_bytes(wb: Workbook) -> bytes:
-    """Serialise without openpyxl's save(), which stamps the current time,
-    then rewrite the zip with fixed entry timestamps."""
-    raw = io.BytesIO()
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-        ExcelWriter(wb, archive).save()
-    out = io.BytesIO()
-    with zipfile.ZipFile(raw) as src, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o644 << 16
-            dst.writestr(fixed, src.read(info.filename))
-    return out.getvalue()
+    """Serialised with the planner's writer (no wall-clock time in it), entries dated FIXED_TIME."""
+    return planner_workbook_bytes(wb, FIXED_TIME.timetuple()[:6])
 
 
 def write_atomic(path: Path, data: bytes) -> None:

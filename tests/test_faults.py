@@ -164,7 +164,7 @@ def test_mps_is_not_replaced_when_the_workbook_cannot_be_written(case, monkeypat
         Path(filename).write_bytes(b"PK half a workbook")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(openpyxl.Workbook, "save", disk_full)
+    monkeypatch.setattr(planner.output.write, "save_workbook", disk_full)
     run(["solve", str(inp), "-o", str(out / "plan.xlsx"), "--write-mps", str(out / "model.mps")], inp, out, 6,
         "the disk is full")
 
@@ -211,7 +211,7 @@ def test_batch_workbook_failing_leaves_the_old_one(case, monkeypatch):  # noqa: 
     def disk_full(self, filename) -> None:  # noqa: ANN001
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(openpyxl.Workbook, "save", disk_full)
+    monkeypatch.setattr(planner.output.write, "save_workbook", disk_full)
     run(["batch", str(inp), "-o", str(out / "batch.xlsx"), "--jobs", "1"], inp, out, 6, "the disk is full")
 
 
@@ -418,7 +418,7 @@ def test_full_disk_while_writing_is_exit_6(case, monkeypatch):  # noqa: ANN001
         Path(filename).write_bytes(b"PK half")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(openpyxl.Workbook, "save", disk_full)
+    monkeypatch.setattr(planner.output.write, "save_workbook", disk_full)
     run(["solve", str(inp), "-o", str(out / "plan.xlsx"), "--picture"], inp, out, 6, "the disk is full")
 
 
@@ -428,7 +428,7 @@ def test_quota_exceeded_is_a_full_disk_too(case, monkeypatch):  # noqa: ANN001
     def quota(self, filename) -> None:  # noqa: ANN001
         raise OSError(errno.EDQUOT, "Disk quota exceeded")
 
-    monkeypatch.setattr(openpyxl.Workbook, "save", quota)
+    monkeypatch.setattr(planner.output.write, "save_workbook", quota)
     run(["solve", str(inp), "-o", str(out / "plan.xlsx")], inp, out, 6, "the disk is full")
 
 

@@ -112,11 +112,11 @@ def test_failure_while_saving_leaves_the_target_and_no_temp_file(collect_garbage
     out = tmp_path / "out.xlsx"
     out.write_bytes(b"previous plan")
 
-    def broken_save(self, filename):  # noqa: ANN001, ANN202
+    def broken_save(wb, filename):  # noqa: ANN001, ANN202
         Path(filename).write_bytes(b"PK\x03\x04 half a workbook")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
+    monkeypatch.setattr(planner.output.write, "save_workbook", broken_save)  # where every workbook is saved
     with pytest.raises(OutputError, match="the disk is full") as info:  # exit 6 with a message, not a traceback
         write_workbook(out, one_column(["a", 1.0]))
     assert info.value.exit_code == 6
@@ -315,3 +315,19 @@ def test_shares_stacked_to_100_percent_have_an_axis_that_ends_at_100_percent(tmp
     with __import__("zipfile").ZipFile(tmp_path / "s.xlsx") as z:
         xml = z.read(next(n for n in z.namelist() if n.startswith("xl/charts/chart"))).decode()
     assert re.search(r'<(c:)?max val="1(\.0)?"', xml) and re.search(r'<(c:)?min val="0(\.0)?"', xml)
+
+
+def test_a_workbook_carries_no_wall_clock_time(tmp_path):
+    """The same tables give the same bytes whenever they are written: the zip entries and the document's
+    created/modified properties carry a fixed date, not the clock's (openpyxl's save() stamps the clock)."""
+    import datetime  # noqa: PLC0415
+    import zipfile  # noqa: PLC0415
+
+    tables = [Table("Plan", [Column("site"), Column("tonnes")], [["REF_B", 12.5]])]
+    write_workbook(tmp_path / "a.xlsx", tables)
+    with zipfile.ZipFile(tmp_path / "a.xlsx") as z:
+        assert {i.date_time for i in z.infolist()} == {planner.output.write.ZIP_TIME}
+    props = openpyxl.load_workbook(tmp_path / "a.xlsx").properties
+    assert props.created == props.modified == datetime.datetime(*planner.output.write.ZIP_TIME)
+    write_workbook(tmp_path / "b.xlsx", tables)
+    assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()

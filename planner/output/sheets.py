@@ -490,7 +490,7 @@ def template_workbook(target, with_examples: bool = True) -> None:  # noqa: ANN0
     from openpyxl.utils import get_column_letter  # noqa: PLC0415
     from openpyxl.worksheet.datavalidation import DataValidation  # noqa: PLC0415
 
-    from planner.output.write import atomic_path  # noqa: PLC0415
+    from planner.output.write import atomic_path, save_workbook  # noqa: PLC0415
 
     wb = Workbook()
     info = wb.active
@@ -568,7 +568,7 @@ def template_workbook(target, with_examples: bool = True) -> None:  # noqa: ANN0
                     if isinstance(v, str):
                         cell.data_type = "s"
     with atomic_path(target) as tmp:
-        wb.save(tmp)
+        save_workbook(wb, tmp)
 
 
 # --------------------------------------------------------------------------- batch comparison

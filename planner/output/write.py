@@ -9,6 +9,8 @@
   prefix as well), control characters are replaced, and over-long text is cut
   with a visible marker.
 * A non-finite number is a bug, never written as a blank.
+* The bytes depend on the tables alone: the document's created/modified times and the zip entries'
+  times are fixed (:func:`workbook_bytes`), so the same input gives the same file on any machine.
 """
 
 from __future__ import annotations
@@ -33,6 +35,39 @@ from planner.errors import OutputError, UsageError
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _RISKY_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 MAX_TEXT = 32_767
+# What a workbook's zip entries are dated (the zip format's earliest date): not the wall clock, which would
+# make two runs of one input write different files.
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def workbook_bytes(wb, when: tuple[int, ...] = ZIP_TIME) -> bytes:  # noqa: ANN001 - an openpyxl Workbook
+    """The workbook serialised without openpyxl's ``save()``, which stamps the current time as the document's
+    modified time; the zip is then rewritten with every entry dated ``when``. The document's own created and
+    modified properties are written as the workbook holds them: set them first."""
+    import io  # noqa: PLC0415
+    import zipfile  # noqa: PLC0415
+
+    from openpyxl.writer.excel import ExcelWriter  # noqa: PLC0415
+
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(wb, archive).save()
+    out = io.BytesIO()
+    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=when)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()
+
+
+def save_workbook(wb, path: Path) -> None:  # noqa: ANN001 - an openpyxl Workbook
+    """Save a workbook the planner made, dated ZIP_TIME, not by the clock (see ``workbook_bytes``)."""
+    import datetime  # noqa: PLC0415
+
+    wb.properties.created = wb.properties.modified = datetime.datetime(*ZIP_TIME)
+    Path(path).write_bytes(workbook_bytes(wb))
 
 
 @dataclass
@@ -547,7 +582,7 @@ def _write_tables(tmp: Path, tables: list[Table], one_page: bool) -> list[str]:
                 for _ in range(gap):
                     ws.append([])
                 row_no += gap
-    wb.save(tmp)
+    save_workbook(wb, tmp)
     return warnings
 
 
