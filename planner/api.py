@@ -14,6 +14,7 @@ from planner.input.data import Inputs, SolveOptions
 from planner.optimise.horizon import is_horizon
 from planner.optimise.model import LinearModel, build_model
 from planner.optimise.network import Network, build_network
+from planner.optimise.regimes import has_regimes
 from planner.optimise.size import Size, causes, estimate
 from planner.optimise.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, options_from, solve
 from planner.results.report import Plan, build_plan
@@ -62,7 +63,7 @@ def plan(inputs: Inputs, options: SolveOptions | None = None, solver=None, detai
         The solver stopped (time limit) before finding any plan.
     """
     options = options or options_from(inputs)
-    if inputs.regimes is not None and len(inputs.regimes):
+    if has_regimes(inputs):
         return plan_regimes(inputs, options, detail=detail, mps_path=mps_path, on_size=on_size)
     if is_horizon(inputs):
         return plan_horizon(inputs, options, solver=solver, detail=detail, mps_path=mps_path, on_size=on_size)
@@ -283,13 +284,11 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
 def _with_missing_fees(hp: Plan, r, x) -> None:  # noqa: ANN001
     """A qualification decided for every regime is paid in a regime whose own model never uses the candidate
     (it has no capacity there): its fee goes into that regime's plan, in the period it is started."""
-    on = [(s, t, f) for (s, t), (j, f) in sorted(r.missing.items()) if x[j] > 0.5]
+    on = [(s, t, fee, f) for (s, t), (j, fee, f) in sorted(r.missing.items()) if x[j] > 0.5]
     if not on:
         return
     per = dict(hp.periods or [])
-    fees = {s: float(r.hm.qualification_cost.get(s, 0.0)) for s, _, _ in on}
-    for s, t, f in on:
-        fee = fees[s] or (f / next(b.discount for b in r.hm.blocks if b.period == t))
+    for s, t, fee, f in on:
         p = per[t]
         p.cost_breakdown["qualification"] = p.cost_breakdown.get("qualification", 0.0) + fee
         p.summary["total_cost_usd"] = float(sum(p.cost_breakdown.values()))

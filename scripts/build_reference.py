@@ -354,13 +354,7 @@ def build_workbook(src: Path, case: Case | None = None) -> Workbook:
          f"(see {case.src.relative_to(ROOT).as_posix()}/README.md)."],
         ["Regenerate: python scripts/build_reference.py [--out PATH]"],
     ]
-    write_rows(about, lines, header=False)
-    about["A1"].font = Font(bold=True)
-    about.column_dimensions["A"].width = 100
-    wb.properties.creator = "scripts/build_reference.py"
-    wb.properties.title = "Rare-earth magnet sourcing reference dataset"
-    wb.properties.created = FIXED_TIME
-    wb.properties.modified = FIXED_TIME
+    _finish(wb, about, lines, title="Rare-earth magnet sourcing reference dataset")
     return wb
 
 
@@ -385,11 +379,7 @@ def build_whatif_workbook(src: Path, case: Case | None = None) -> Workbook:
         [f"Source of truth: {(src / case.whatif_csv).relative_to(ROOT).as_posix()}. "
          "Regenerate: python scripts/build_reference.py"],
     ]
-    write_rows(about, lines, header=False)
-    about.column_dimensions["A"].width = 100
-    wb.properties.creator = "scripts/build_reference.py"
-    wb.properties.created = FIXED_TIME
-    wb.properties.modified = FIXED_TIME
+    _finish(wb, about, lines)
     return wb
 
 
@@ -416,14 +406,22 @@ def build_regimes_workbook(case: Case) -> Workbook:
          f"{(REGIMES_DIR / names[1]).relative_to(ROOT).as_posix()} (see "
          f"{REGIMES_DIR.relative_to(ROOT).as_posix()}/README.md). Regenerate: python scripts/build_reference.py"],
     ]
+    _finish(wb, about, lines, title="Licence regimes for the rare-earth magnet sourcing case")
+    return wb
+
+
+def _finish(wb: Workbook, about, lines: list[list[str]], title: str | None = None) -> None:  # noqa: ANN001
+    """The About sheet's lines and the workbook's properties, dated FIXED_TIME (a titled workbook's first
+    About line is bold)."""
     write_rows(about, lines, header=False)
-    about["A1"].font = Font(bold=True)
+    if title is not None:
+        about["A1"].font = Font(bold=True)
     about.column_dimensions["A"].width = 100
     wb.properties.creator = "scripts/build_reference.py"
-    wb.properties.title = "Licence regimes for the rare-earth magnet sourcing case"
+    if title is not None:
+        wb.properties.title = title
     wb.properties.created = FIXED_TIME
     wb.properties.modified = FIXED_TIME
-    return wb
 
 
 def workbook_bytes(wb: Workbook) -> bytes:

@@ -54,7 +54,7 @@ class Regime:
     cols: np.ndarray | None = None  # hm.lp's column j is the stitched model's column cols[j]
     row0: int = 0  # hm.lp's rows are the stitched model's rows row0 ...
     # qualifications decided for every regime that this regime's own model has no column for (a candidate
-    # without capacity in it): (site, period) -> (shared start column, fee as this regime discounts it).
+    # without capacity in it): (site, period) -> (shared start column, fee, fee as this regime discounts it).
     # Their fees are still paid in this regime, so its cost counts them.
     missing: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
     keys: list[bytes] = field(default_factory=list)  # per period: what its model is built from (period_keys)
@@ -169,7 +169,6 @@ def build_regimes(inputs: Inputs, regimes: list[Regime] | None = None,
     same = _histories(regimes, periods)
 
     c_parts, ar, ac, av, rlo, rhi = [], [], [], [], [], []
-    col_keys: list[tuple] = []
     row_keys: list[tuple] = []
     start: dict[tuple[str, str], int] = {}
     start_cost: dict[int, float] = {}  # first-stage column -> its cost (the first regime that has it)
@@ -196,8 +195,8 @@ def build_regimes(inputs: Inputs, regimes: list[Regime] | None = None,
             c[j] = 0.0  # first-stage costs are added once, below: they are paid whatever the regime
         r.cols = cols
         r.row0 = n_row
-        c_parts.append((cols[own], c[own], lp.col_lo[own], lp.col_hi[own], lp.integer[own]))
-        col_keys += [(keys[j][0], w, *keys[j][1:]) for j in own]
+        c_parts.append((cols[own], c[own], lp.col_lo[own], lp.col_hi[own], lp.integer[own],
+                        [(keys[j][0], w, *keys[j][1:]) for j in own]))
         ar.append(lp.a_row + n_row)
         ac.append(cols[lp.a_col])
         av.append(lp.a_val)
@@ -211,17 +210,13 @@ def build_regimes(inputs: Inputs, regimes: list[Regime] | None = None,
     hi_all = np.full(n_col, np.inf)
     int_all = np.zeros(n_col, dtype=bool)
     keys_all: list[tuple] = [()] * n_col
-    pos = 0
-    for cols_, c_, lo_, hi_, int_ in c_parts:
+    for cols_, c_, lo_, hi_, int_, keys_ in c_parts:
         c_all[cols_] = c_
         lo_all[cols_] = lo_
         hi_all[cols_] = hi_
         int_all[cols_] = int_
-    for r in regimes:
-        own = np.flatnonzero(r.hm.lp.cols["kind"].to_numpy() != "start")
-        for j in own:
-            keys_all[r.cols[j]] = col_keys[pos]
-            pos += 1
+        for j, key in zip(cols_.tolist(), keys_, strict=True):
+            keys_all[j] = key
     for (s, t), j in start.items():
         c_all[j] = start_cost[j]
         hi_all[j] = 1.0
@@ -234,18 +229,20 @@ def build_regimes(inputs: Inputs, regimes: list[Regime] | None = None,
             fee_of.setdefault(s_, f)
     for r in regimes:
         discount = {b.period: b.discount for b in r.hm.blocks}
-        r.missing = {(s_, t): (j, fee_of[s_] * discount[t]) for (s_, t), j in start.items()
+        r.missing = {(s_, t): (j, fee_of[s_], fee_of[s_] * discount[t]) for (s_, t), j in start.items()
                      if (s_, t) not in r.hm.start}
 
     # ---- non-anticipativity: a column of a period that two regimes cannot yet tell apart is one decision
     extra_r, extra_c, extra_v = [], [], []
     extra_keys: list[tuple] = []
+    tied = {x for row in same for w, rep in enumerate(row) if rep != w for x in (w, rep)}
+    by_period = {w: _period_columns(regimes[w]) for w in sorted(tied)}  # once per regime, not per pair
     for k, t in enumerate(periods):
         for w, rep in enumerate(same[k]):
             if rep == w:
                 continue
-            mine = _period_columns(regimes[w], t)
-            theirs = _period_columns(regimes[rep], t)
+            mine = by_period[w].get(t, {})
+            theirs = by_period[rep].get(t, {})
             for key, j in mine.items():
                 other = theirs.get(key)
                 if other is None:
@@ -272,8 +269,8 @@ def build_regimes(inputs: Inputs, regimes: list[Regime] | None = None,
         for w, r in enumerate(regimes):
             lp = r.hm.lp
             # the regime's whole cost as a row: its own costs (undivided by probability) and the first stage
-            terms_c = np.concatenate([r.cols, np.array([j for j, _ in r.missing.values()], dtype=np.int64)])
-            terms_v = np.concatenate([-lp.c, np.array([-f for _, f in r.missing.values()], dtype=float)])
+            terms_c = np.concatenate([r.cols, np.array([j for j, _, _ in r.missing.values()], dtype=np.int64)])
+            terms_v = np.concatenate([-lp.c, np.array([-f for _, _, f in r.missing.values()], dtype=float)])
             if alpha < 1.0:
                 u = n_col
                 tail.append(u)
@@ -312,22 +309,17 @@ def build_regimes(inputs: Inputs, regimes: list[Regime] | None = None,
     return RegimeModel(lp, regimes, periods, same, start, lam, alpha, eta, tail, one_year=inputs.periods is None)
 
 
-def _period_columns(r: Regime, t: str) -> dict[tuple, int]:
-    """A regime's stitched columns of period t by their key without the regime: its block's columns and its
-    stock and take-or-pay columns of t. Stock kept by (class, bound) pairs that another regime never
+def _period_columns(r: Regime) -> dict[str, dict[tuple, int]]:
+    """A regime's stitched columns by period, each by its key without the regime: its blocks' columns and
+    its stock and take-or-pay columns. Stock kept by (class, bound) pairs that another regime never
     receives are held at 0 by the regime's own stock rows until something of that pair arrives, which in a
     period shared with that regime it cannot, so such columns need no link."""
     assert r.hm is not None and r.cols is not None
-    keys = r.hm.lp.cols["key"].tolist()
-    return {key: int(r.cols[j]) for j, key in enumerate(keys) if len(key) > 1 and key[0] != "start" and key[1] == t}
-
-
-def regime_cost(r: Regime, x: np.ndarray) -> float:
-    """Regime r's cost in the objective's terms (discounted, tie-breaks included): for CVaR and checks."""
-    assert r.hm is not None and r.cols is not None
-    return float(r.hm.lp.c @ x[r.cols])
-
-
+    out: dict[str, dict[tuple, int]] = {}
+    for j, key in enumerate(r.hm.lp.cols["key"].tolist()):
+        if len(key) > 1 and key[0] != "start":
+            out.setdefault(key[1], {})[key] = int(r.cols[j])
+    return out
 
 def regime_costs(rm: RegimeModel, x: np.ndarray) -> np.ndarray:
     """Each regime's cost in USD as the plan reports it (discounted, qualification fees included), from the
@@ -336,7 +328,7 @@ def regime_costs(rm: RegimeModel, x: np.ndarray) -> np.ndarray:
     out = []
     for r in rm.regimes:
         assert r.cols is not None
-        out.append(own_cost(r, x[r.cols]) + sum(f * float(round(x[j])) for j, f in r.missing.values()))
+        out.append(own_cost(r, x[r.cols]) + sum(f * float(round(x[j])) for j, _, f in r.missing.values()))
     return np.asarray(out)
 
 

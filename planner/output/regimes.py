@@ -12,13 +12,9 @@ from __future__ import annotations
 import dataclasses
 import textwrap
 
+from planner.output.sheets import M_USD, PCT, USD, T
 from planner.output.write import Chart, Column, Fmt, Table
 from planner.results.report import Plan
-
-USD = "#,##0"
-T = "#,##0.0"
-PCT = "0.0%"
-M_USD = '#,##0.0,,"M"'
 
 
 def regime_tables(plan: Plan) -> list[Table]:
