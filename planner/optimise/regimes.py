@@ -40,6 +40,10 @@ from planner.optimise.horizon import HorizonModel, build_horizon
 from planner.optimise.model import LinearModel
 from planner.optimise.network import Network
 
+# Column kinds decided once for every regime, here and now (the first stage): one column each in the stitched
+# model, whatever the regime. Each regime's horizon model has its own copy; the stitch maps them to one.
+FIRST_STAGE = frozenset({"start"})
+
 
 @dataclass
 class Regime:
@@ -179,7 +183,7 @@ def build_regimes(inputs: Inputs, regimes: list[Regime] | None = None,
         lp = r.hm.lp
         kinds = lp.cols["kind"].to_numpy()
         keys = lp.cols["key"].tolist()
-        is_start = kinds == "start"
+        is_start = np.isin(kinds, list(FIRST_STAGE))
         cols = np.empty(lp.n_cols, dtype=np.int64)
         own = np.flatnonzero(~is_start)
         cols[own] = n_col + np.arange(len(own))
@@ -317,7 +321,7 @@ def _period_columns(r: Regime) -> dict[str, dict[tuple, int]]:
     assert r.hm is not None and r.cols is not None
     out: dict[str, dict[tuple, int]] = {}
     for j, key in enumerate(r.hm.lp.cols["key"].tolist()):
-        if len(key) > 1 and key[0] != "start":
+        if len(key) > 1 and key[0] not in FIRST_STAGE:
             out.setdefault(key[1], {})[key] = int(r.cols[j])
     return out
 
