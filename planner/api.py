@@ -185,7 +185,14 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
         regime_inputs,
     )
     from planner.results.horizon import build_horizon_plan  # noqa: PLC0415
-    from planner.results.regimes import RegimeAnswer, hedge_table, regime_findings, regime_table, starts  # noqa: PLC0415
+    from planner.results.regimes import (  # noqa: PLC0415
+        RegimeAnswer,
+        hedge_table,
+        regime_findings,
+        regime_table,
+        reserved,
+        starts,
+    )
 
     t0 = time.perf_counter()
     regimes = regime_inputs(inputs)
@@ -244,10 +251,15 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
         ev = plan_horizon(base, options, detail=False)
         ans.ev_starts = starts(ev)
         ans.ev_stock = ev.stock
+        ans.ev_reserved = reserved(ev)
         fixed = replace(rm.lp, col_lo=rm.lp.col_lo.copy(), col_hi=rm.lp.col_hi.copy())
         for (s_, t_), j in rm.start.items():
             on = 1.0 if ans.ev_starts.get(s_) == t_ else 0.0
             fixed.col_lo[j] = fixed.col_hi[j] = on
+        if rm.reserve:  # the deterministic plan's reservations too: they are decided before the regime is known
+            row_of = base.reservations["_row"].astype(int).tolist()
+            for i, j in rm.reserve.items():
+                fixed.col_lo[j] = fixed.col_hi[j] = ans.ev_reserved.get(row_of[i], 0.0)
         eev = solve(fixed, options)
         ans.ev_costs = regime_costs(rm, eev.x) if eev.x is not None else None
         ws_costs, ws_starts = [], []

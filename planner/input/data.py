@@ -36,6 +36,7 @@ class Inputs:
     periods: pd.DataFrame | None = None
     stock: pd.DataFrame | None = None  # Stock rows (contract v2), or None
     contracts: pd.DataFrame | None = None  # Contracts rows (contract v2), or None
+    reservations: pd.DataFrame | None = None  # Reservations rows (contract v2), or None
     # licence regimes to plan against (scenarios): Regimes rows (scenario, probability, question) and their
     # RegimeChanges (WhatIf rows); None: the one deterministic world
     regimes: pd.DataFrame | None = None
@@ -61,9 +62,33 @@ class Inputs:
             sites = sites.assign(min_volume_t=sites["min_volume_t"] * scale)
             supply = supply.assign(capacity_t=supply["capacity_t"] * scale)
             demand = demand.assign(quantity_t=demand["quantity_t"] * scale)
+        reach = self.reservable(period)
+        if reach:
+            # the period's network may make up to capacity plus the most that can be reserved; the horizon
+            # model holds what is made within capacity plus what the plan reserves (planner.optimise.horizon)
+            more = [reach.get(k, 0.0) * scale for k in zip(supply["site_id"], supply["product"], strict=True)]
+            supply = supply.assign(capacity_t=supply["capacity_t"] + more)
         return replace(self, sites=sites, supply=supply, lanes=pick(self.lanes), demand=demand,
-                       controls=pick(self.controls), periods=None, stock=None, contracts=None, regimes=None,
-                       regime_changes=None)
+                       controls=pick(self.controls), periods=None, stock=None, contracts=None, reservations=None,
+                       regimes=None, regime_changes=None)
+
+    def in_force(self, row: pd.Series) -> list[str]:
+        """The periods a Contracts or Reservations row runs: first_period (blank: the first) to last_period."""
+        periods = self.period_ids
+        first = periods.index(row["first_period"]) if row["first_period"] else 0
+        last = periods.index(row["last_period"]) if row["last_period"] else len(periods) - 1
+        return periods[first:last + 1]
+
+    def reservable(self, period: str) -> dict[tuple[str, str], float]:
+        """(site, product) -> the most tonnes a year that Reservations rows in force in ``period`` can reserve."""
+        out: dict[tuple[str, str], float] = {}
+        if self.reservations is None:
+            return out
+        for _, r in self.reservations.iterrows():
+            if period in self.in_force(r):
+                key = (r["site_id"], r["product"])
+                out[key] = out.get(key, 0.0) + float(r["max_t"])
+        return out
 
     def with_settings(self, **changes: object) -> Inputs:
         """A copy with some settings changed (used by tests and the command line)."""

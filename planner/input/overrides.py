@@ -163,7 +163,8 @@ def apply_scenario(inputs: Inputs, scenario: Scenario) -> Inputs:
     tables["Settings"] = _settings_frame(inputs.settings)
     if inputs.periods is not None:  # the horizon goes with its rows (each row already names its period)
         tables["Periods"] = inputs.periods.copy()
-    for name, frame in (("Stock", inputs.stock), ("Contracts", inputs.contracts), ("Regimes", inputs.regimes),
+    for name, frame in (("Stock", inputs.stock), ("Contracts", inputs.contracts),
+                        ("Reservations", inputs.reservations), ("Regimes", inputs.regimes),
                         ("RegimeChanges", inputs.regime_changes)):
         if frame is not None:  # not changed by a what-if, but part of the input it plans
             # in the order written: the first regime is the one the workbook's plan sheets show

@@ -328,6 +328,29 @@ CONTRACTS = Sheet(
     doc="What the buyer already buys (contract v2): bounds on what a supplier ships in each period of a contract.",
 )
 
+RESERVATIONS = Sheet(
+    "Reservations",
+    False,
+    (
+        Column("site_id", "id", True, doc="the supplier that offers to reserve volume for the buyer"),
+        Column("product", "id", True, doc="the product it reserves"),
+        Column("max_t", "number", True, unit="t/yr", lo=0, cap=MAX_TONNES, doc="most tonnes a year the buyer can "
+               "reserve; reserved volume is on top of the Supply row's capacity (write there what is for sale "
+               "without a reservation)"),
+        Column("fee_usd_per_kg_yr", "number", True, unit="USD/kg/yr", lo=0, cap=MAX_USD_PER_KG, doc="the fee per kg "
+               "reserved, for each year of the reservation, paid whether the volume is taken or not"),
+        Column("first_period", "id", default="", doc="first period of the reservation (blank: the first)"),
+        Column("last_period", "id", default="", doc="last period of the reservation (blank: the last)"),
+    ),
+    key=("site_id", "product", "first_period"),
+    doc="Volumes a supplier offers to hold for the buyer, for a fee (an offtake option, contract v2). The plan "
+    "decides now how many tonnes a year to reserve, the same in every period of the reservation, pays the fee "
+    "on them in each of its periods, and may take up to that much a year on top of the Supply row's capacity, "
+    "at the Supply row's unit cost. Planned against regimes, a reservation is decided once for every regime: "
+    "it is insurance, since a regime that cuts the Supply row's capacity (others buying it up) leaves the "
+    "reserved volume alone; a ban on the supplier's route still stops it.",
+)
+
 PERIODS = Sheet(
     "Periods",
     False,
@@ -368,7 +391,7 @@ REGIME_CHANGES = Sheet(
 )
 
 SHEETS: tuple[Sheet, ...] = (SITES, SUPPLY, RECIPES, COPRODUCTS, LANES, DEMAND, CONTROLS, SETTINGS, WHATIF, PERIODS,
-                              STOCK, CONTRACTS, REGIMES, REGIME_CHANGES)
+                              STOCK, CONTRACTS, RESERVATIONS, REGIMES, REGIME_CHANGES)
 SHEET_BY_NAME = {s.name: s for s in SHEETS}
 
 

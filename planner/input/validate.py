@@ -590,7 +590,12 @@ def check_whatif(frame: pd.DataFrame, issues: list[Issue], spec: schema.Sheet = 
         key, column = str(r["key"]), str(r["column"] or "")
         canonical, col_name, key_name = whatif_names(sheet, column, key)
         if canonical is None:
-            problem(r, "sheet", f'unknown sheet "{sheet.strip()}" (one of {", ".join(WHATIF_SHEETS)})'
+            fixed = {"reservations": "a reservation is decided before anything else is known, so no scenario or "
+                                     "regime can change it; plan a copy of the input with the Reservations row changed",
+                     "stock": "Stock rows hold for every scenario; plan a copy of the input with them changed",
+                     "contracts": "Contracts hold for every scenario; plan a copy of the input with them changed"}
+            why = fixed.get(sheet.strip().lower())
+            problem(r, "sheet", why if why else f'unknown sheet "{sheet.strip()}" (one of {", ".join(WHATIF_SHEETS)})'
                                 f"{_did_you_mean(sheet.strip(), list(WHATIF_SHEETS))}")
             continue
         period = r.get("period")
@@ -732,6 +737,9 @@ def _periods(tables: dict[str, pd.DataFrame], issues: list[Issue]) -> pd.DataFra
         for _, r in tables["Stock"].iterrows():
             issues.append(Issue("Stock", int(r["_row"]), 0, "site_id",
                                 "stock is carried between periods: it needs a Periods sheet"))
+        for _, r in tables["Reservations"].iterrows():
+            issues.append(Issue("Reservations", int(r["_row"]), 0, "site_id",
+                                "reservations run over periods: they need a Periods sheet (one row for a single year)"))
         cover = tables["Demand"][tables["Demand"]["min_cover_days"].fillna(0) > 0]
         for _, r in cover.iterrows():
             issues.append(Issue("Demand", int(r["_row"]), _col(schema.DEMAND, "min_cover_days"), "min_cover_days",
@@ -772,6 +780,24 @@ def _periods(tables: dict[str, pd.DataFrame], issues: list[Issue]) -> pd.DataFra
         if hi is not None and not pd.isna(hi) and r["min_t"] is not None and float(r["min_t"]) > float(hi):
             issues.append(Issue("Contracts", at, _col(schema.CONTRACTS, "min_t"), "min_t",
                                 f"min_t {float(r['min_t']):g} is above max_t {float(hi):g}"))
+    for _, r in tables["Reservations"].iterrows():
+        at = int(r["_row"])
+        if (r["site_id"], r["product"]) not in made:
+            issues.append(Issue("Reservations", at, 0, "site_id",
+                                f'"{r["site_id"]}" has no Supply row for "{r["product"]}": a reservation adds to a '
+                                "Supply row's capacity (a row with capacity 0 if all of it is reserved)"))
+        named = {}
+        for col in ("first_period", "last_period"):
+            if isinstance(r[col], str) and r[col]:
+                if r[col] in ids:
+                    named[col] = ids.index(r[col])
+                else:
+                    issues.append(Issue("Reservations", at, _col(schema.RESERVATIONS, col), col,
+                                        f'unknown period "{r[col]}" (not in sheet Periods)'
+                                        f"{_did_you_mean(r[col], ids)}"))
+        if named.get("first_period", 0) > named.get("last_period", len(ids)):
+            issues.append(Issue("Reservations", at, _col(schema.RESERVATIONS, "last_period"), "last_period",
+                                f'last_period "{r["last_period"]}" is before first_period "{r["first_period"]}"'))
     demanded = set(zip(tables["Demand"]["site_id"], tables["Demand"]["product"], strict=True))
     for _, r in tables["Stock"].iterrows():
         if (r["site_id"], r["product"]) not in demanded:
@@ -909,6 +935,7 @@ def validate_book(book: RawBook, *, strict_numerics: bool = False) -> Inputs:
         periods=periods,
         stock=tables["Stock"] if len(tables["Stock"]) else None,
         contracts=tables["Contracts"] if len(tables["Contracts"]) else None,
+        reservations=tables["Reservations"] if len(tables["Reservations"]) else None,
         regimes=tables["Regimes"] if len(tables["Regimes"]) else None,
         regime_changes=tables["RegimeChanges"] if len(tables["Regimes"]) else None,
     )

@@ -53,6 +53,10 @@ class HorizonModel:
     stock: dict[tuple[str, str, str, int, int], int] = field(default_factory=dict)
     # (Contracts row index, period) -> the take-or-pay column: tonnes paid for and not taken
     take_or_pay: dict[tuple[int, str], int] = field(default_factory=dict)
+    # Reservations row index -> the column of tonnes a year reserved (decided once, paid in every period)
+    reserve: dict[int, int] = field(default_factory=dict)
+    # (Reservations row index, period) -> the column of tonnes taken under it in that period
+    reserved: dict[tuple[int, str], int] = field(default_factory=dict)
 
     @property
     def periods(self) -> list[str]:
@@ -150,6 +154,13 @@ def build_horizon(inputs: Inputs, nets: list[Network] | None = None, models: dic
     link_keys += c_keys
     link_cost += c_cost
     extra_rows += c_rows
+    reserve_cols: dict[int, int] = {}
+    reserved_cols: dict[tuple[int, str], int] = {}
+    col_hi: dict[int, float] = {}  # link columns with an upper bound other than none (binary: 1)
+    n_col, r_cost, r_keys, r_rows = _reservations(inputs, blocks, n_col, use_cols, reserve_cols, reserved_cols, col_hi)
+    link_keys += r_keys
+    link_cost += r_cost
+    extra_rows += r_rows
     for entry in extra_rows:
         if entry[0] == "__add__":  # terms for a block's existing row
             _, row, terms_ = entry
@@ -169,7 +180,10 @@ def build_horizon(inputs: Inputs, nets: list[Network] | None = None, models: dic
     binary = np.array([key[0] == "start" for key in link_keys], dtype=bool)
     cs.append(np.array(link_cost, dtype=float))
     lo.append(np.zeros(k))
-    hi.append(np.where(binary, 1.0, np.inf))
+    link_hi = np.where(binary, 1.0, np.inf)
+    for j, bound in col_hi.items():
+        link_hi[j - col0] = bound
+    hi.append(link_hi)
     integer.append(binary)
     col_keys += link_keys
 
@@ -194,7 +208,7 @@ def build_horizon(inputs: Inputs, nets: list[Network] | None = None, models: dic
         net=blocks[0].model.net, inputs=inputs,
         ship_info=pd.concat(infos, ignore_index=True) if infos else None, tiebreak=cat([*ties, np.zeros(k)], float),
     )
-    return HorizonModel(lp, blocks, inputs, start, lead, fee, stock_cols, contract_cols)
+    return HorizonModel(lp, blocks, inputs, start, lead, fee, stock_cols, contract_cols, reserve_cols, reserved_cols)
 
 
 def _stock_terms(inputs: Inputs) -> dict[tuple[str, str], dict[str, float]]:
@@ -308,10 +322,7 @@ def _stock(inputs: Inputs, blocks: list[Block], stocked: frozenset, n_col: int, 
 
 def contract_periods(inputs: Inputs, row: pd.Series) -> list[str]:
     """The periods a Contracts row is in force: from first_period (blank: the first) to last_period."""
-    periods = inputs.period_ids
-    first = periods.index(row["first_period"]) if row["first_period"] else 0
-    last = periods.index(row["last_period"]) if row["last_period"] else len(periods) - 1
-    return periods[first:last + 1]
+    return inputs.in_force(row)
 
 
 def contract_columns(block: Block, row: pd.Series) -> list[int]:
@@ -360,4 +371,60 @@ def _contracts(inputs: Inputs, blocks: list[Block], n_col: int, tp_cols: dict) -
                         "or nothing it could deliver there in time), so its minimum cannot be taken; make it "
                         "take-or-pay, or lower min_t")])
                 rows.append((("contract", t, i), lo, hi, cols, [1.0] * len(cols)))
+    return n_col, cost, keys, rows
+
+
+def _reservations(inputs: Inputs, blocks: list[Block], n_col: int, use_cols: dict[tuple[str, str], int],
+                  reserve: dict[int, int], reserved: dict[tuple[int, str], int],
+                  col_hi: dict[int, float]) -> tuple[int, list, list, list]:
+    """Reserved volumes: per Reservations row, ``R`` tonnes a year (at most max_t), paid in every period it
+    runs (fee x R x days / 365, discounted) whether taken or not; per period it runs, ``u`` tonnes taken
+    under it, at most ``R x days / 365``. What a site makes of the product is within its Supply capacity
+    plus what it makes under its reservations. The period's own capacity row holds the site to capacity plus
+    the most reservable (Inputs.for_period), and still gates a candidate by its use column; the row added
+    here, per (period, site, product), is the binding one."""
+    cost: list[float] = []
+    keys: list[tuple] = []
+    rows: list[tuple] = []
+    if inputs.reservations is None:
+        return n_col, cost, keys, rows
+    by = {b.period: b for b in blocks}
+    days = dict(zip(inputs.period_ids, inputs.periods["days"].astype(int).tolist(), strict=True))
+    taken: dict[tuple[str, str, str], list[int]] = {}  # (period, site, product) -> its u columns
+    for i, r in inputs.reservations.reset_index(drop=True).iterrows():
+        runs = inputs.in_force(r)
+        site, product = r["site_id"], r["product"]
+        reserve[i] = n_col
+        col_hi[n_col] = float(r["max_t"])
+        keys.append(("reserve", runs[0], i, site, product))
+        cost.append(1000.0 * float(r["fee_usd_per_kg_yr"]) * sum(days[t] / 365.0 * by[t].discount for t in runs))
+        n_col += 1
+        for t in runs:
+            reserved[(i, t)] = n_col
+            keys.append(("reserved", t, i))
+            cost.append(0.0)
+            rows.append((("reserve_use", t, i), -np.inf, 0.0, [n_col, reserve[i]], [1.0, -days[t] / 365.0]))
+            taken.setdefault((t, site, product), []).append(n_col)
+            n_col += 1
+    lookup: dict[int, dict[tuple, int]] = {}
+    for (t, site, product), us in taken.items():
+        b = by[t]
+        m = b.model
+        where = lookup.get(id(m))
+        if where is None:
+            where = lookup[id(m)] = {k: n for n, k in enumerate(m.rows["key"].tolist()) if k[0] == "capacity"}
+        row = where.get(("capacity", site, product))
+        if row is None:
+            continue  # nothing of it can be made (or used) in t: what is reserved there is paid for and idle
+        at = m.a_row == row
+        make = (m.a_col[at][m.a_val[at] > 0] + b.col0).tolist()
+        reach = float(m.net.supply.at[(site, product), "capacity_t"])
+        cap = max(reach - inputs.reservable(t)[(site, product)] * days[t] / 365.0, 0.0)
+        use = use_cols.get((site, t))
+        if use is None:
+            rows.append((("reserved_capacity", t, site, product), -np.inf, cap, [*make, *us],
+                         [1.0] * len(make) + [-1.0] * len(us)))
+        else:
+            rows.append((("reserved_capacity", t, site, product), -np.inf, 0.0, [*make, *us, use],
+                         [1.0] * len(make) + [-1.0] * len(us) + [-cap]))
     return n_col, cost, keys, rows

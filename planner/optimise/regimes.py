@@ -5,9 +5,10 @@ input (WhatIf rows: a ban on a route, an outage, a price jump, a capacity arrivi
 one period on. Each regime's input is planned by the horizon model of planner.optimise.horizon, unchanged
 (a one-year input is its own only period, id ``""``), and the regimes are stitched into one model:
 
-* **Here and now (first stage)**: when to start each qualification. These columns are one set shared by
-  every regime, so the qualification roadmap is one answer, decided before the regime is known. Each
-  regime's own ``qualified`` rows tie its use of a candidate to the shared starts.
+* **Here and now (first stage)**: when to start each qualification, and how much volume to reserve
+  (Reservations). These columns are one set shared by every regime, so the qualification roadmap and the
+  reservations are one answer, decided before the regime is known. Each regime's own ``qualified`` and
+  ``reserve_use`` rows tie its use of a candidate or of a reservation to the shared columns.
 * **Before the shock**: in a period where two regimes' inputs have been the same so far (the same tables
   in it and every earlier period), nobody can tell them apart yet, so they take the same decisions: each
   such column equals the representative regime's (non-anticipativity). Stock built in those periods is
@@ -42,7 +43,7 @@ from planner.optimise.network import Network
 
 # Column kinds decided once for every regime, here and now (the first stage): one column each in the stitched
 # model, whatever the regime. Each regime's horizon model has its own copy; the stitch maps them to one.
-FIRST_STAGE = frozenset({"start"})
+FIRST_STAGE = frozenset({"start", "reserve"})
 
 
 @dataclass
@@ -73,6 +74,7 @@ class RegimeModel:
     # (itself when it is the first): the regimes that share period k's decisions
     same_as: list[list[int]] = field(default_factory=list)
     start: dict[tuple[str, str], int] = field(default_factory=dict)  # (site, period) -> shared start column
+    reserve: dict[int, int] = field(default_factory=dict)  # Reservations row index -> shared reserve column
     risk_aversion: float = 0.0
     alpha: float = 0.9
     eta: int = -1  # the CVaR threshold column (alpha = 1: the worst cost), -1 without risk aversion
@@ -130,7 +132,8 @@ def period_keys(i: Inputs) -> list[bytes]:
     """Per period, a digest of everything that period's model is built from: its rows of the periodic
     tables, and the tables and settings that hold for the whole horizon."""
     whole = hashlib.sha256(b"".join([
-        _digest(i.recipes), _digest(i.coproducts), _digest(i.stock), _digest(i.contracts), _digest(i.periods),
+        _digest(i.recipes), _digest(i.coproducts), _digest(i.stock), _digest(i.contracts), _digest(i.reservations),
+        _digest(i.periods),
         repr(sorted(i.settings.items(), key=lambda kv: kv[0])).encode(),
         # a stockpile in any period makes a plant's stock columns exist in every period
         _digest(i.demand[["site_id", "product", "min_cover_days"]]),
@@ -174,8 +177,8 @@ def build_regimes(inputs: Inputs, regimes: list[Regime] | None = None,
 
     c_parts, ar, ac, av, rlo, rhi = [], [], [], [], [], []
     row_keys: list[tuple] = []
-    start: dict[tuple[str, str], int] = {}
-    start_cost: dict[int, float] = {}  # first-stage column -> its cost (the first regime that has it)
+    first: dict[tuple, int] = {}  # a first-stage column's key -> its one column
+    first_col: dict[int, tuple[float, float, bool]] = {}  # -> its cost, upper bound and integrality
     n_col = n_row = 0
     models: dict[bytes, LinearModel] = {}  # regimes whose period inputs are equal share that period's model
     for w, r in enumerate(regimes):
@@ -190,12 +193,11 @@ def build_regimes(inputs: Inputs, regimes: list[Regime] | None = None,
         n_col += len(own)
         c = lp.c * r.probability
         for j in np.flatnonzero(is_start):
-            _, t, s = keys[j]
-            if (s, t) not in start:
-                start[(s, t)] = n_col
-                start_cost[n_col] = float(lp.c[j])
+            if keys[j] not in first:
+                first[keys[j]] = n_col
+                first_col[n_col] = (float(lp.c[j]), float(lp.col_hi[j]), bool(lp.integer[j]))
                 n_col += 1
-            cols[j] = start[(s, t)]
+            cols[j] = first[keys[j]]
             c[j] = 0.0  # first-stage costs are added once, below: they are paid whatever the regime
         r.cols = cols
         r.row0 = n_row
@@ -221,11 +223,11 @@ def build_regimes(inputs: Inputs, regimes: list[Regime] | None = None,
         int_all[cols_] = int_
         for j, key in zip(cols_.tolist(), keys_, strict=True):
             keys_all[j] = key
-    for (s, t), j in start.items():
-        c_all[j] = start_cost[j]
-        hi_all[j] = 1.0
-        int_all[j] = True
-        keys_all[j] = ("start", t, s)
+    for key, j in first.items():
+        c_all[j], hi_all[j], int_all[j] = first_col[j]
+        keys_all[j] = key
+    start = {(key[2], key[1]): j for key, j in first.items() if key[0] == "start"}
+    reserve = {key[2]: j for key, j in first.items() if key[0] == "reserve"}
 
     fee_of: dict[str, float] = {}
     for r in regimes:
@@ -310,7 +312,8 @@ def build_regimes(inputs: Inputs, regimes: list[Regime] | None = None,
         row_lo=np.concatenate(rlo), row_hi=np.concatenate(rhi), cols=cols_df, rows=rows_df,
         net=first.lp.net, inputs=inputs,
     )
-    return RegimeModel(lp, regimes, periods, same, start, lam, alpha, eta, tail, one_year=inputs.periods is None)
+    return RegimeModel(lp, regimes, periods, same, start, reserve, lam, alpha, eta, tail,
+                       one_year=inputs.periods is None)
 
 
 def _period_columns(r: Regime) -> dict[str, dict[tuple, int]]:

@@ -22,6 +22,7 @@ PCT = "0.0%"
 # the cost parts as the one-year Summary names them
 PART_NAMES = {"production": "Production", "freight": "Freight", "duty": "Import duty", "tariff": "Ad-valorem tariffs",
               "qualification": "Qualification (one-off)", "holding": "Holding stock", "take_or_pay": "Take-or-pay",
+              "reservation": "Reservation fees",
               "shortage": "Shortage penalty", "license_risk": "Expected license loss"}
 # per-period sheets that do not stack: charts are anchored to one table's rows, run info is the horizon's
 _NOT_STACKED = {"Charts", "Run info"}
@@ -114,11 +115,24 @@ def horizon_tables(plan: Plan) -> list[Table]:
         title=["Contracts in force", "What the plan buys under each contract, per period, against its bounds; the "
                "Roadmap says where a contract binds and what happens when it ends."],
     ) if con is not None and len(con) else None
+    res = plan.reservations
+    reservations_table = Table(
+        "Reservations",
+        [Column("period", 10), Column("supplier", 18), Column("product", 14), Column("Reservations row", 12, "0"),
+         Column("most (t/yr)", 12, T), Column("reserved (t/yr)", 14, T), Column("available (t)", 13, T),
+         Column("taken (t)", 12, T), Column("fee (USD/kg/yr)", 13, "#,##0.00"), Column("fee (USD)", 16, USD)],
+        [[r.period, r.site_id, r.product, r.reservation_row, r.max_t, r.reserved_t, r.available_t, r.taken_t,
+          r.fee_usd_per_kg_yr, r.fee_usd] for r in res.itertuples(index=False)],
+        title=["Reserved volumes", "Tonnes a year reserved now, for every period of the reservation, on top of what "
+               "the supplier sells without one; the fee is paid whether the volume is taken or not (fee per period, "
+               "undiscounted)."],
+    ) if res is not None and len(res) else None
     info = Table("Run info", [Column("key", 22), Column("value", 80)],
                  [[k, v if isinstance(v, (int, float, str)) or v is None else str(v)]
                   for k, v in plan.run_info.items()])
     return [horizon_findings_table(plan), summary, roadmap, horizon_charts(plan),
-            *[x for x in (stock_table, contracts_table) if x is not None], *(stacked[n] for n in order), info]
+            *[x for x in (stock_table, contracts_table, reservations_table) if x is not None],
+            *(stacked[n] for n in order), info]
 
 
 # --------------------------------------------------------------------------- findings over the horizon

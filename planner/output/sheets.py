@@ -105,6 +105,8 @@ def recommendation_tables(plan: Plan) -> list[Table]:
         "tariff": "Ad-valorem tariffs",
         "qualification": "Qualification of new suppliers (one-off)",
         "holding": "Holding stock between periods",
+        "take_or_pay": "Take-or-pay: contracted tonnes paid for, not taken",
+        "reservation": "Reservation fees (reserved volume, taken or not)",
         "shortage": "Shortage penalty (priced unmet demand)",
         "license_risk": "Expected license loss" if float(s["risk_weight"]) == 1 else
         f"License risk (risk_weight {s['risk_weight']:g} x expected loss)",

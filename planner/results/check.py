@@ -470,6 +470,10 @@ def check_horizon(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001
                 capacity[(r.site_id, r.product)] = float(r.stock_capacity_t)
     if stock is not None:
         _check_stock(inputs, stock, periods, days, init, capacity, fail)
+    reserved: dict[tuple[str, str, str], float] = {}
+    fee_of: dict[str, float] = {}
+    if inputs.reservations is not None:
+        reserved, fee_of = _check_reservations(inputs, plan, periods, days, fail)
     total = 0.0
     parts: dict[str, float] = {}
     for k, (t, p) in enumerate(plan.periods):
@@ -482,9 +486,12 @@ def check_horizon(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001
             return frame[frame["period"] == t].reset_index(drop=True)
 
         site_rows, supply_rows, demand_rows = rows(inputs.sites), rows(inputs.supply), rows(inputs.demand)
+        # what the plan reserved at a site is capacity on top of its Supply row's
+        more = [reserved.get((t, s_, q), 0.0) for s_, q in zip(supply_rows["site_id"], supply_rows["product"],
+                                                                  strict=True)]
         one = Inputs(
             sites=site_rows.assign(min_volume_t=site_rows["min_volume_t"] * scale),
-            supply=supply_rows.assign(capacity_t=supply_rows["capacity_t"] * scale),
+            supply=supply_rows.assign(capacity_t=supply_rows["capacity_t"] * scale + more),
             recipes=inputs.recipes, coproducts=inputs.coproducts, lanes=rows(inputs.lanes),
             demand=demand_rows.assign(quantity_t=demand_rows["quantity_t"] * scale),
             controls=rows(inputs.controls), settings=inputs.settings,
@@ -498,6 +505,8 @@ def check_horizon(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001
         extra = {"holding": holding} if ps is not None else {}
         if inputs.contracts is not None:
             extra["take_or_pay"] = _check_contracts(inputs, p, t, k, periods, fail)
+        if inputs.reservations is not None:
+            extra["reservation"] = fee_of.get(t, 0.0)
         sub = check_plan(one, p, qualification_usd=fees, plant_stock=ps, extra_parts=extra)
         res.failures += [f"{t}: {f}" for f in sub.failures]
         made = p.batches.groupby("site_id")["tonnes"].sum() if len(p.batches) else pd.Series(dtype=float)
@@ -523,6 +532,40 @@ def check_horizon(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001
         fail(f"horizon total: plan reports {plan.summary['total_cost_usd']:,.2f}, recomputed {total:,.2f}")
     res.recomputed = {**parts, "total": total}
     return res
+
+
+def _check_reservations(inputs: Inputs, plan, periods: list[str], days: dict,  # noqa: ANN001
+                        fail) -> tuple[dict, dict]:  # noqa: ANN001
+    """Each Reservations row: one volume a year for every period it runs (first_period to last_period, blank
+    meaning the horizon's ends), within 0 and max_t. Returns the tonnes each (period, site, product) may make
+    beyond its Supply capacity, and each period's fees (fee x volume x days / 365)."""
+    table = plan.reservations
+    more: dict[tuple[str, str, str], float] = {}
+    fees: dict[str, float] = {}
+    if table is None:
+        fail("the input has Reservations but the plan reports none")
+        return more, fees
+    for _, r in inputs.reservations.iterrows():
+        lo = periods.index(r["first_period"]) if r["first_period"] else 0
+        hi = periods.index(r["last_period"]) if r["last_period"] else len(periods) - 1
+        runs = periods[lo:hi + 1]
+        mine = table[table["reservation_row"] == int(r["_row"])]
+        where = f"Reservations row {int(r['_row'])} ({r['site_id']} {r['product']})"
+        if sorted(mine["period"]) != sorted(runs):
+            fail(f"{where}: the plan reports it in {sorted(mine['period'])}, but it runs in {runs}")
+            continue
+        volume = mine["reserved_t"].astype(float)
+        if float(volume.max() - volume.min()) > ABS_TOL:
+            fail(f"{where}: reserved {float(volume.min()):.6f} to {float(volume.max()):.6f} t/yr: one volume for "
+                 "all its periods")
+        v = float(volume.iloc[0])
+        if v < -ABS_TOL or v > float(r["max_t"]) + ABS_TOL + REL_TOL * float(r["max_t"]):
+            fail(f"{where}: reserves {v:.6f} t/yr, outside 0 to max_t {float(r['max_t']):g}")
+        for t in runs:
+            key = (t, r["site_id"], r["product"])
+            more[key] = more.get(key, 0.0) + v * days[t] / 365.0
+            fees[t] = fees.get(t, 0.0) + 1000.0 * float(r["fee_usd_per_kg_yr"]) * v * days[t] / 365.0
+    return more, fees
 
 
 def _check_stock(inputs: Inputs, stock: pd.DataFrame, periods: list[str], days: dict, init: dict, capacity: dict,
@@ -710,6 +753,18 @@ def check_regimes(inputs: Inputs, plan) -> CheckResult:  # noqa: ANN001, C901
     for w in range(1, len(names)):
         if starts[w] != starts[0]:
             fail(f"first stage: regime {names[w]} starts qualifications {starts[w]}, regime {names[0]} {starts[0]}")
+    # ... and one volume for each reservation
+    volumes = []
+    for p in ans.plans:
+        r = getattr(p, "reservations", None)
+        volumes.append({} if r is None or r.empty else
+                       r.groupby("reservation_row")["reserved_t"].first().astype(float).to_dict())
+    for w in range(1, len(names)):
+        for row in sorted(set(volumes[0]) | set(volumes[w])):
+            a, b = volumes[0].get(row, 0.0), volumes[w].get(row, 0.0)
+            if abs(a - b) > ABS_TOL + REL_TOL * max(abs(a), abs(b)):
+                fail(f"first stage: Reservations row {row} reserves {b:.6f} t/yr in regime {names[w]}, "
+                     f"{a:.6f} t/yr in regime {names[0]}")
 
     # ---- non-anticipativity: where two regimes' inputs agree so far, their decisions agree
     periods = [""] if own[0].periods is None else [str(t) for t in own[0].periods["period"]]
@@ -754,6 +809,7 @@ def _regime_signatures(one: Inputs, periods: list[str]) -> list[tuple]:
     """What a regime's input says in each period: the periodic tables' rows of that period, with the
     tables that hold for the whole horizon (recipes, co-products, stock, contracts, periods, settings)."""
     whole = (_canonical(one.recipes), _canonical(one.coproducts), _canonical(one.stock), _canonical(one.contracts),
+             _canonical(one.reservations),
              _canonical(one.periods), tuple(sorted((k, repr(v)) for k, v in one.settings.items())))
     out = []
     for t in periods:

@@ -71,6 +71,9 @@ def build_horizon_plan(hm: HorizonModel, result: SolveResult, detail: bool = Tru
         for t, p in per:
             p.cost_breakdown["take_or_pay"] = float(contracts.loc[contracts["period"] == t, "take_or_pay_usd"].sum())
             p.summary["total_cost_usd"] = float(sum(p.cost_breakdown.values()))
+    reservations = _reservation_table(hm, x, per)
+    if hm.inputs.reservations is not None:
+        _with_reservations(hm, result, per, reservations)
     discount = {b.period: b.discount for b in hm.blocks}
 
     parts = {k: float(sum(discount[t] * p.cost_breakdown.get(k, 0.0) for t, p in per)) for k in per[0][1].cost_breakdown}
@@ -113,6 +116,7 @@ def build_horizon_plan(hm: HorizonModel, result: SolveResult, detail: bool = Tru
                  "discounted_cost_usd"])
     plan.stock = stock
     plan.contracts = contracts
+    plan.reservations = reservations
     plan.roadmap = roadmap(plan, hm)
     return plan
 
@@ -141,6 +145,75 @@ def _contract_table(hm: HorizonModel, x: np.ndarray) -> pd.DataFrame:
                          "take_or_pay": bool(r["take_or_pay"]), "shipped_t": _clean(shipped),
                          "unused_t": _clean(unused), "take_or_pay_usd": _clean(unused * price * 1000.0)})
     return pd.DataFrame(rows, columns=cols)
+
+
+RESERVATION_COLUMNS = ["reservation_row", "site_id", "product", "period", "max_t", "reserved_t", "available_t",
+                       "taken_t", "fee_usd_per_kg_yr", "fee_usd"]
+
+
+def _reservation_table(hm: HorizonModel, x: np.ndarray, per: list[tuple[str, Plan]]) -> pd.DataFrame:
+    """Per reservation and period it runs: tonnes a year reserved (one figure for all its periods), tonnes
+    available in the period, tonnes taken under it, and its fee for the period (undiscounted).
+
+    Taken is what the site makes beyond its Supply capacity, given to the site's reservations in row order:
+    the solver's own split between reservations (and its slack) is arbitrary where it is not binding."""
+    if hm.inputs.reservations is None:
+        return pd.DataFrame(columns=RESERVATION_COLUMNS)
+    days = dict(zip(hm.periods, hm.inputs.periods["days"].astype(int).tolist(), strict=True))
+    made = {(t, r.site_id, r.product): float(r.made_t) for t, p in per for r in p.production.itertuples(index=False)}
+    sup = hm.inputs.supply
+    cap = {(r.period, r.site_id, r.product): float(r.capacity_t) * days[r.period] / 365.0
+           for r in sup.itertuples(index=False)}
+    left: dict[tuple[str, str, str], float] = {}
+    rows = []
+    for i, r in hm.inputs.reservations.reset_index(drop=True).iterrows():
+        reserved = _clean(float(x[hm.reserve[i]]))
+        for t in hm.inputs.in_force(r):
+            key = (t, r["site_id"], r["product"])
+            available = reserved * days[t] / 365.0
+            if key not in left:
+                left[key] = max(made.get(key, 0.0) - cap.get(key, 0.0), 0.0)
+            taken = min(available, left[key])
+            left[key] -= taken
+            rows.append({"reservation_row": int(r["_row"]), "site_id": r["site_id"], "product": r["product"],
+                         "period": t, "max_t": float(r["max_t"]), "reserved_t": reserved,
+                         "available_t": available, "taken_t": _clean(taken),
+                         "fee_usd_per_kg_yr": float(r["fee_usd_per_kg_yr"]),
+                         "fee_usd": 1000.0 * float(r["fee_usd_per_kg_yr"]) * available})
+    return pd.DataFrame(rows, columns=RESERVATION_COLUMNS)
+
+
+def _with_reservations(hm: HorizonModel, result: SolveResult, per: list[tuple[str, Plan]],
+                       table: pd.DataFrame) -> None:
+    """Each period's plan counts its reservations' fees, and its Production table the capacity they add:
+    a site's capacity is its Supply capacity plus what it has reserved (the period's model was built with the
+    most reservable, so its own figures would overstate it), with the value of the row that binds."""
+    rows = hm.lp.rows
+    dual = {}
+    if result.row_dual is not None:
+        for n in np.flatnonzero((rows["kind"] == "reserved_capacity").to_numpy()):
+            k = rows.at[n, "key"]
+            dual[(k[1], k[2], k[3])] = _clean(-float(result.row_dual[n])) / 1000.0
+    days = dict(zip(hm.periods, hm.inputs.periods["days"].astype(int).tolist(), strict=True))
+    sup = hm.inputs.supply
+    for t, p in per:
+        mine = table[table["period"] == t]
+        p.cost_breakdown["reservation"] = float(mine["fee_usd"].sum())
+        p.summary["total_cost_usd"] = float(sum(p.cost_breakdown.values()))
+        extra = mine.groupby(["site_id", "product"])["available_t"].sum()
+        if extra.empty or p.production.empty:
+            continue
+        prod = p.production.copy()
+        own = sup[sup["period"] == t].set_index(["site_id", "product"])["capacity_t"] * days[t] / 365.0
+        for n, r in prod.iterrows():
+            key = (r["site_id"], r["product"])
+            if key not in extra.index:
+                continue
+            cap = float(own.get(key, 0.0)) + float(extra[key])
+            prod.at[n, "capacity_t"] = cap
+            prod.at[n, "utilisation"] = _clean(float(r["made_t"]) / cap) if cap > 0 else 0.0
+            prod.at[n, "capacity_value_usd_per_kg"] = dual.get((t, *key), float("nan"))
+        p.production = prod
 
 
 def _stock_table(hm: HorizonModel, x: np.ndarray) -> pd.DataFrame:
@@ -292,6 +365,22 @@ def roadmap(plan: Plan, hm: HorizonModel) -> pd.DataFrame:
                                  "note": f"after its contract (Contracts row {i}) ends in {last}, "
                                          f"{names.get(s_, s_)}'s {q} goes from {before:,.1f} t to {after:,.1f} t in "
                                          f"{nxt}"})
+    res = plan.reservations
+    if res is not None and len(res):
+        for i, g in res.groupby("reservation_row", sort=False):
+            first = g.iloc[0]
+            if first["reserved_t"] <= 1e-6:
+                continue
+            runs = f"{g['period'].iloc[0]}-{g['period'].iloc[-1]}" if len(g) > 1 else f"{g['period'].iloc[0]}"
+            taken = float(g["taken_t"].sum())
+            idle = ", ".join(g.loc[g["taken_t"] <= 1e-6, "period"].astype(str))
+            rows.append({"period": first["period"], "action": "reserve", "site_id": first["site_id"],
+                         "product": first["product"], "tonnes": float(first["reserved_t"]),
+                         "note": f"reserve {first['reserved_t']:,.1f} t/yr of {first['product']} at "
+                                 f"{names.get(first['site_id'], first['site_id'])} for {runs} (Reservations row {i}; "
+                                 f"up to {first['max_t']:,.1f} t/yr): {first['fee_usd_per_kg_yr']:g} USD/kg/yr, "
+                                 f"{float(g['fee_usd'].sum()):,.0f} USD in all, paid whether taken or not; "
+                                 f"{taken:,.1f} t taken" + (f", none in {idle}" if idle else "")})
     short = plan.plants[plan.plants["shortage_t"] > 1e-6]
     for r in short.itertuples(index=False):
         rows.append({"period": r.period, "action": "short", "site_id": r.site_id, "product": r.product,
@@ -299,8 +388,8 @@ def roadmap(plan: Plan, hm: HorizonModel) -> pd.DataFrame:
                      "note": f"{names.get(r.site_id, r.site_id)} is {r.shortage_t:,.1f} t short of {r.product} "
                              f"in {r.period} ({r.demand_t:,.1f} t needed)"})
     out = pd.DataFrame(rows, columns=["period", "action", "site_id", "product", "tonnes", "note"])
-    rank = {"start qualification": 0, "contract ends": 1, "contract": 2, "starts supplying": 3, "stops supplying": 4,
-            "stock build-up": 5, "stock draw-down": 6, "short": 7}
+    rank = {"start qualification": 0, "reserve": 1, "contract ends": 2, "contract": 3, "starts supplying": 4,
+            "stops supplying": 5, "stock build-up": 6, "stock draw-down": 7, "short": 8}
     if len(out):
         out = out.assign(_k=out["period"].map(order), _a=out["action"].map(rank)).sort_values(
             ["_k", "_a", "site_id", "product"], kind="mergesort").drop(columns=["_k", "_a"]).reset_index(drop=True)

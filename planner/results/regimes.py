@@ -9,9 +9,10 @@ what it means in a deterministic plan). What the regimes add, for a sourcing man
   costs; and the **expected value of perfect information** (EVPI): this plan's cost minus what it would
   cost if the regime were known before deciding. Both in the objective's terms (expected cost plus
   risk_aversion x CVaR), so both are never negative for an optimal plan;
-* the **hedges**: qualifications this plan makes (or makes earlier) and stock it holds before a shock,
-  that the deterministic plan does not; each with the regimes it protects against (those whose plan with
-  perfect information takes it too; else those where it saves most).
+* the **hedges**: qualifications this plan makes (or makes earlier), volumes it reserves and stock it
+  holds before a shock, that the deterministic plan does not; each with the regimes it protects against
+  (those whose plan with perfect information takes it too, or that take more of a reservation than the
+  deterministic plan reserves; else those where it saves most).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class RegimeAnswer:
     ev_starts: dict[str, str] = field(default_factory=dict)  # site -> period the deterministic plan starts it
     ws_starts: list[dict[str, str]] = field(default_factory=list)
     ev_stock: pd.DataFrame | None = None  # the deterministic plan's stock in the periods before any shock
+    ev_reserved: dict[int, float] = field(default_factory=dict)  # Reservations row -> t/yr the deterministic plan
     status: str = ""
 
     @property
@@ -71,6 +73,15 @@ class RegimeAnswer:
 def starts(plan: Plan) -> dict[str, str]:
     q = plan.qualifications
     return {} if q is None or q.empty else dict(zip(q["site_id"], q["start_period"], strict=True))
+
+
+def reserved(plan: Plan) -> dict[int, float]:
+    """Reservations row -> tonnes a year the plan reserves under it."""
+    r = plan.reservations
+    if r is None or r.empty:
+        return {}
+    first = r.drop_duplicates("reservation_row")
+    return dict(zip(first["reservation_row"].astype(int), first["reserved_t"].astype(float), strict=True))
 
 
 def regime_table(ans: RegimeAnswer) -> pd.DataFrame:
@@ -117,6 +128,29 @@ def hedge_table(ans: RegimeAnswer, rm: RegimeModel) -> pd.DataFrame:
                      "protects_against": protects(lambda w, site=site, t=t: site in ans.ws_starts[w]
                                                   and order[ans.ws_starts[w][site]] <= order[t]
                                                   if w < len(ans.ws_starts) else False)})
+    res = ans.plans[0].reservations
+    if res is not None and not res.empty:
+        for row, v in sorted(reserved(ans.plans[0]).items()):
+            more = v - ans.ev_reserved.get(row, 0.0)
+            if more <= 0.05:
+                continue
+            g = res[res["reservation_row"] == row]
+            site, product, t = g["site_id"].iloc[0], g["product"].iloc[0], g["period"].iloc[0]
+            ev = ans.ev_reserved.get(row, 0.0)
+            what = (f"reserve {more:,.1f} t/yr more {product} at {site} from {t}" if ev > 0.05 else
+                    f"reserve {v:,.1f} t/yr of {product} at {site} from {t}") + (
+                f" (Reservations row {row}; the deterministic plan reserves {ev:,.1f})" if ev > 0.05 else
+                f" (Reservations row {row}; the deterministic plan reserves none)")
+
+            def takes(w: int, row: int = row, ev: float = ev) -> bool:
+                r = ans.plans[w].reservations
+                if r is None or r.empty:
+                    return False
+                g = r[r["reservation_row"] == row]
+                return bool((g["taken_t"] > g["available_t"] * (ev / g["reserved_t"].clip(lower=1e-9)) + 0.05).any())
+
+            rows.append({"hedge": what, "kind": "reservation", "site_id": site, "product": product, "period": t,
+                         "tonnes": more, "protects_against": protects(takes)})
     stock = ans.plans[0].stock
     if stock is not None and not stock.empty and ans.ev_stock is not None:
         shared = [t for k, t in enumerate(periods) if len(set(rm.same_as[k])) == 1 and k < len(periods) - 1]

@@ -46,6 +46,7 @@ class Plan:
     roadmap: pd.DataFrame | None = None
     stock: pd.DataFrame | None = None  # plants' opening and closing stock per class and lead-time bound
     contracts: pd.DataFrame | None = None  # contracts in force per period: bounds, bought, take-or-pay paid
+    reservations: pd.DataFrame | None = None  # reserved volumes per period: reserved, available, taken, fee
     # against licence regimes (a Regimes sheet): this plan is the first regime's; ``regimes`` holds every
     # regime's plan and cost (planner.results.regimes.RegimeAnswer), ``regime_table`` one row per regime,
     # ``hedges`` the decisions taken because of some regimes
@@ -87,6 +88,8 @@ class Plan:
             "warnings": self.warnings,
             **({"discount_rate": s["discount_rate"],
                 "qualifications": self.qualifications.to_dict("records"),
+                **({"reservations": self.reservations.to_dict("records")}
+                   if self.reservations is not None and len(self.reservations) else {}),
                 "periods": [{"period": t, **{k: v for k, v in p.to_json().items() if k != "warnings"}}
                             for t, p in self.periods]} if self.periods is not None else {}),
             **({"regimes": {
