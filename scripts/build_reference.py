@@ -102,7 +102,8 @@ CASES = {
                                  "sheet; shared/research/domain-review-2026-12.md)",
                       models="Models 2026-2030 as the world stood in December 2026: each year's capacity is what "
                              "this buyer can get that year (the open share of that year's output, 0 before a "
-                             "project starts), demand grows by plant, candidates take 1-2 years to qualify.",
+                             "project starts), demand grows by plant, candidates take 1-2 years to qualify, plants may "
+                             "carry stock of their magnets from one year into the next.",
                       horizon=HORIZON_DIR, whatif_csv="WhatIf_2026_2030.csv",
                       regimes_out=ROOT / "inputs" / "regimes_2026_2030.xlsx", regimes_suffix="_2026_2030"),
 }
@@ -143,6 +144,12 @@ HORIZON_EXTRA: dict[str, tuple[list[str], set[str]]] = {
 }
 PERIODIC = {"Sites", "Supply", "Lanes", "Demand", "Controls"}  # the sheets with a period column (contract v2)
 PERIODS_SHEET = (["period", "days"], {"days"})
+# Contract v2 sheets a horizon has of its own (no base CSV in inputs/reference/), written after Periods in the
+# contract's order when the horizon folder has the CSV: stock at the plants between years.
+HORIZON_ONLY: dict[str, tuple[list[str], set[str]]] = {
+    "Stock": (["site_id", "product", "stock_capacity_t", "holding_cost_usd_per_kg_yr", "initial_stock_t"],
+              {"stock_capacity_t", "holding_cost_usd_per_kg_yr", "initial_stock_t"}),
+}
 HORIZON_SOURCES = ["sheet", "row_key", "period", "column", "value", "tag", "basis"]
 # The what-if workbook (planner batch --whatif); `question` (the one line a scenario answers, on its first
 # row) and `basis` (the source of each figure) are extra columns the planner ignores. The v1 case has no
@@ -182,7 +189,7 @@ def read_sheet(src: Path, sheet: str, name: str | None = None) -> list[list[obje
     if sheet == "WhatIf":
         columns, numeric = next((f for f in WHATIF_FORMS if f == list(df.columns)), WHATIF_FORMS[0]), set()
     else:
-        columns, numeric = REGIME_SHEETS[sheet] if sheet in REGIME_SHEETS else SHEETS[sheet]
+        columns, numeric = REGIME_SHEETS.get(sheet) or HORIZON_ONLY.get(sheet) or SHEETS[sheet]
     if list(df.columns) != columns:
         raise BuildError(f"{path}: columns {list(df.columns)} != contract {columns}")
     rows: list[list[object]] = [list(columns)]
@@ -335,6 +342,9 @@ def build_workbook(src: Path, case: Case | None = None) -> Workbook:
             if sheet != "Sources":
                 write_rows(wb.create_sheet(sheet), horizon_sheet(src, hz, sheet, names))
         write_rows(wb.create_sheet("Periods"), periods)
+        for sheet in HORIZON_ONLY:
+            if (hz / f"{sheet}.csv").exists():
+                write_rows(wb.create_sheet(sheet), read_sheet(hz, sheet))
         write_rows(wb.create_sheet("Sources"), horizon_sources(src, hz))
     where = src.relative_to(ROOT).as_posix()
     if hz is not None:

@@ -790,6 +790,11 @@ DYTB_PATH = {
 }
 
 
+# the five-year case's own sheet (contract v2): stock at the plants
+ID_COLS_5Y = {**ID_COLS, "Stock": ["site_id", "product"]}
+NUMERIC_5Y = {**NUMERIC, "Stock": ["stock_capacity_t", "holding_cost_usd_per_kg_yr", "initial_stock_t"]}
+
+
 def test_five_year_workbook_matches_fresh_build(tmp_path):
     assert XLSX_5Y.exists(), "run: python scripts/build_reference.py"
     fresh, fresh_whatif = tmp_path / "fresh.xlsx", tmp_path / "fresh_whatif.xlsx"
@@ -800,7 +805,7 @@ def test_five_year_workbook_matches_fresh_build(tmp_path):
     assert WHATIF_5Y.read_bytes() == fresh_whatif.read_bytes(), \
         f"{WHATIF_5Y.relative_to(ROOT)} is stale: run python scripts/build_reference.py"
     names = openpyxl.load_workbook(XLSX_5Y, read_only=True).sheetnames
-    assert names == list(CONTRACT) + ["Periods", "Sources", "About"]
+    assert names == list(CONTRACT) + ["Periods", "Stock", "Sources", "About"]  # the contract's sheet order
 
 
 @pytest.fixture(scope="module")
@@ -853,8 +858,28 @@ def test_five_year_case_validates(h5):
     for p, one in _by_period(h5).items():
         assert len(one.controls) == len(base), p
         assert (one.controls["approval_probability"] == 0.6).all(), p
-    # no Stock or Contracts sheet: stock between years and contracts are not in this case yet
-    assert not {"Stock", "Contracts"} & set(openpyxl.load_workbook(XLSX_5Y, read_only=True).sheetnames)
+    # no Contracts sheet: the review found no contract in force to write down
+    assert "Contracts" not in openpyxl.load_workbook(XLSX_5Y, read_only=True).sheetnames
+
+
+def test_five_year_stock_is_held_where_the_model_allows_it(h5):
+    """The Stock sheet (inputs/horizon/Stock.csv): one row per plant and product it demands (the model holds
+    stock only at plants, of products they take), a buffer of weeks at 1 Jan 2026 (the review: buyers held
+    weeks, not months), at most the six months the largest reported inventories reach, and a holding cost of
+    12 % a year of the product's value on top of the 8 % discount rate (a carrying rate of about 20 %)."""
+    st = h5.stock.set_index(["site_id", "product"])
+    d2026 = h5.for_period("2026").demand.set_index(["site_id", "product"])["quantity_t"]
+    assert set(st.index) == set(d2026.index)
+    assert (h5.demand["min_cover_days"].fillna(0) == 0).all(), "no stockpile policy: the plan chooses the stock"
+    for k, r in st.iterrows():
+        assert r.initial_stock_t == pytest.approx(d2026[k] * 28 / 365, abs=0.06), k   # 4 weeks
+        assert r.stock_capacity_t == pytest.approx(d2026[k] * 0.5, abs=0.06), k       # 6 months
+    value = {"NDFEB_HT": 92, "NDFEB_STD": 76}   # the Chinese chain's values the case's Section 301 duty uses
+    defence = {"NDFEB_HT": 125, "SMCO_MAGNET": 180}  # the ex-China chains the defence plant may take
+    for (site, product), r in st.iterrows():
+        v = defence[product] if site == "DM_US_DEF" else value[product]
+        assert r.holding_cost_usd_per_kg_yr == pytest.approx(0.12 * v, abs=0.051), (site, product)
+    assert float(h5.settings["discount_rate"]) + 0.12 == pytest.approx(0.20)
 
 
 def test_five_year_sources_cover_every_figure(h5_sources):
@@ -866,14 +891,14 @@ def test_five_year_sources_cover_every_figure(h5_sources):
     assert len(index) == len(src), "duplicate Sources rows"
     wb = openpyxl.load_workbook(XLSX_5Y, read_only=True)
     used = set()
-    for sheet in CONTRACT:
+    for sheet in [*CONTRACT, "Stock"]:
         rows = list(wb[sheet].iter_rows(values_only=True))
         head = list(rows[0])
         for row in rows[1:]:
             rec = {c: ("" if v is None else v) for c, v in zip(head, row)}
-            key = "/".join(str(rec[c]) for c in ID_COLS[sheet])
+            key = "/".join(str(rec[c]) for c in ID_COLS_5Y[sheet])
             period = str(rec.get("period", ""))
-            for c in NUMERIC[sheet] + (["qualification_periods"] if sheet == "Sites" else []) + \
+            for c in NUMERIC_5Y.get(sheet, []) + (["qualification_periods"] if sheet == "Sites" else []) + \
                     (["value"] if sheet == "Settings" else []):
                 v = rec.get(c, "")
                 if not isinstance(v, (int, float)):
@@ -1039,10 +1064,18 @@ def test_five_year_whatifs_apply_to_the_five_year_case_and_batch(h5):
     # Caremag's ramp a year late: 2026 as before, 2027 dearer
     ramp = by_period("Caremag a year late (ramp shifted)")
     assert ramp["2026"] == pytest.approx(base["2026"], rel=1e-6) and ramp["2027"] > base["2027"] + 100e6
-    # a licence squeeze from 2028: 2026-2027 untouched, every later year dearer
+    # the baseline draws the plants' 4 weeks of stock in 2026 and holds none after (nothing to buy ahead of)
+    held = out["baseline"].plan.stock
+    assert held.loc[held["period"] == "2026", "opening_t"].sum() > 800 and held["closing_t"].sum() < 1e-6
+    # a licence squeeze from 2028: 2026 untouched; the plan buys ahead in 2027 (Indian high-temperature magnets,
+    # still licensed Chinese, held into 2028: 2027 dearer by about 123 M USD, 2028 about 5 M cheaper than the
+    # baseline); 2029 and 2030 dearer by 216 and 235 M
     squeeze = by_period("Approvals drop to 25 % from 2028")
-    assert all(squeeze[p] == pytest.approx(base[p], rel=1e-6) for p in ("2026", "2027"))
-    assert all(squeeze[p] > base[p] + 50e6 for p in ("2028", "2029", "2030"))
+    assert squeeze["2026"] == pytest.approx(base["2026"], rel=1e-6)
+    held = out["Approvals drop to 25 % from 2028"].plan.stock
+    ahead = held[(held["period"] == "2027") & (held["closing_t"] > 1e-6)]
+    assert set(ahead["site_id"]) == {"DM_IN_AUTO"} and squeeze["2027"] > base["2027"] + 50e6
+    assert all(squeeze[p] > base[p] + 50e6 for p in ("2029", "2030"))
     # Energy Fuels' Phase 2 a year late changes nothing (its Dy/Tb is used only in 2026-2027), and says why
     table = comparison(list(out.values())).set_index("scenario")
     zero = table.loc["Energy Fuels Phase 2 slips to 2030"]
