@@ -120,11 +120,12 @@ def plan_horizon(inputs: Inputs, options: SolveOptions, solver=None, detail: boo
                  mps_path=None, on_size: Callable[[Size], None] | None = None) -> Plan:  # noqa: ANN001
     """``plan`` over the periods of a v2 input (see planner.optimise.horizon); the size guard counts every
     period's model."""
-    from planner.optimise.horizon import build_horizon  # noqa: PLC0415
+    from planner.optimise.horizon import buffer_stock, build_horizon, seeded_networks  # noqa: PLC0415
     from planner.results.horizon import build_horizon_plan  # noqa: PLC0415
 
     t0 = time.perf_counter()
-    nets = [build_network(inputs.for_period(t)) for t in inputs.period_ids]
+    nets = seeded_networks([inputs])[0] if buffer_stock(inputs) else [build_network(inputs.for_period(t))
+                                                                       for t in inputs.period_ids]
     sizes = [check_size(inputs.for_period(t), n) for t, n in zip(inputs.period_ids, nets, strict=True)]
     total = Size(sum(s.columns for s in sizes), sum(s.rows for s in sizes), sum(s.nonzeros for s in sizes),
                  {k: sum(s.by_kind.get(k, 0) for s in sizes) for k in sizes[0].by_kind})
@@ -218,6 +219,10 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
             "fewer regimes", [Issue("", message=f"model size: {total.text()}")])
     if on_size is not None:
         on_size(total)
+    from planner.optimise.horizon import buffer_stock, seeded_networks  # noqa: PLC0415
+
+    if any(buffer_stock(r.inputs) for r in regimes):
+        nets = seeded_networks([r.inputs for r in regimes], nets)
     rm = build_regimes(inputs, regimes, nets)
     t1 = time.perf_counter()
     if mps_path is not None:

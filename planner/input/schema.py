@@ -300,15 +300,17 @@ STOCK = Sheet(
     "Stock",
     False,
     (
-        Column("site_id", "id", True, doc="a plant that may hold stock between periods"),
-        Column("product", "id", True, doc="a product it demands"),
+        Column("site_id", "id", True, doc="a plant, or a site that makes something from the product, that may hold "
+               "stock of it between periods"),
+        Column("product", "id", True, doc="a product the plant demands, or an input of the site's recipes"),
         Column("stock_capacity_t", "number", unit="t", lo=0, cap=MAX_TONNES, doc="most stock held at the end of a period (blank: no limit)"),
         Column("holding_cost_usd_per_kg_yr", "number", default=0.0, unit="USD/kg/yr", lo=0, cap=MAX_USD_PER_KG, doc="cost of holding a kg for a year (for a period: times its days / 365)"),
         Column("initial_stock_t", "number", default=0.0, unit="t", lo=0, cap=MAX_TONNES, doc="stock at the start of the first period: clean (no license exposure), ready (lead time 0)"),
     ),
     key=("site_id", "product"),
-    doc="Stock carried from one period into the next at a plant (contract v2). Stock keeps the exposure of "
-    "what went into it and the lead time it arrived with; drawing it needs no new license.",
+    doc="Stock carried from one period into the next (contract v2), at a plant of what it demands or at a site "
+    "of an input it uses (a magnet maker holding Dy metal). Stock keeps the exposure of what went into it and "
+    "the lead time it arrived with; drawing it needs no new license.",
 )
 
 CONTRACTS = Sheet(

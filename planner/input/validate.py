@@ -799,11 +799,18 @@ def _periods(tables: dict[str, pd.DataFrame], issues: list[Issue]) -> pd.DataFra
             issues.append(Issue("Reservations", at, _col(schema.RESERVATIONS, "last_period"), "last_period",
                                 f'last_period "{r["last_period"]}" is before first_period "{r["first_period"]}"'))
     demanded = set(zip(tables["Demand"]["site_id"], tables["Demand"]["product"], strict=True))
+    rec = tables["Recipes"]
+    generic: dict[str, set[str]] = {}
+    own: dict[tuple[str, str], set[str]] = {}
+    for site, q, inp in zip(rec["site_id"].fillna(""), rec["product"], rec["input"], strict=True):
+        (own.setdefault((site, q), set()) if site else generic.setdefault(q, set())).add(inp)
+    taken = {(site, inp) for site, q in made for inp in own.get((site, q), generic.get(q, set()))}
     for _, r in tables["Stock"].iterrows():
-        if (r["site_id"], r["product"]) not in demanded:
+        if (r["site_id"], r["product"]) not in demanded | taken:
             issues.append(Issue("Stock", int(r["_row"]), 0, "site_id",
-                                f'stock of "{r["product"]}" at "{r["site_id"]}": stock is held at a plant of a '
-                                "product it demands (no Demand row for the pair)"))
+                                f'stock of "{r["product"]}" at "{r["site_id"]}": stock is held where the product is '
+                                "used, at a plant that demands it or a site whose recipe takes it (no Demand row "
+                                "and no Recipes input for the pair)"))
     out = pt[["period", "days"]].copy()
     out["days"] = out["days"].astype(int)
     return out.reset_index(drop=True)

@@ -26,7 +26,7 @@ import pandas as pd
 from planner.errors import InputError, Issue
 from planner.input.data import Inputs
 from planner.optimise.model import LinearModel, build_model
-from planner.optimise.network import EXPOSED, INF, Network
+from planner.optimise.network import EXPOSED, INF, Network, build_network
 
 START_EARLY = 1e-7
 
@@ -77,6 +77,8 @@ def build_horizon(inputs: Inputs, nets: list[Network] | None = None, models: dic
     against regimes), and each period's key in it (a digest of everything its model is built from): a
     period whose inputs another horizon already had reuses that model object, which nothing changes."""
     periods = inputs.period_ids
+    if nets is None and buffer_stock(inputs):
+        nets = seeded_networks([inputs])[0]
     rate = float(inputs.settings.get("discount_rate", 0.0))  # type: ignore[arg-type]
     blocks: list[Block] = []
     col0 = row0 = 0
@@ -211,6 +213,58 @@ def build_horizon(inputs: Inputs, nets: list[Network] | None = None, models: dic
     return HorizonModel(lp, blocks, inputs, start, lead, fee, stock_cols, contract_cols, reserve_cols, reserved_cols)
 
 
+def buffer_stock(inputs: Inputs) -> list[tuple[str, str]]:
+    """(site, input) pairs that may hold stock at a site that uses the input (not a plant's demand)."""
+    if inputs.stock is None:
+        return []
+    plants = set(zip(inputs.demand["site_id"], inputs.demand["product"], strict=True))
+    return sorted({k for k in zip(inputs.stock["site_id"], inputs.stock["product"], strict=True) if k not in plants})
+
+
+def seeded_networks(horizons: list[Inputs], nets: list[list[Network]] | None = None) -> list[list[Network]]:
+    """Each horizon's per-period networks (``nets``: already built, if given), rebuilt where an input held in
+    stock at a site may be of a class or lead-time bucket that does not arrive there in that period: what
+    arrives in one period can be drawn in another, so every period's network must carry, at that buffer and
+    downstream of it, every (class, bucket) that arrives there in any period of any of the horizons (the
+    regimes of a plan against regimes share them, so that periods with equal inputs keep equal models).
+    Stock at one buffer can feed another's arrivals, so the seeds grow to a fixed point."""
+    if nets is None:
+        nets = [[build_network(h.for_period(t)) for t in h.period_ids] for h in horizons]
+    pairs = set().union(*(buffer_stock(h) for h in horizons))
+    if not pairs:
+        return nets
+    seeds: dict[tuple[str, str], set[tuple[int, int]]] = {k: set() for k in pairs}
+    for h in horizons:
+        for r in h.stock.itertuples(index=False):
+            if (r.site_id, r.product) in pairs and float(r.initial_stock_t) > 0:
+                seeds[(r.site_id, r.product)].add((0, 0))  # the initial stock: clean, ready
+    current = [list(ns) for ns in nets]
+    for _ in range(len(pairs) + 1):
+        before = {k: set(v) for k, v in seeds.items()}
+        for ns in current:
+            for net in ns:
+                sh, lanes = net.ships, net.lanes
+                if not len(sh):
+                    continue
+                to = lanes["to_site"].to_numpy(dtype=object)[sh["lane"].to_numpy()]
+                product = lanes["product"].to_numpy(dtype=object)[sh["lane"].to_numpy()]
+                for key in pairs:
+                    m = (to == key[0]) & (product == key[1])
+                    if m.any():
+                        seeds[key].update(zip(sh["arr_cls"].to_numpy()[m].tolist(),
+                                              sh["arr_bucket"].to_numpy()[m].tolist(), strict=True))
+        if seeds == before and current is not nets:
+            break
+        rebuilt: dict[int, Network] = {}  # periods that share a network (equal inputs) share its rebuild
+        current = []
+        for h, ns in zip(horizons, nets, strict=True):
+            for t, n in zip(h.period_ids, ns, strict=True):
+                if id(n) not in rebuilt:
+                    rebuilt[id(n)] = build_network(h.for_period(t), seeds=seeds)
+            current.append([rebuilt[id(n)] for n in ns])
+    return current
+
+
 def _stock_terms(inputs: Inputs) -> dict[tuple[str, str], dict[str, float]]:
     """(plant, product) that may hold stock, with its terms: the Stock sheet's rows, and every demand with
     a min_cover_days (a stockpile needs stock: unlimited and free to hold unless a Stock row says more)."""
@@ -245,7 +299,10 @@ def _stock(inputs: Inputs, blocks: list[Block], stocked: frozenset, n_col: int, 
     cost: list[float] = []
     keys: list[tuple] = []
     rows: list[tuple] = []
-    for plant, product in sorted(stocked):
+    plants = set(zip(inputs.demand["site_id"], inputs.demand["product"], strict=True))
+    n_col = _buffer_stock(inputs, blocks, sorted(k for k in stocked if k not in plants), terms, n_col, rlo, rhi,
+                          stock_cols, cost, keys, rows)
+    for plant, product in sorted(k for k in stocked if k in plants):
         term = terms[(plant, product)]
         arrivals = []  # per block: {(class, bound): [stitched ship columns]}
         limit, qty, cover, dem_row, exp_row, cap = [], [], [], [], [], []
@@ -272,14 +329,7 @@ def _stock(inputs: Inputs, blocks: list[Block], stocked: frozenset, n_col: int, 
             dem_row.append(b.row0 + where["demand"] if "demand" in where else -1)
             exp_row.append(b.row0 + where["exposure"] if "exposure" in where else -1)
         pairs = sorted({(0, 0)} | {key for arr in arrivals for key in arr})
-        col: dict[tuple[int, tuple[int, int]], int] = {}
-        for k, t in enumerate(periods):
-            for key in pairs:
-                col[(k, key)] = n_col
-                stock_cols[(t, plant, product, *key)] = n_col
-                keys.append(("stock", t, plant, product, *key))
-                cost.append(1000.0 * term["holding"] * days[t] / 365.0 * blocks[k].discount)
-                n_col += 1
+        col, n_col = _stock_columns(plant, product, pairs, blocks, term["holding"], days, n_col, stock_cols, keys, cost)
         initial = term["initial"]
         for k, t in enumerate(periods):
             usable = [key for key in pairs if key[1] <= limit[k]]
@@ -318,6 +368,74 @@ def _stock(inputs: Inputs, blocks: list[Block], stocked: frozenset, n_col: int, 
                 ok = [col[(k, key)] for key in pairs if key[1] <= limit[nxt]]
                 rows.append((("stock_cover", t, plant, product), need, np.inf, ok, [1.0] * len(ok)))
     return n_col, cost, keys, rows
+
+
+def _stock_columns(site: str, product: str, grid: list[tuple[int, int]], blocks: list[Block], holding: float,
+                   days: dict, n_col: int, stock_cols: dict, keys: list[tuple], cost: list[float]) -> tuple[dict, int]:
+    """The closing-stock columns of a (site, product), per period and (class, bound) of ``grid``, each paying
+    its period's holding cost (discounted). Returns (period index, (class, bound)) -> column, and ``n_col``."""
+    col: dict[tuple[int, tuple[int, int]], int] = {}
+    for k, b in enumerate(blocks):
+        for cb in grid:
+            col[(k, cb)] = n_col
+            stock_cols[(b.period, site, product, *cb)] = n_col
+            keys.append(("stock", b.period, site, product, *cb))
+            cost.append(1000.0 * holding * days[b.period] / 365.0 * b.discount)
+            n_col += 1
+    return col, n_col
+
+
+def _buffer_stock(inputs: Inputs, blocks: list[Block], pairs: list[tuple[str, str]], terms: dict, n_col: int,
+                  rlo: list[np.ndarray], rhi: list[np.ndarray], stock_cols: dict, cost: list[float],
+                  keys: list[tuple], rows: list[tuple]) -> int:
+    """Stock of an input at a site that makes something from it (a magnet maker holding Dy metal, a refiner
+    holding concentrate), between periods: ``stock[t, site, input, class, bound]`` as at plants, by the
+    exposure class and lead-time bound the input arrived with. In each period the site's input balance row
+    of that (class, bound) gains the opening stock and loses the closing stock, so stock is what arrived and
+    was not used (or moved on to a dirtier class or a later bound), and a draw feeds batches exactly as an
+    arrival of that class and bound would: an exposed tonne stays exposed, and no new licence is needed.
+    Where a period has no balance row for a (class, bound), its stock can only be carried. The initial stock
+    is clean and ready (class 0, bound 0). Appends to ``cost``, ``keys`` and ``rows``; returns ``n_col``."""
+    if not pairs:
+        return n_col
+    periods = [b.period for b in blocks]
+    days = dict(zip(inputs.periods["period"], inputs.periods["days"], strict=True))
+    wanted = set(pairs)
+    found: dict[int, dict[tuple[str, str], dict[tuple[int, int], int]]] = {}
+    where = []  # per block: (site, input) -> {(class, bound): block row}
+    for b in blocks:
+        m = b.model
+        if id(m) not in found:
+            by: dict[tuple[str, str], dict[tuple[int, int], int]] = {}
+            for n, key in enumerate(m.rows["key"].tolist()):
+                if key[0] == "balance" and (key[1], key[2]) in wanted:
+                    by.setdefault((key[1], key[2]), {})[(int(key[3]), int(key[4]))] = n
+            found[id(m)] = by
+        where.append(found[id(m)])
+    for site, product in pairs:
+        term = terms[(site, product)]
+        grid = sorted({(0, 0)} | {cb for w in where for cb in w.get((site, product), {})})
+        col, n_col = _stock_columns(site, product, grid, blocks, term["holding"], days, n_col, stock_cols, keys, cost)
+        initial = term["initial"]
+        for k, t in enumerate(periods):
+            own = where[k].get((site, product), {})
+            for cb in grid:
+                opening = [(col[(k - 1, cb)], 1.0)] if k else []
+                row = own.get(cb)
+                if row is not None:  # arrived + opening - closing feeds the batches (equality row)
+                    rows.append(("__add__", blocks[k].row0 + row, [(col[(k, cb)], -1.0), *opening]))
+                    if k == 0 and cb == (0, 0) and initial:
+                        rlo[0][row] -= initial
+                        rhi[0][row] -= initial
+                else:  # nothing of it arrives or is used in t: carried (or written off), never increased
+                    rhs = initial if k == 0 and cb == (0, 0) else 0.0
+                    rows.append((("stock_flow", t, site, product, *cb), -np.inf, rhs,
+                                 [col[(k, cb)], *(c for c, _ in opening)], [1.0, *(-v for _, v in opening)]))
+            if term["capacity"] < np.inf:
+                every = [col[(k, cb)] for cb in grid]
+                rows.append((("stock_capacity", t, site, product), -np.inf, term["capacity"], every,
+                             [1.0] * len(every)))
+    return n_col
 
 
 def contract_periods(inputs: Inputs, row: pd.Series) -> list[str]:

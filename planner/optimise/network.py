@@ -339,11 +339,16 @@ def single_end_use(inputs: Inputs) -> str:
     return uses[0] if len(uses) == 1 else "civil"
 
 
-def build_network(inputs: Inputs, latest_departures: bool = True) -> Network:
+def build_network(inputs: Inputs, latest_departures: bool = True,
+                  seeds: dict[tuple[str, str], set[tuple[int, int]]] | None = None) -> Network:
     """Resolve recipes and lanes, prune, and assign exposure classes and lead-time buckets.
 
     ``latest_departures=False`` keeps every departure that can arrive in time (the model before the
-    reduction), for the differential test that holds the two to the same optima."""
+    reduction), for the differential test that holds the two to the same optima.
+
+    ``seeds``: (site, input) -> (class, bucket) pairs that may be in that input buffer beside what arrives
+    in this period: stock carried in from another period (planner.optimise.horizon). They reach the
+    buffer's grid and every class and bucket downstream, as arrivals would."""
     sites = inputs.sites.set_index("site_id")
     country = sites["country"].to_dict()
     proc = sites["processing_days"].astype(int).to_dict()
@@ -449,8 +454,12 @@ def build_network(inputs: Inputs, latest_departures: bool = True) -> Network:
         late=late,
     )
     codes = _SiteCodes(sites.index, lanes)
-    departures = _assign_classes(net, inputs, country, codes)
-    _assign_buckets(net, proc, codes, departures, latest_departures)
+    by_product: dict[str, dict[tuple[str, str], set[tuple[int, int]]]] = {}
+    for key, pairs in (seeds or {}).items():
+        if pairs:
+            by_product.setdefault(key[1], {})[key] = pairs
+    departures = _assign_classes(net, inputs, country, codes, by_product)
+    _assign_buckets(net, proc, codes, departures, latest_departures, by_product)
     return net
 
 
@@ -641,7 +650,8 @@ class _Departures:
 # --------------------------------------------------------------------------- classes
 
 
-def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], codes: _SiteCodes) -> dict[str, _Departures]:
+def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], codes: _SiteCodes,
+                    seeds: dict[str, dict[tuple[str, str], set[tuple[int, int]]]]) -> dict[str, _Departures]:
     """Classes made (``out_classes``), carried on lanes (``lane_events``) and buffered; per product, its departures."""
     rules, content, groups = _control_tables(inputs)
     net.content_groups = groups
@@ -724,6 +734,8 @@ def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], codes
     arrivals: dict[tuple[str, str], set[int]] = {}
     departures: dict[str, _Departures] = {}
     for p in net.order:
+        for key, pairs in seeds.get(p, {}).items():  # before its users' classes: products come in input order
+            arrivals.setdefault(key, set()).update(c for c, _ in pairs)
         for key in active_of.get(p, []):
             s, q = key
             if key in net.joint:
@@ -784,7 +796,8 @@ def _assign_classes(net: Network, inputs: Inputs, country: dict[str, str], codes
 
 
 def _assign_buckets(net: Network, proc: dict[str, int], codes: _SiteCodes, departures: dict[str, _Departures],
-                    latest_departures: bool = True) -> None:
+                    latest_departures: bool = True,
+                    seeds: dict[str, dict[tuple[str, str], set[tuple[int, int]]]] | None = None) -> None:
     """Thresholds backward from the plants' limits, then the buckets that can occur forward; and ``net.ships``."""
     limit: dict[tuple[str, str], int] = {}
     for r in net.demand.itertuples(index=False):
@@ -853,6 +866,7 @@ def _assign_buckets(net: Network, proc: dict[str, int], codes: _SiteCodes, depar
             net.out_buckets[key] = f.tolist()
         dep = departures.get(p)
         if dep is None:
+            _seed_buckets(arr_buckets, (seeds or {}).get(p, {}))
             continue
         made = _PerSite.of_lists(n_sites, {codes.of[s]: out_b[(s, p)] for s, _ in active_of.get(p, [])})
         row, bucket = made.expand(dep.src)
@@ -872,6 +886,7 @@ def _assign_buckets(net: Network, proc: dict[str, int], codes: _SiteCodes, depar
         got = _PerSite(n_sites, dep.dst[row], arr_bucket)
         for t in got.sites().tolist():
             arr_buckets[(codes.names[t], p)] = got.of(t)
+        _seed_buckets(arr_buckets, (seeds or {}).get(p, {}))
         ships.append((dep.lane[row], dep.cls[row], bucket, dep.arr_cls[row], arr_bucket, dep.days[row],
                       dep.loss[row]))
     # product by product so far; in lane order (each lane carries one product)
@@ -893,6 +908,12 @@ def _assign_buckets(net: Network, proc: dict[str, int], codes: _SiteCodes, depar
             parts.append(t2[t2 >= 0])
         net.buffer_buckets[(s, inp)] = _union(parts).tolist()
     net.thr_in = {k: _union(v).tolist() for k, v in thr_in.items()}
+
+
+def _seed_buckets(arr_buckets: dict[tuple[str, str], np.ndarray], seeds: dict[tuple[str, str], set]) -> None:
+    for key, pairs in seeds.items():
+        more = np.array(sorted({b for _, b in pairs}), dtype=np.int64)
+        arr_buckets[key] = _union([arr_buckets.get(key, _NONE), more])
 
 
 def hasse_edges(classes: list[int]) -> list[tuple[int, int]]:

@@ -96,13 +96,13 @@ def horizon_tables(plan: Plan) -> list[Table]:
     stock = plan.stock
     stock_table = Table(
         "Stock",
-        [Column("period", 10), Column("plant", 18), Column("product", 14), Column("exposed", 9),
+        [Column("period", 10), Column("site", 18), Column("product", 14), Column("exposed", 9),
          Column("lead time bound (days)", 14, "0"), Column("opening (t)", 12, T), Column("closing (t)", 12, T)],
         [[r.period, r.site_id, r.product, "yes" if r.exposed else "no", None if r.bound_days >= 10**9 else r.bound_days,
           r.opening_t, r.closing_t] for r in stock.itertuples(index=False)
          if r.opening_t > 1e-9 or r.closing_t > 1e-9],
-        title=["Stock at plants between periods", "By whether it is license-exposed and the lead time it arrived "
-               "with (blank: no limit); a draw needs no new license."],
+        title=["Stock between periods", "At plants, and at sites holding an input, by whether it is license-exposed "
+               "and the lead time it arrived with (blank: no limit); a draw needs no new license."],
     ) if stock is not None and len(stock) else None
     con = plan.contracts
     contracts_table = Table(

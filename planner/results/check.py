@@ -303,21 +303,33 @@ def check_plan(inputs: Inputs, plan, qualification_usd: float | None = None,  # 
     for (s, q, cls, bk), v in bat.items():
         for inp, f in recipe.get((s, q), {}).items():
             needs.setdefault((s, inp), []).append(((cls, bk), v * f))
-    keys = set(needs) | ({k for k in arrivals.groups} if arrivals is not None else set())
+    # an input held in stock at a site (a period of a horizon): the opening stock arrives, by the class and
+    # bound it was stocked with; the closing stock is kept back, like a batch with no processing time
+    held: dict[tuple[str, str], pd.DataFrame] = {}
+    if plant_stock is not None and len(plant_stock):
+        held = {k: g for k, g in plant_stock.groupby(["site_id", "product"]) if k not in plants}
+    keys = set(needs) | ({k for k in arrivals.groups} if arrivals is not None else set()) | set(held)
     for (s, p) in sorted(keys):
         if (s, p) in plants:
             continue
         arr = arrivals.get_group((s, p)) if arrivals is not None and (s, p) in arrivals.groups else sh.iloc[0:0]
-        got = float(arr["tonnes"].sum())
-        need = needs.get((s, p), [])
+        sup = [((int(r.arr_cls), int(r.arr_elapsed)), float(r.tonnes)) for r in arr.itertuples(index=False)]
+        need = [((*k, proc[s]), v) for k, v in needs.get((s, p), [])]
+        if (s, p) in held:
+            g = held[(s, p)]
+            sup += [((int(r.cls), int(r.bound_days)), float(r.opening_t)) for r in g.itertuples(index=False)
+                    if r.opening_t > 0]
+            need += [((int(r.cls), int(r.bound_days), 0), float(r.closing_t)) for r in g.itertuples(index=False)
+                     if r.closing_t > 0]
+        got = sum(v for _, v in sup)
         total_need = sum(v for _, v in need)
         if not _close(got, total_need):
-            fail(f"{s} receives {got:.6f} t of {p} but its production needs {total_need:.6f} t")
+            fail(f"{s} receives {got:.6f} t of {p} (with its opening stock) but its production and closing stock "
+                 f"need {total_need:.6f} t")
             continue
-        sup = [((int(r.arr_cls), int(r.arr_elapsed)), float(r.tonnes)) for r in arr.itertuples(index=False)]
 
-        def ok(a: tuple[int, int], b: tuple[int, int], s: str = s) -> bool:
-            return (a[0] & b[0]) == a[0] and (b[1] >= BIG or a[1] + proc[s] <= b[1])
+        def ok(a: tuple[int, int], b: tuple[int, int, int]) -> bool:
+            return (a[0] & b[0]) == a[0] and (b[1] >= BIG or a[1] + b[2] <= b[1])
 
         if not _feasible_allocation(sup, need, ok):
             fail(f"{s}: the {p} it receives cannot feed its batches without making a clean batch from exposed "
