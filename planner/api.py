@@ -112,6 +112,9 @@ def _time_limit_warning(result) -> list[str]:  # noqa: ANN001
     if result.status != FEASIBLE:
         return []
     gap = "unknown" if result.gap is None else f"{100 * result.gap:.2f} %"
+    if result.solver == "decomposition":
+        return [f"the scenario decomposition stopped at its iteration cap: the plan is feasible, gap {gap} between "
+                "it and the decomposition's lower bound, not proven optimal"]
     return [f"the solver stopped at its time limit: the plan is feasible, gap {gap}, not proven optimal "
             "(and a time-limited run may differ from run to run)"]
 
@@ -176,6 +179,7 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
     """
     import numpy as np  # noqa: PLC0415
 
+    from planner.optimise.decompose import solve_regimes  # noqa: PLC0415
     from planner.optimise.regimes import (
         as_horizon,
         build_regimes,
@@ -229,7 +233,8 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
         from planner.optimise.solve import write_mps  # noqa: PLC0415
 
         write_mps(rm.lp, mps_path)
-    result = solve(rm.lp, options)
+    method = str(inputs.settings.get("regime_method", "extensive"))
+    result = solve_regimes(rm, options, method)  # the extensive form, or the scenario decomposition
     t2 = time.perf_counter()
     _raise_unless_planned(result, options, lambda: [
         f"in regime {r.name}: {line}" for r in regimes for line in _diagnose_horizon(r.inputs, options)])
@@ -265,7 +270,7 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
             row_of = base.reservations["_row"].astype(int).tolist()
             for i, j in rm.reserve.items():
                 fixed.col_lo[j] = fixed.col_hi[j] = ans.ev_reserved.get(row_of[i], 0.0)
-        eev = solve(fixed, options)
+        eev = solve_regimes(rm, options, method, fixed)
         ans.ev_costs = regime_costs(rm, eev.x) if eev.x is not None else None
         ws_costs, ws_starts = [], []
         for r in regimes:

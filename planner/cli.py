@@ -291,6 +291,9 @@ def main() -> None:
                    "against (default: the input's own, if it has them).")
 @click.option("--risk-aversion", type=FiniteFloat(min=0, max=1e6), default=None,
               help="With regimes: override Settings.risk_aversion (objective: expected cost + this x CVaR).")
+@click.option("--regime-method", type=click.Choice(["extensive", "decomposed"]), default=None,
+              help="With regimes: override Settings.regime_method (decomposed: one model per regime, in parallel, "
+                   "with a lower bound).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Show model size and the solver log.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
@@ -298,7 +301,8 @@ def main() -> None:
 @size_option
 def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: str | None, time_limit: float | None,
           mip_gap: float | None, require_optimal: bool, mps_path: Path | None, picture: bool,
-          picture_period: str | None, regimes_path: Path | None, risk_aversion: float | None, quiet: bool,
+          picture_period: str | None, regimes_path: Path | None, risk_aversion: float | None,
+          regime_method: str | None, quiet: bool,
           verbose: bool, debug: bool, max_rows: int, strict_numerics: bool, max_columns: int | None) -> None:
     """Plan the sourcing mix and write the recommendation workbook.
 
@@ -370,6 +374,8 @@ def solve(input_path: Path | None, output: Path | None, as_json: bool, solver: s
             inputs = replace(inputs, regimes=regimes, regime_changes=changes)
         if risk_aversion is not None:
             inputs = inputs.with_settings(risk_aversion=risk_aversion)
+        if regime_method is not None:
+            inputs = inputs.with_settings(regime_method=regime_method)
         if picture_period is not None:  # known from the input alone: refused before minutes of solving
             _check_period(inputs, picture_period)
         opts = options_from(inputs, solver=solver, time_limit_s=time_limit, mip_gap=mip_gap, verbose=verbose)

@@ -440,6 +440,9 @@ SETTINGS_KEYS: tuple[Setting, ...] = (
             "risk_aversion x CVaR (0: risk-neutral)", 0, cap=MAX_RISK_WEIGHT),
     Setting("cvar_alpha", "number", 0.9, "with Regimes: CVaR is the expected cost of the worst 1 - cvar_alpha of "
             "the probability", 0, 1),
+    Setting("regime_method", "enum", "extensive", "with Regimes: extensive (one model of every regime) or decomposed "
+            "(one model per regime, in parallel, with a lower bound; bench/RESULTS.md says where each wins)",
+            choices=("extensive", "decomposed")),
     Setting("contract_version", "number", 1.0, "input contract version (1, or 2 with a Periods sheet)", 1, 2),
 )
 SETTING_BY_KEY = {s.key: s for s in SETTINGS_KEYS}
