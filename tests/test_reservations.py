@@ -247,3 +247,15 @@ def test_the_workbook_shows_the_reservations(tmp_path):  # noqa: ANN001
     assert "Reservations" in wb.sheetnames
     text = [str(c) for row in wb["Reservations"].iter_rows(values_only=True) for c in row if c is not None]
     assert "Q" in text and 100.0 in [float(c) for c in text if c.replace(".", "", 1).isdigit()]
+
+
+def test_the_regimes_sheet_shows_the_cost_distribution(tmp_path):  # noqa: ANN001
+    from openpyxl import load_workbook  # noqa: PLC0415
+
+    # fee 25: normal costs 3.5 M (probability 0.7), ban 4.0 M (0.3): cost <= 3.5 M with 70 %, <= 4.0 M with 100 %
+    p = solve(case(25))
+    out = tmp_path / "plan.xlsx"
+    write_workbook(out, recommendation_tables(p))
+    rows = list(load_workbook(out, read_only=True)["Regimes"].iter_rows(values_only=True))
+    head = next(i for i, r in enumerate(rows) if r[0] == "Cost (USD)" and r[1] == "Probability cost <= this")
+    assert [tuple(r[:4]) for r in rows[head + 1:head + 3]] == [(3500000, 0.7, 0.7, "normal"), (4000000, 1, 0.3, "ban")]

@@ -2,9 +2,10 @@
 
 Sheets added in front of the usual recommendation (which shows the first listed regime, the input as it
 stands): ``Findings`` gains the regimes' findings at its top; ``Regimes`` has the expected cost, CVaR, the
-worst regime, the value of the stochastic solution and of perfect information, one row per regime and a
-chart of the cost in each regime beside the deterministic plan's; ``Hedges`` lists the decisions taken
-because of some regimes; ``Regime supply`` what each supplier delivers to the plants in each regime.
+worst regime, the value of the stochastic solution and of perfect information, one row per regime with a
+chart of the cost in each regime beside the deterministic plan's, and the cost's cumulative distribution;
+``Hedges`` lists the decisions taken because of some regimes; ``Regime supply`` what each supplier
+delivers to the plants in each regime.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def _regimes_sheet(plan: Plan) -> Table:
         ["Risk aversion", Fmt(ans.risk_aversion, "0.###"), "", "objective: expected cost + risk aversion x CVaR"],
         ["Worst regime", ans.names[ans.worst], "", f"cost {ans.costs[ans.worst]:,.0f} {per}"],
         ["Value of the stochastic solution", Fmt(vss, USD) if vss is not None else "not evaluated", per,
-         "what planning against the regimes saves over the deterministic plan's qualifications"],
+         "what planning against the regimes saves over the deterministic plan's qualifications and "
+         "reservations"],
         ["Expected value of perfect information", Fmt(evpi, USD) if evpi is not None else "not evaluated", per,
          "what knowing the regime before deciding would save"],
     ]
@@ -71,13 +73,28 @@ def _regimes_sheet(plan: Plan) -> Table:
                      *([r["perfect_information_cost_usd"]] if "perfect_information_cost_usd" in r else []),
                      r["question"]])
     ys = [2, 5] if has_ev else [2]
+    # the distribution: regimes from the cheapest, each with the probability that the cost is at most its own
+    order = sorted(range(len(ans.names)), key=lambda w: (float(ans.costs[w]), w))
+    acc, dist = 0.0, []
+    for w in order:
+        acc += float(ans.probabilities[w])
+        dist.append([float(ans.costs[w]), min(acc, 1.0), float(ans.probabilities[w]), ans.names[w]])
+    distribution = Table(
+        "distribution", [Column("cost_usd", 16, USD), Column("probability cost <= this", 14, PCT),
+                         Column("probability", 11, PCT), Column("regime", 40)], dist,
+        title=["The distribution of the cost: the regimes from the cheapest, each with the probability that the "
+               "cost is at most its own (the CVaR is the expected cost beyond the alpha point of this curve)"],
+        charts=[Chart("scatter", "Cumulative distribution of the cost over the regimes", x=0, ys=[1],
+                      x_title="cost (USD)", y_title="probability the cost is at most x", anchor="M",
+                      y_format="0%", y_max=1.0)])
     return Table(
         "Regimes", [Column("item", 36), Column("value", 18), Column("unit", 14), Column("note", 60, fit=False)], head,
         title=["The plan against the licence regimes", "One set of qualifications for every regime; each regime's "
                "flows, stock and shortage its own from the first period it differs."],
         sections=[Table("by regime", cols, rows, title=["Cost, shortage and exposure in each regime"],
                         charts=[Chart("bar", "Cost in each regime: this plan" + (" and the deterministic plan's "
-                                      "qualifications" if has_ev else ""), x=0, ys=ys, anchor="M", y_format=M_USD)])])
+                                      "qualifications" if has_ev else ""), x=0, ys=ys, anchor="M", y_format=M_USD)]),
+                  distribution])
 
 
 def _hedges_sheet(plan: Plan) -> Table:
@@ -88,8 +105,8 @@ def _hedges_sheet(plan: Plan) -> Table:
         [[r.hedge, r.kind, r.site_id, r.product, r.period, r.tonnes, r.protects_against]
          for r in h.itertuples(index=False)] if h is not None else [],
         title=["Hedges: decisions taken because of some regimes", "Qualifications this plan starts (or starts "
-               "earlier) and stock it holds before any regime is known, that the deterministic plan does not; "
-               "and the regimes they protect against."])
+               "earlier), volumes it reserves and stock it holds before any regime is known, that the deterministic "
+               "plan does not; and the regimes they protect against."])
 
 
 def _supply_sheet(plan: Plan) -> Table:
