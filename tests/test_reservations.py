@@ -256,6 +256,7 @@ def test_the_regimes_sheet_shows_the_cost_distribution(tmp_path):  # noqa: ANN00
     p = solve(case(25))
     out = tmp_path / "plan.xlsx"
     write_workbook(out, recommendation_tables(p))
-    rows = list(load_workbook(out, read_only=True)["Regimes"].iter_rows(values_only=True))
+    rows = [(*r, None, None, None, None) for r in load_workbook(out, read_only=True)["Regimes"].iter_rows(
+        values_only=True)]
     head = next(i for i, r in enumerate(rows) if r[0] == "Cost (USD)" and r[1] == "Probability cost <= this")
     assert [tuple(r[:4]) for r in rows[head + 1:head + 3]] == [(3500000, 0.7, 0.7, "normal"), (4000000, 1, 0.3, "ban")]
