@@ -428,6 +428,11 @@ class WarmHighs:
 
     def _same_shape(self, model: LinearModel) -> bool:
         cur = self.model
+        if cur is not None and model.a_row is cur.a_row and model.a_col is cur.a_col and model.cols is cur.cols \
+                and model.rows is cur.rows and model.integer is cur.integer:
+            # a model made from the loaded one's arrays (planner.whatif.delta): its structure is that one, and
+            # comparing 100k keys again would cost more than the re-solve of a small change
+            return not model.is_mip
         return (
             cur is not None and not model.is_mip and not cur.is_mip
             and model.n_cols == cur.n_cols and model.n_rows == cur.n_rows and len(model.a_val) == len(cur.a_val)
