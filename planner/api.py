@@ -179,10 +179,13 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
     """
     import numpy as np  # noqa: PLC0415
 
+    from planner.input.overrides import Scenario, apply_scenario  # noqa: PLC0415
     from planner.optimise.decompose import solve_regimes  # noqa: PLC0415
+    from planner.optimise.horizon import build_horizon  # noqa: PLC0415
     from planner.optimise.regimes import (
         as_horizon,
         build_regimes,
+        deterministic_policy,
         own_cost,
         own_starts,
         period_keys,
@@ -257,21 +260,20 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
                        [r.question for r in regimes], plans, regime_costs(rm, x), rm.risk_aversion, rm.alpha,
                        status=result.status)
     if detail:
-        base = as_horizon(replace(inputs, regimes=None, regime_changes=None))
-        ev = plan_horizon(base, options, detail=False)
-        ans.ev_starts = starts(ev)
-        ans.ev_stock = ev.stock
-        ans.ev_reserved = reserved(ev)
-        fixed = replace(rm.lp, col_lo=rm.lp.col_lo.copy(), col_hi=rm.lp.col_hi.copy())
-        for (s_, t_), j in rm.start.items():
-            on = 1.0 if ans.ev_starts.get(s_) == t_ else 0.0
-            fixed.col_lo[j] = fixed.col_hi[j] = on
-        if rm.reserve:  # the deterministic plan's reservations too: they are decided before the regime is known
-            row_of = base.reservations["_row"].astype(int).tolist()
-            for i, j in rm.reserve.items():
-                fixed.col_lo[j] = fixed.col_hi[j] = ans.ev_reserved.get(row_of[i], 0.0)
-        eev = solve_regimes(rm, options, method, fixed)
-        ans.ev_costs = regime_costs(rm, eev.x) if eev.x is not None else None
+        # the deterministic plan: the input as it stands (applied and validated as a regime's is, so that its
+        # periods compare with the regimes'), licence risk as an expected loss
+        base = as_horizon(apply_scenario(replace(inputs, regimes=None, regime_changes=None, whatif=None),
+                                         Scenario("deterministic", ())))
+        ev_hm = build_horizon(base)
+        ev_result = solve(ev_hm.lp, options)
+        if ev_result.x is not None:
+            ev = build_horizon_plan(ev_hm, ev_result, detail=False)
+            ans.ev_starts = starts(ev)
+            ans.ev_stock = ev.stock
+            ans.ev_reserved = reserved(ev)
+            # followed in each regime until the regime shows itself, then re-planned
+            eev = solve_regimes(rm, options, method, deterministic_policy(rm, ev_hm, ev_result.x))
+            ans.ev_costs = regime_costs(rm, eev.x) if eev.x is not None else None
         ws_costs, ws_starts = [], []
         for r in regimes:
             assert r.hm is not None

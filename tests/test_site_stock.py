@@ -147,5 +147,10 @@ def test_against_a_ban_the_stock_at_the_magnet_maker_is_built_before_the_shock(h
     assert ans.expected == pytest.approx(expected, abs=1.0)
     for plan in ans.plans:
         assert at(plan, "y1", "M", "D") == pytest.approx(held, abs=1e-6)
+    # the deterministic plan (no ban in sight) holds nothing; followed through y1 and re-planned in y2, it costs
+    # 3.0 M in normal and 1.5 + 5.5 = 7.0 M in ban: 4.2 M, so the stochastic plan is worth 0.2 M at 10
+    assert ans.vss == pytest.approx(4.2e6 - expected, abs=1.0)
     if held:
-        assert "stock" in set(p.hedges["kind"])
+        h = p.hedges
+        assert h["hedge"].tolist() == ["hold 100.0 t more D at M at the end of y1"]
+        assert h["protects_against"].tolist() == ["ban"]

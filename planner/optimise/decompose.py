@@ -64,7 +64,7 @@ import numpy as np
 from planner.errors import NoSolutionError
 from planner.input.data import SolveOptions
 from planner.optimise.model import LinearModel
-from planner.optimise.regimes import RegimeModel
+from planner.optimise.regimes import COST_SCALE, RegimeModel
 from planner.optimise.solve import (
     FEASIBLE,
     INFEASIBLE,
@@ -501,7 +501,7 @@ def _iterate(sp: Split, run, runner: _Runner, max_iter: int, gap: float, theta: 
     priced = [sp.groups[g] for g in sp.priced]
     p = np.array([s.p for s in sp.subs])
     W = [np.zeros(len(g.w)) for g in priced]
-    lam, alpha = rm.risk_aversion, rm.alpha
+    lam, alpha = rm.risk_aversion * COST_SCALE, rm.alpha  # eta's objective coefficient: it is in M USD
     eta_box = (-lam * (1 - ETA_MARGIN), lam * alpha / (1 - alpha) * (1 - ETA_MARGIN) if alpha < 1 else np.inf)
 
     best_lb, ub, x_best = -np.inf, None, None

@@ -18,6 +18,7 @@ one period on. Each regime's input is planned by the horizon model of planner.op
 
 Objective: expected cost ``sum_w p_w cost_w`` plus ``risk_aversion x CVaR_alpha(cost)`` in the
 Rockafellar-Uryasev form ``eta + 1/(1 - alpha) sum_w p_w u_w`` with ``u_w >= cost_w - eta``, ``u_w >= 0``
+(eta, u_w and their rows in M USD: ``COST_SCALE``)
 (alpha = 1: the worst regime's cost, ``z >= cost_w``). ``cost_w`` is regime w's whole cost, qualification
 fees included, as the horizon model counts it (discounted). With risk_aversion = 0 the CVaR columns are
 left out and the model is risk-neutral.
@@ -44,6 +45,8 @@ from planner.optimise.network import Network
 # Column kinds decided once for every regime, here and now (the first stage): one column each in the stitched
 # model, whatever the regime. Each regime's horizon model has its own copy; the stitch maps them to one.
 FIRST_STAGE = frozenset({"start", "reserve"})
+# The CVaR columns (eta, u_w) and rows are in units of this many USD (M USD).
+COST_SCALE = 1e6
 
 
 @dataclass
@@ -77,7 +80,7 @@ class RegimeModel:
     reserve: dict[int, int] = field(default_factory=dict)  # Reservations row index -> shared reserve column
     risk_aversion: float = 0.0
     alpha: float = 0.9
-    eta: int = -1  # the CVaR threshold column (alpha = 1: the worst cost), -1 without risk aversion
+    eta: int = -1  # the CVaR threshold column in COST_SCALE USD (alpha = 1: the worst cost), -1 without risk aversion
     tail: list[int] = field(default_factory=list)  # u_w columns (empty at alpha = 1 or without risk aversion)
     one_year: bool = False  # the input had no Periods sheet: its only period's id is ""
 
@@ -153,11 +156,7 @@ def _histories(regimes: list[Regime], periods: list[str]) -> list[list[int]]:
     for r in regimes:
         if not r.keys:
             r.keys = period_keys(r.inputs)
-        per, h = [], b""
-        for key in r.keys:
-            h = hashlib.sha256(h + key).digest()
-            per.append(h)
-        signature.append(per)
+        signature.append(_chain(r.keys))
     same = []
     for k in range(len(periods)):
         first: dict[bytes, int] = {}
@@ -265,22 +264,25 @@ def build_regimes(inputs: Inputs, regimes: list[Regime] | None = None,
     rhi.append(np.zeros(len(extra_keys)))
     row_keys += extra_keys
 
-    # ---- risk: expected cost + lambda x CVaR_alpha (Rockafellar-Uryasev)
+    # ---- risk: expected cost + lambda x CVaR_alpha (Rockafellar-Uryasev), its rows and columns in M USD: a
+    # regime's cost row in USD sums terms of 1e10 whose rounding alone (1e-6) is above the solver's
+    # feasibility tolerance (HiGHS then rejects its own optimum as infeasible)
     eta, tail = -1, []
+    scale = COST_SCALE
     if lam > 0:
         eta = n_col
-        new_c = [lam]
+        new_c = [lam * scale]
         new_keys = [("cvar_eta",)]
         n_col += 1
         for w, r in enumerate(regimes):
             lp = r.hm.lp
             # the regime's whole cost as a row: its own costs (undivided by probability) and the first stage
             terms_c = np.concatenate([r.cols, np.array([j for j, _, _ in r.missing.values()], dtype=np.int64)])
-            terms_v = np.concatenate([-lp.c, np.array([-f for _, _, f in r.missing.values()], dtype=float)])
+            terms_v = np.concatenate([-lp.c, np.array([-f for _, _, f in r.missing.values()], dtype=float)]) / scale
             if alpha < 1.0:
                 u = n_col
                 tail.append(u)
-                new_c.append(lam * r.probability / (1.0 - alpha))
+                new_c.append(lam * r.probability / (1.0 - alpha) * scale)
                 new_keys.append(("cvar_tail", w))
                 n_col += 1
                 ar.append(np.full(len(terms_c) + 2, n_row, dtype=np.int64))
@@ -327,6 +329,44 @@ def _period_columns(r: Regime) -> dict[str, dict[tuple, int]]:
         if len(key) > 1 and key[0] not in FIRST_STAGE:
             out.setdefault(key[1], {})[key] = int(r.cols[j])
     return out
+
+def _chain(keys: list[bytes]) -> list[bytes]:
+    """Per period, a digest of the period keys up to it: equal where two inputs have been the same so far."""
+    out, h = [], b""
+    for key in keys:
+        h = hashlib.sha256(h + key).digest()
+        out.append(h)
+    return out
+
+
+def deterministic_policy(rm: RegimeModel, ev: HorizonModel, x_ev: np.ndarray) -> LinearModel:
+    """The stitched model with the deterministic plan followed until each regime shows itself: its first-stage
+    decisions (qualification starts, reserved volumes) in every regime, and in each regime its flows, stock
+    and shortage in every period in which the regime's input has so far been the input as it stands (``ev``:
+    the deterministic plan's horizon model, built from the input as ``regime_inputs`` builds a regime's;
+    ``x_ev``: its solution). Re-planned from the period the regime differs. Solved, it gives what the
+    deterministic plan costs in each regime (the EEV of the multi-stage value of the stochastic solution,
+    Escudero et al. 2007); a column the deterministic model lacks is held at 0."""
+    lo, hi = rm.lp.col_lo.copy(), rm.lp.col_hi.copy()
+    at = {key: j for j, key in enumerate(ev.lp.cols["key"].tolist())}
+    integer = ev.lp.integer
+
+    def value(key: tuple) -> float:
+        j = at.get(key)
+        if j is None:
+            return 0.0
+        return float(round(x_ev[j])) if integer[j] else max(float(x_ev[j]), 0.0)
+
+    base = _chain(period_keys(ev.inputs))
+    for r in rm.regimes:
+        assert r.hm is not None and r.cols is not None
+        mine = _chain(r.keys or period_keys(r.inputs))
+        known = {t for k, t in enumerate(rm.periods) if mine[k] == base[k]}
+        for j, key in enumerate(r.hm.lp.cols["key"].tolist()):
+            if key[0] in FIRST_STAGE or (len(key) > 1 and key[1] in known):
+                lo[r.cols[j]] = hi[r.cols[j]] = value(key)
+    return replace(rm.lp, col_lo=lo, col_hi=hi)
+
 
 def regime_costs(rm: RegimeModel, x: np.ndarray) -> np.ndarray:
     """Each regime's cost in USD as the plan reports it (discounted, qualification fees included), from the

@@ -153,16 +153,23 @@ def hedge_table(ans: RegimeAnswer, rm: RegimeModel) -> pd.DataFrame:
                          "tonnes": more, "protects_against": protects(takes)})
     stock = ans.plans[0].stock
     if stock is not None and not stock.empty and ans.ev_stock is not None:
-        shared = [t for k, t in enumerate(periods) if len(set(rm.same_as[k])) == 1 and k < len(periods) - 1]
-        held = stock[stock["period"].isin(shared)].groupby(["period", "site_id", "product"])["closing_t"].sum()
-        ev = ans.ev_stock[ans.ev_stock["period"].isin(shared)].groupby(
+        # stock held at the end of a period in which the first regime (the input as it stands) cannot yet be
+        # told apart from others: held before their shock, so a hedge against them
+        group = {t: [w for w in range(len(ans.names)) if rm.same_as[k][w] == rm.same_as[k][0]]
+                 for k, t in enumerate(periods) if k < len(periods) - 1}
+        group = {t: g for t, g in group.items() if len(g) > 1}
+        held = stock[stock["period"].isin(list(group))].groupby(["period", "site_id", "product"])["closing_t"].sum()
+        ev = ans.ev_stock[ans.ev_stock["period"].isin(list(group))].groupby(
             ["period", "site_id", "product"])["closing_t"].sum() if not ans.ev_stock.empty else pd.Series(dtype=float)
         for (t, site, product), tonnes in held.items():
             more = float(tonnes) - float(ev.get((t, site, product), 0.0))
             if more > 0.05:
-                rows.append({"hedge": f"hold {more:,.1f} t more {product} at {site} at the end of {t}",
+                g = group[t]
+                when = "" if len(g) == len(ans.names) else " if no shock has come by then"
+                rows.append({"hedge": f"hold {more:,.1f} t more {product} at {site} at the end of {t}{when}",
                              "kind": "stock", "site_id": site, "product": product, "period": t, "tonnes": more,
-                             "protects_against": protects(lambda w: saving is not None and saving[w] > 0.5)})
+                             "protects_against": protects(lambda w, g=g: w in g and w != 0 and saving is not None
+                                                          and saving[w] > 0.5)})
     return pd.DataFrame(rows, columns=["hedge", "kind", "site_id", "product", "period", "tonnes",
                                        "protects_against"])
 
