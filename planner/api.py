@@ -150,9 +150,11 @@ def plan_horizon(inputs: Inputs, options: SolveOptions, solver=None, detail: boo
     result = solver.solve(hm.lp) if solver is not None else solve(hm.lp, options)
     t2 = time.perf_counter()
     _raise_unless_planned(result, options, lambda: _diagnose_horizon(inputs, options))
-    # the one-year explanations (price to win, limits) would re-solve a period alone, without the
-    # qualifications decided for the horizon: not built for a horizon yet
     out = build_horizon_plan(hm, result, detail=detail)
+    if detail:  # each period's price to win, values and limits, on the horizon's model (not a period alone)
+        from planner.results.horizon import explain_horizon  # noqa: PLC0415
+
+        explain_horizon(hm, result, out, options)
     t3 = time.perf_counter()
     out.run_info = run_info(inputs, options, hm.lp, result, Timings(t1 - t0, t2 - t1, t3 - t2))
     out.run_info["periods"] = ", ".join(hm.periods)

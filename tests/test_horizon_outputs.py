@@ -124,7 +124,8 @@ def test_findings_say_cost_scarcity_and_qualifications_in_words():
     assert lines[0].startswith("Over 2026-2027 (2 periods) the plan costs 2.4 M USD (undiscounted): cash 401,000 "
                                "USD, expected license loss 0 USD, shortage penalty 2.0 M USD.")
     assert "Cost by period: 2026 2.3 M USD, 2027 100,000 USD; the dearest is 2026, the cheapest 2027." in lines
-    assert "2026: 20.0 t short (P X 20.0 t); at capacity: OLD X." in lines
+    # OLD at capacity while 20 t are short: a kg more replaces a kg short, 100 - 10 = 90 USD
+    assert "2026: 20.0 t short (P X 20.0 t); at capacity: OLD X (a kg/yr more saves 90.00 USD)." in lines
     assert "2027: all demand met; no capacity at its limit." in lines
     assert "Start qualifying Candidate in 2026 (1 period to qualify): usable from 2027, first used in 2027; " \
            "1,000 USD." in lines

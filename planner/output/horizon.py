@@ -85,8 +85,15 @@ def horizon_tables(plan: Plan) -> list[Table]:
             if table.name in _NOT_STACKED:
                 continue
             rows = [[t, *row] for row in table.rows]
-            if table.name == "Findings":  # a period's own findings, when built: the horizon's come first
-                table.name = "Findings by period"
+            if table.name == "Findings":  # a period's own findings: the horizon's come first; its figures are
+                # on the Horizon sheet, so here its sentences, one a row
+                table = Table("Findings by period", [Column("finding", 140)],
+                              [[line] for line in p.explanation.findings] if p.explanation is not None else [],
+                              title=["Findings by period", "Each period's plan in sentences, its costs undiscounted: "
+                                     "what limits it, what capacity is worth, which supplier a price cut would "
+                                     "bring in (found on the horizon's model, with its qualifications, stock and "
+                                     "contracts)."], freeze=True)
+                rows = [[t, *row] for row in table.rows]
             if table.name not in stacked:
                 stacked[table.name] = Table(table.name, [Column("period", 10), *table.columns], rows,
                                             title=table.title, freeze=table.freeze)
@@ -114,6 +121,7 @@ def horizon_tables(plan: Plan) -> list[Table]:
           r.shipped_t, r.unused_t, r.take_or_pay_usd] for r in con.itertuples(index=False)],
         title=["Contracts in force", "What the plan buys under each contract, per period, against its bounds; the "
                "Roadmap says where a contract binds and what happens when it ends."],
+        sections=_contract_changes(plan),
     ) if con is not None and len(con) else None
     res = plan.reservations
     reservations_table = Table(
@@ -133,6 +141,23 @@ def horizon_tables(plan: Plan) -> list[Table]:
     return [horizon_findings_table(plan), summary, roadmap, horizon_charts(plan),
             *[x for x in (stock_table, contracts_table, reservations_table) if x is not None],
             *(stacked[n] for n in order), info]
+
+
+def _contract_changes(plan: Plan) -> list[Table] | None:
+    """The moves away from the contracted mix, one row per run of periods (results.horizon.contract_changes)."""
+    moves = plan.contract_changes
+    if moves is None or not len(moves):
+        return None
+    return [Table(
+        "Contract changes",
+        [Column("plant", 18), Column("product", 14), Column("from (contracted)", 18), Column("to", 18),
+         Column("first period", 10), Column("last period", 10), Column("tonnes per period", 14, T),
+         Column("what to do", 90)],
+        [[r.plant or "any", r.product, r.from_site, r.to_site or "-", r.first_period, r.last_period, r.tonnes,
+          r.note] for r in moves.itertuples(index=False)],
+        title=["Contract changes", "Where the plan buys less from a contracted supplier than its contracts say (their "
+               "minimum, else their maximum, still after they end), and from whom it buys instead, per run of periods "
+               "with the same move."])]
 
 
 # --------------------------------------------------------------------------- findings over the horizon
@@ -189,6 +214,7 @@ def horizon_findings(plan: Plan) -> list[str]:
         out.append("Made in China, magnets and metal/alloy behind the deliveries: " + ", ".join(
             f"{t} {_pct(m)} and {_pct(a)}" for t, (m, a) in china.items()) + " (proportional tracing, as on the "
             "Made where sheet).")
+    out += _closest(plan, names)
     out += _qualification_findings(plan)
     return out
 
@@ -208,7 +234,8 @@ def _scarce(plan: Plan, names: dict[str, str]) -> list[str]:
         full = pr[(pr["made_t"] > 1e-6) & (pr["capacity_t"] > 0) & (pr["utilisation"] >= BINDS)] if len(pr) else pr
         full = full.sort_values(["capacity_value_usd_per_kg", "made_t"], ascending=False, kind="mergesort",
                                 na_position="last")
-        caps = [f"{names.get(r.site_id, r.site_id)} {r.product}" for r in full.head(NAMED).itertuples(index=False)]
+        caps = [f"{names.get(r.site_id, r.site_id)} {r.product}" + _worth(r.capacity_value_usd_per_kg)
+                for r in full.head(NAMED).itertuples(index=False)]
         at_cap = f"at capacity: {_listed(caps, len(full) - NAMED)}" if caps else "no capacity at its limit"
         if len(short):
             who = [f"{names.get(r.site_id, r.site_id)} {r.product} {r.shortage_t:,.1f} t"
@@ -218,6 +245,30 @@ def _scarce(plan: Plan, names: dict[str, str]) -> list[str]:
         else:
             out.append(f"{t}: all demand met; {at_cap}.")
     return out
+
+
+def _worth(value: float) -> str:
+    """' (a kg/yr more saves 2.00 USD)': the value of capacity in the period, undiscounted, where it has one."""
+    return "" if value is None or pd.isna(value) or value < 0.005 else f" (a kg/yr more saves {value:,.2f} USD)"
+
+
+def _closest(plan: Plan, names: dict[str, str]) -> list[str]:
+    """Per period, the supplier out of the mix that the smallest price cut would bring in (its price to win on
+    the horizon's model, undiscounted), where the periods were explained."""
+    out = []
+    for t, p in plan.periods or []:
+        ex = p.explanation
+        if ex is None or not len(ex.suppliers):
+            continue
+        sup = ex.suppliers
+        price = pd.to_numeric(sup["price_to_win_usd_per_kg"], errors="coerce")
+        near = sup[(~sup["in_mix"].astype(bool)) & (price > 0.005)].assign(_p=price).sort_values(
+            ["_p", "site_id", "product"], kind="mergesort")
+        if len(near):
+            r = near.iloc[0]
+            out.append(f"{t} {names.get(r['site_id'], r['site_id'])} {r['product']} {r['_p']:,.2f}")
+    return ["Closest to winning business, by period (how much cheaper per kg, in that period's costs): "
+            + "; ".join(out) + "."] if out else []
 
 
 def _china_by_period(plan: Plan) -> dict[str, tuple[float | None, float | None]]:

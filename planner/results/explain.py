@@ -45,6 +45,33 @@ class Explanation:
     findings: list[str]
     notes: list[str] = field(default_factory=list)  # what was not evaluated, and why
 
+    def to_json(self) -> dict[str, object]:
+        """Suppliers (price to win, value of capacity, why), binding limits and findings; NaN as null."""
+        def records(f: pd.DataFrame, cols: list[str]) -> list[dict]:
+            f = f[[c for c in cols if c in f.columns]] if len(f) else pd.DataFrame(columns=cols)
+            return [{k: (None if isinstance(v, float) and v != v else v.item() if hasattr(v, "item") else v)
+                     for k, v in r.items()} for r in f.to_dict("records")]
+
+        return {"suppliers": records(self.suppliers, ["site_id", "product", "status", "in_mix", "made_t", "capacity_t",
+                                                      "capacity_value_usd_per_kg", "price_to_win_usd_per_kg", "why"]),
+                "limits": records(self.limits, ["limit", "where", "value", "unit"]),
+                "findings": list(self.findings)}
+
+
+@dataclass
+class Priced:
+    """What a period of a plan over periods brings to ``explain``, found on the horizon's model: prices to win
+    (USD/kg, undiscounted), suppliers that cannot ship, the reason a supplier is out that takes precedence
+    (a candidate not yet qualified), values of capacity that replace the capacity rows' duals (a reserved
+    volume's row binds instead), limits of the links between periods, and notes."""
+
+    prices: dict[tuple[str, str], float] = field(default_factory=dict)
+    blocked: set[tuple[str, str]] = field(default_factory=set)
+    reasons: dict[tuple[str, str], str] = field(default_factory=dict)
+    capacity_value: dict[tuple[str, str], float] = field(default_factory=dict)
+    limits: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
 
 def _usd(v: float) -> str:
     a = abs(v)
@@ -57,10 +84,16 @@ def _usd(v: float) -> str:
     return f"{v:,.0f} USD"
 
 
-def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None) -> Explanation:  # noqa: ANN001
+def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None,  # noqa: ANN001, C901
+            period: Priced | None = None) -> Explanation:
     """Explain ``plan``. Re-solves are bounded by counts and model size (``*_LIMIT``, ``RESOLVE_BELOW``), never
-    by time; what is left out is said in ``notes`` and on the Findings sheet."""
-    notes: list[str] = []
+    by time; what is left out is said in ``notes`` and on the Findings sheet.
+
+    ``period``: a period of a plan over periods (planner.results.horizon.explain_horizon), with its prices and
+    reasons found on the horizon's model; ``result.row_dual`` then holds that period's duals, undiscounted.
+    No re-solve is made here for it: a re-solve of the period's model alone would drop the links between
+    periods."""
+    notes: list[str] = [] if period is None else list(period.notes)
     net, inputs = model.net, model.inputs
     y = result.row_dual
     sites = net.sites
@@ -76,12 +109,17 @@ def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None) -
     shipped_now = {(r.from_site, r.product) for r in flows.itertuples(index=False) if r.tonnes > TOL} \
         if len(flows) else set()
     unused = [k for k in sorted(ship_cols) if k not in shipped_now]
-    prices, blocked, cand_delta = _what_it_would_take(model, result, ship_cols, unused, plan, notes)
+    if period is None:
+        prices, blocked, cand_delta = _what_it_would_take(model, result, ship_cols, unused, plan, notes)
+    else:
+        prices, blocked, cand_delta = period.prices, period.blocked, {}
     cap_dual = {}
     if y is not None:
         for i, k in enumerate(model.rows["key"]):
             if k[0] == "capacity":
                 cap_dual[(k[1], k[2])] = -y[i] / 1000.0
+    if period is not None:
+        cap_dual.update(period.capacity_value)
     unusable = {}
     for w in net.warnings:
         for (s, q) in inputs.supply[["site_id", "product"]].itertuples(index=False):
@@ -107,7 +145,9 @@ def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None) -
                "utilisation": made / cap if cap > 0 else 0.0, "supplies": customers,
                "capacity_value_usd_per_kg": cap_dual.get((s, q), 0.0), "price_to_win_usd_per_kg": None,
                "why": ""}
-        if shipped > TOL:
+        if shipped <= TOL and period is not None and (s, q) in period.reasons:
+            row["why"] = period.reasons[(s, q)]
+        elif shipped > TOL:
             if cap_dual.get((s, q), 0.0) > TOL and made >= cap - 1e-6:
                 row["why"] = (f"in the mix at full capacity: one more kg/yr here would save "
                               f"{cap_dual[(s, q)]:,.2f} USD")
@@ -175,8 +215,11 @@ def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None) -
             elif kind == "min_volume":
                 lim.append({"limit": "minimum volume", "where": k[1], "value": dual / 1000.0,
                             "unit": "USD per kg/yr less take-or-pay"})
-    lim.extend(_lead_time_values(model, plan, options, notes))
-    lim.extend(_zero_exposure_costs(model, plan, options, notes))
+    if period is None:
+        lim.extend(_lead_time_values(model, plan, options, notes))
+        lim.extend(_zero_exposure_costs(model, plan, options, notes))
+    else:
+        lim.extend(period.limits)
     limits = pd.DataFrame(lim, columns=["limit", "where", "value", "unit", "shortage_t"])
     if len(limits):
         limits = limits.sort_values(["limit", "value"], ascending=[True, False], kind="mergesort").reset_index(
@@ -209,6 +252,61 @@ def _unmakeable(model: LinearModel, plan: Plan) -> dict[tuple[str, str], str]:
     return out
 
 
+def fixed_lp(model: LinearModel, x: np.ndarray):  # noqa: ANN201
+    """HiGHS holding ``model``'s LP with its integer decisions fixed at ``x``, solved, and its objective; or
+    None if it does not solve to optimality. Re-solves change a bound on it and hot-start from its basis."""
+    import highspy  # noqa: PLC0415
+
+    from planner.input.data import SolveOptions  # noqa: PLC0415
+    from planner.optimise.solve import _highs_lp, _new_highs, bound_by_work, run_interruptible  # noqa: PLC0415
+
+    lo, hi = model.col_lo.copy(), model.col_hi.copy()
+    ints = np.flatnonzero(model.integer)
+    lo[ints] = hi[ints] = np.round(x[ints])
+    lp_model = replace(model, integer=np.zeros_like(model.integer), col_lo=lo, col_hi=hi)
+    h = _new_highs(SolveOptions())
+    bound_by_work(h, lp_model)  # its prices go into the workbook: bounded by work, not by the clock
+    h.passModel(_highs_lp(lp_model))
+    run_interruptible(h)
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    return h, h.getInfo().objective_function_value
+
+
+def prices_to_win(h, base: float, targets: list[tuple]) -> tuple[dict, set]:  # noqa: ANN001
+    """Price to win by re-solving: ``targets`` are (key, ship columns, eps, scale, fixed) with ``fixed`` a list
+    of (column, value, value after) held at value for that re-solve only. For each, one row "these columns
+    ship at least eps" is added (at 0) and raised to eps in turn; the cost increase per kg, divided by
+    ``scale`` (a period's discount factor: the objective counts a period's USD discounted), is how much
+    cheaper per kg the supplier would have to be. Returns {key: USD/kg} and the keys that cannot ship at
+    all (infeasible)."""
+    import highspy  # noqa: PLC0415
+
+    from planner.optimise.solve import run_interruptible  # noqa: PLC0415
+
+    prices: dict = {}
+    blocked: set = set()
+    first_row = h.getNumRow()
+    for _, cols, *_ in targets:
+        cols = np.asarray(cols, dtype=np.int32)
+        h.addRow(0.0, highspy.kHighsInf, len(cols), cols, np.ones(len(cols)))
+    for i, (key, _, eps, scale, fixed) in enumerate(targets):
+        r = first_row + i
+        for j, v, _ in fixed:
+            h.changeColBounds(j, v, v)
+        h.changeRowBounds(r, eps, highspy.kHighsInf)
+        run_interruptible(h)
+        status = h.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            prices[key] = max(h.getInfo().objective_function_value - base, 0.0) / eps / 1000.0 / scale
+        elif status == highspy.HighsModelStatus.kInfeasible:
+            blocked.add(key)
+        h.changeRowBounds(r, 0.0, highspy.kHighsInf)
+        for j, _, after in fixed:
+            h.changeColBounds(j, after, after)
+    return prices, blocked
+
+
 def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict, unused: list, plan: Plan,  # noqa: ANN001, ANN202
                         notes: list[str]):
     """Price to win per unused (site, product), those that cannot be used at all, and candidates' net effect.
@@ -222,8 +320,7 @@ def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict
     """
     import highspy  # noqa: PLC0415
 
-    from planner.input.data import SolveOptions  # noqa: PLC0415
-    from planner.optimise.solve import _highs_lp, _new_highs, bound_by_work, run_interruptible  # noqa: PLC0415
+    from planner.optimise.solve import run_interruptible  # noqa: PLC0415
 
     prices: dict[tuple, float] = {}
     blocked: set[tuple] = set()
@@ -239,34 +336,15 @@ def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict
                      f"than the {PRICE_LIMIT:,} priced by re-solving")
         return prices, blocked, cand
     x = result.x
-    lo, hi = model.col_lo.copy(), model.col_hi.copy()
-    ints = np.flatnonzero(model.integer)
-    lo[ints] = hi[ints] = np.round(x[ints])
-    lp_model = replace(model, integer=np.zeros_like(model.integer), col_lo=lo, col_hi=hi)
-    h = _new_highs(SolveOptions())
-    bound_by_work(h, lp_model)  # its prices go into the workbook: bounded by work, not by the clock
-    h.passModel(_highs_lp(lp_model))
-    run_interruptible(h)
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    solved = fixed_lp(model, x)
+    if solved is None:
         return prices, blocked, cand
-    base = h.getInfo().objective_function_value
-    first_row = h.getNumRow()
+    h, base = solved
+    targets = []
     for key in unused:
-        cols = np.array(ship_cols[key], dtype=np.int32)
-        h.addRow(0.0, highspy.kHighsInf, len(cols), cols, np.ones(len(cols)))
-    for i, key in enumerate(unused):
-        s, q = key
         cap = float(model.net.supply.at[key, "capacity_t"]) if key in model.net.supply.index else 1.0
-        eps = min(1.0, max(cap, 1e-6) / 2)
-        r = first_row + i
-        h.changeRowBounds(r, eps, highspy.kHighsInf)
-        run_interruptible(h)
-        status = h.getModelStatus()
-        if status == highspy.HighsModelStatus.kOptimal:
-            prices[key] = max(h.getInfo().objective_function_value - base, 0.0) / eps / 1000.0
-        elif status == highspy.HighsModelStatus.kInfeasible:
-            blocked.add(key)
-        h.changeRowBounds(r, 0.0, highspy.kHighsInf)
+        targets.append((key, ship_cols[key], min(1.0, max(cap, 1e-6) / 2), 1.0, []))
+    prices, blocked = prices_to_win(h, base, targets)
     # candidates not qualified: the plan with that one qualified (its fixed cost counted)
     use_col = {k[1]: j for j, k in enumerate(model.cols["key"]) if k[0] == "use"}
     closed = [(site, j) for site, j in sorted(use_col.items())

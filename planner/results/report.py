@@ -47,6 +47,7 @@ class Plan:
     stock: pd.DataFrame | None = None  # plants' opening and closing stock per class and lead-time bound
     contracts: pd.DataFrame | None = None  # contracts in force per period: bounds, bought, take-or-pay paid
     reservations: pd.DataFrame | None = None  # reserved volumes per period: reserved, available, taken, fee
+    contract_changes: pd.DataFrame | None = None  # moves away from the contracted mix (results.horizon)
     # against licence regimes (a Regimes sheet): this plan is the first regime's; ``regimes`` holds every
     # regime's plan and cost (planner.results.regimes.RegimeAnswer), ``regime_table`` one row per regime,
     # ``hedges`` the decisions taken because of some regimes
@@ -90,7 +91,10 @@ class Plan:
                 "qualifications": self.qualifications.to_dict("records"),
                 **({"reservations": self.reservations.to_dict("records")}
                    if self.reservations is not None and len(self.reservations) else {}),
-                "periods": [{"period": t, **{k: v for k, v in p.to_json().items() if k != "warnings"}}
+                **({"contract_changes": self.contract_changes.to_dict("records")}
+                   if self.contract_changes is not None and len(self.contract_changes) else {}),
+                "periods": [{"period": t, **{k: v for k, v in p.to_json().items() if k != "warnings"},
+                             **({"explanation": p.explanation.to_json()} if p.explanation is not None else {})}
                             for t, p in self.periods]} if self.periods is not None else {}),
             **({"regimes": {
                 "expected_cost_usd": s["expected_cost_usd"], "cvar_usd": s["cvar_usd"], "cvar_alpha": s["cvar_alpha"],
