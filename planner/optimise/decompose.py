@@ -24,7 +24,8 @@ exactly the problem the extensive form solves:
   has its equalities dropped, not priced. Dropping a constraint is a relaxation, so the bound stays valid;
   it is as strong as pricing them, since such columns see the same rows in every regime of the group and
   the ones that carry a period into the next (closing stock, a use tied to a start) stay priced. The
-  bundled five-year case then prices 26-odd columns instead of 11,767 equalities.
+  bundled five-year case against its 16 regimes then prices 157 groups (25 qualification starts, 132 closing
+  stocks) and relaxes 1,697.
 * Eta's multipliers stay in the box where every subproblem is bounded: eta enters regime w as
   ``(lam + W_w) p_w eta`` beside ``u_w >= cost_w - eta`` at ``lam p_w / (1 - alpha)``, so
   ``-lam < W_w < lam alpha / (1 - alpha)`` (alpha = 1: above -lam only); the box holds the Lagrangian dual's
@@ -37,14 +38,16 @@ exactly the problem the extensive form solves:
   converging. The step is Polyak's (target: the best upper bound), scaled per group by the spread of its
   members' values (binaries and USD-sized eta in one step), halved after ``patience`` iterations without
   a better bound. Nothing depends on the clock: an iteration cap and a gap target.
-* **Upper bound, only from a plan of the whole problem**: the first-stage columns are fixed at the
+* **Upper bound, only from a plan of the whole problem**: the priced columns are fixed at the
   probability-weighted consensus of the subproblems' copies (rounded for integer columns; a continuous
-  one at the average, within its bounds), and the regimes re-solved with their Lagrangian costs in order of
-  their ties: a tied column is fixed at the value of its group's first regime (the representative), solved
-  before it. The assembled vector gets eta and u_w from the regimes' costs (eta at the CVaR minimiser) and
-  is checked against every row, bound and integrality of ``rm.lp``; only a vector that passes is an upper
-  bound. Status: ``optimal`` when the gap (as ``solve`` measures it) is within the target, else
-  ``feasible`` with its gap, ``bound only`` without a plan, ``infeasible`` when a regime alone is.
+  one at the average, within its bounds): the first stage, and the state a shared period hands on (if that
+  leaves a regime without a plan, the first stage alone). The regimes are re-solved with their Lagrangian
+  costs in order of their ties: a tied column is fixed at the value of its group's first regime (the
+  representative), solved before it. A consensus already tried is not tried again. The assembled vector
+  gets eta and u_w from the regimes' costs (eta at the CVaR minimiser) and is checked against every row,
+  bound and integrality of ``rm.lp``; only a vector that passes is an upper bound. Status: ``optimal`` when
+  the gap (as ``solve`` measures it) is within the target, else ``feasible`` with its gap, ``bound only``
+  without a plan, ``infeasible`` when a regime alone is.
 
 Subproblems are solved in a process pool (``workers``) or in turn; each is a cold, single-threaded HiGHS
 run on its own arrays, so both give the same iterations and the same plan.
