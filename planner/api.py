@@ -194,15 +194,8 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
         regime_costs,  # noqa: PLC0415
         regime_inputs,
     )
-    from planner.results.horizon import build_horizon_plan  # noqa: PLC0415
-    from planner.results.regimes import (  # noqa: PLC0415
-        RegimeAnswer,
-        hedge_table,
-        regime_findings,
-        regime_table,
-        reserved,
-        starts,
-    )
+    from planner.results.horizon import build_horizon_plan, decisions  # noqa: PLC0415
+    from planner.results.regimes import RegimeAnswer, hedge_table, regime_findings, regime_table  # noqa: PLC0415
 
     t0 = time.perf_counter()
     regimes = regime_inputs(inputs)
@@ -268,18 +261,19 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
                                          Scenario("deterministic", ())))
         ev_hm = build_horizon(base)
         ev_result = solve(ev_hm.lp, options)
+        ev_keys = ev_hm.lp.cols["key"].tolist()
         if ev_result.x is not None:
-            ev = build_horizon_plan(ev_hm, ev_result, detail=False)
-            ans.ev_starts = starts(ev)
-            ans.ev_stock = ev.stock
-            ans.ev_reserved = reserved(ev)
+            ans.ev_starts, ans.ev_stock, ans.ev_reserved = decisions(ev_hm, ev_result.x)
             # followed in each regime until the regime shows itself, then re-planned
             eev = solve_regimes(rm, options, method, deterministic_policy(rm, ev_hm, ev_result.x))
             ans.ev_costs = regime_costs(rm, eev.x) if eev.x is not None else None
         ws_costs, ws_starts = [], []
         for r in regimes:
             assert r.hm is not None
-            alone = solve(r.hm.lp, options)
+            # a regime that is the input as it stands, planned alone, is the deterministic plan already solved
+            same = ev_result.x is not None and r.hm.lp.n_cols == ev_hm.lp.n_cols and \
+                r.hm.lp.cols["key"].tolist() == ev_keys
+            alone = ev_result if same else solve(r.hm.lp, options)
             if alone.x is None:
                 break
             ws_costs.append(own_cost(r, alone.x))

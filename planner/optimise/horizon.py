@@ -302,32 +302,44 @@ def _stock(inputs: Inputs, blocks: list[Block], stocked: frozenset, n_col: int, 
     plants = set(zip(inputs.demand["site_id"], inputs.demand["product"], strict=True))
     n_col = _buffer_stock(inputs, blocks, sorted(k for k in stocked if k not in plants), terms, n_col, rlo, rhi,
                           stock_cols, cost, keys, rows)
+    # per block model (regimes share them), read once: arrivals at each (plant, product) by (class, bound),
+    # its demand row, and its demand and exposure rows' indexes
+    seen: dict[int, tuple[dict, dict, dict]] = {}
+    for b in blocks:
+        m = b.model
+        if id(m) in seen:
+            continue
+        si = m.ship_info
+        arr_of: dict[tuple[str, str], dict[tuple[int, int], list[int]]] = {}
+        if si is not None and len(si):
+            for to, q, col, c, bk in zip(si["to_site"].tolist(), si["product"].tolist(), si["col"].tolist(),
+                                         si["arr_cls"].tolist(), si["arr_bucket"].tolist(), strict=True):
+                if (to, q) in stocked:
+                    arr_of.setdefault((to, q), {}).setdefault((int(c), int(bk)), []).append(int(col))
+        d = m.net.demand
+        dem_of = {(r["site_id"], r["product"]): r for _, r in d.iterrows() if (r["site_id"], r["product"]) in stocked}
+        row_of = {(key[0], key[1], key[2]): i for i, key in enumerate(m.rows["key"].tolist())
+                  if key[0] in ("demand", "exposure") and (key[1], key[2]) in stocked}
+        seen[id(m)] = (arr_of, dem_of, row_of)
     for plant, product in sorted(k for k in stocked if k in plants):
         term = terms[(plant, product)]
         arrivals = []  # per block: {(class, bound): [stitched ship columns]}
         limit, qty, cover, dem_row, exp_row, cap = [], [], [], [], [], []
         for b in blocks:
-            m = b.model
-            si = m.ship_info
-            g = si[(si["to_site"] == plant) & (si["product"] == product)] if si is not None and len(si) else None
-            arr: dict[tuple[int, int], list[int]] = {}
-            if g is not None:
-                for col, c, bk in zip(g["col"].tolist(), g["arr_cls"].tolist(), g["arr_bucket"].tolist(), strict=True):
-                    arr.setdefault((int(c), int(bk)), []).append(b.col0 + int(col))
-            arrivals.append(arr)
-            d = m.net.demand
-            row = d[(d["site_id"] == plant) & (d["product"] == product)]
-            lim = row["max_lead_time_days"].iloc[0] if len(row) else None
+            arr_of, dem_of, row_of = seen[id(b.model)]
+            arrivals.append({key: [b.col0 + c for c in cols]
+                             for key, cols in arr_of.get((plant, product), {}).items()})
+            row = dem_of.get((plant, product))
+            lim = row["max_lead_time_days"] if row is not None else None
             limit.append(INF if lim is None or pd.isna(lim) else int(lim))
-            qty.append(float(row["quantity_t"].iloc[0]) if len(row) else 0.0)
-            cover.append(int(row["min_cover_days"].iloc[0]) if len(row) and not pd.isna(row["min_cover_days"].iloc[0])
-                         else 0)
-            share = row["max_exposed_share"].iloc[0] if len(row) else None
+            qty.append(float(row["quantity_t"]) if row is not None else 0.0)
+            cover.append(int(row["min_cover_days"]) if row is not None and not pd.isna(row["min_cover_days"]) else 0)
+            share = row["max_exposed_share"] if row is not None else None
             cap.append(float(inputs.settings["max_exposed_share"]) if share is None or pd.isna(share) else float(share))
-            where = {key[0]: i for i, key in enumerate(m.rows["key"].tolist()) if key[1:] == (plant, product)
-                     and key[0] in ("demand", "exposure")}
-            dem_row.append(b.row0 + where["demand"] if "demand" in where else -1)
-            exp_row.append(b.row0 + where["exposure"] if "exposure" in where else -1)
+            dem = row_of.get(("demand", plant, product))
+            exp = row_of.get(("exposure", plant, product))
+            dem_row.append(b.row0 + dem if dem is not None else -1)
+            exp_row.append(b.row0 + exp if exp is not None else -1)
         pairs = sorted({(0, 0)} | {key for arr in arrivals for key in arr})
         col, n_col = _stock_columns(plant, product, pairs, blocks, term["holding"], days, n_col, stock_cols, keys, cost)
         initial = term["initial"]

@@ -259,6 +259,14 @@ def _contract_table(hm: HorizonModel, x: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def decisions(hm: HorizonModel, x: np.ndarray) -> tuple[dict[str, str], pd.DataFrame, dict[int, float]]:
+    """What a horizon solution decides, without reading its whole plan: qualification starts (site -> period),
+    the stock table, and the tonnes a year reserved per Reservations row."""
+    started = {s: t for (s, t), j in hm.start.items() if x[j] > 0.5}
+    rows = [] if hm.inputs.reservations is None else hm.inputs.reservations["_row"].astype(int).tolist()
+    return started, _stock_table(hm, x), {rows[i]: _clean(float(x[j])) for i, j in hm.reserve.items()}
+
+
 RESERVATION_COLUMNS = ["reservation_row", "site_id", "product", "period", "max_t", "reserved_t", "available_t",
                        "taken_t", "fee_usd_per_kg_yr", "fee_usd"]
 
@@ -371,9 +379,11 @@ def _with_stock(p: Plan, stock: pd.DataFrame, inputs: Inputs, holding: dict, day
         plants[col] = 0.0
     plants["received_t"] = plants["delivered_t"]
     shortage_cost = 0.0
+    by_pair = {k: stock.iloc[ix] for k, ix in stock.groupby(["site_id", "product"], sort=False).indices.items()}
+    empty = stock.iloc[0:0]
     for i, r in plants.iterrows():
         # r["product"]: a Series' .product is its product() method, not the column
-        g = stock[(stock["site_id"] == r["site_id"]) & (stock["product"] == r["product"])]
+        g = by_pair.get((r["site_id"], r["product"]), empty)
         lim = r.lead_time_limit_days
         lim = INF if lim is None or pd.isna(lim) else int(lim)
         if len(g):
