@@ -103,7 +103,8 @@ CASES = {
                       models="Models 2026-2030 as the world stood in December 2026: each year's capacity is what "
                              "this buyer can get that year (the open share of that year's output, 0 before a "
                              "project starts), demand grows by plant, candidates take 1-2 years to qualify, plants may "
-                             "carry stock of their magnets from one year into the next.",
+                             "carry stock of their magnets from one year into the next, and part of Caremag's and "
+                             "Lynas' Dy/Tb is sold only under a term contract (Reservations, for a fee).",
                       horizon=HORIZON_DIR, whatif_csv="WhatIf_2026_2030.csv",
                       regimes_out=ROOT / "inputs" / "regimes_2026_2030.xlsx", regimes_suffix="_2026_2030"),
 }
@@ -145,10 +146,13 @@ HORIZON_EXTRA: dict[str, tuple[list[str], set[str]]] = {
 PERIODIC = {"Sites", "Supply", "Lanes", "Demand", "Controls"}  # the sheets with a period column (contract v2)
 PERIODS_SHEET = (["period", "days"], {"days"})
 # Contract v2 sheets a horizon has of its own (no base CSV in inputs/reference/), written after Periods in the
-# contract's order when the horizon folder has the CSV: stock at the plants between years.
+# contract's order when the horizon folder has the CSV: stock at the plants between years, and the volumes a
+# supplier will reserve for the buyer for a fee (an offtake option; first_period and last_period stay text).
 HORIZON_ONLY: dict[str, tuple[list[str], set[str]]] = {
     "Stock": (["site_id", "product", "stock_capacity_t", "holding_cost_usd_per_kg_yr", "initial_stock_t"],
               {"stock_capacity_t", "holding_cost_usd_per_kg_yr", "initial_stock_t"}),
+    "Reservations": (["site_id", "product", "max_t", "fee_usd_per_kg_yr", "first_period", "last_period"],
+                     {"max_t", "fee_usd_per_kg_yr"}),
 }
 HORIZON_SOURCES = ["sheet", "row_key", "period", "column", "value", "tag", "basis"]
 # The what-if workbook (planner batch --whatif); `question` (the one line a scenario answers, on its first

@@ -775,7 +775,7 @@ WHATIF_5Y_CSV = ROOT / "inputs" / "whatif" / "WhatIf_2026_2030.csv"
 WHATIF_5Y = ROOT / "inputs" / "whatif_2026_2030.xlsx"
 YEARS = ["2026", "2027", "2028", "2029", "2030"]
 AVAIL_5Y = re.compile(r"^\[(\d{4}) availability: nameplate ([\d.]+) t; start (\d{4}); output ([\d.]+) t; "
-                      r"committed ([\d.]+); open ([\d.]+) t\] ")
+                      r"committed ([\d.]+); open ([\d.]+) t(?:; reservable ([\d.]+) t; for sale ([\d.]+) t)?\] ")
 # Dy+Tb oxide made outside China per year, t (the review's section 3 path; its 2026 ranges, and for later
 # years its point figures, marked "~" or "<=" there, +-10 %; Nolans "<=10" and "~20").
 DYTB_PATH = {
@@ -790,9 +790,10 @@ DYTB_PATH = {
 }
 
 
-# the five-year case's own sheet (contract v2): stock at the plants
-ID_COLS_5Y = {**ID_COLS, "Stock": ["site_id", "product"]}
-NUMERIC_5Y = {**NUMERIC, "Stock": ["stock_capacity_t", "holding_cost_usd_per_kg_yr", "initial_stock_t"]}
+# the five-year case's own sheets (contract v2): stock at the plants, volumes reserved for a fee
+ID_COLS_5Y = {**ID_COLS, "Stock": ["site_id", "product"], "Reservations": ["site_id", "product", "first_period"]}
+NUMERIC_5Y = {**NUMERIC, "Stock": ["stock_capacity_t", "holding_cost_usd_per_kg_yr", "initial_stock_t"],
+              "Reservations": ["max_t", "fee_usd_per_kg_yr"]}
 
 
 def test_five_year_workbook_matches_fresh_build(tmp_path):
@@ -805,7 +806,7 @@ def test_five_year_workbook_matches_fresh_build(tmp_path):
     assert WHATIF_5Y.read_bytes() == fresh_whatif.read_bytes(), \
         f"{WHATIF_5Y.relative_to(ROOT)} is stale: run python scripts/build_reference.py"
     names = openpyxl.load_workbook(XLSX_5Y, read_only=True).sheetnames
-    assert names == list(CONTRACT) + ["Periods", "Stock", "Sources", "About"]  # the contract's sheet order
+    assert names == list(CONTRACT) + ["Periods", "Stock", "Reservations", "Sources", "About"]  # the contract's order
 
 
 @pytest.fixture(scope="module")
@@ -844,8 +845,12 @@ def _availability_5y(src: pd.DataFrame) -> dict[tuple[str, str, str], dict[str, 
         else:
             groups = m.groups()
         site, product = r.row_key.split("/")
-        out[(site, product, year)] = dict(zip(("nameplate", "start", "output", "committed", "open"),
-                                              map(float, groups)), value=float(r.value))
+        a = dict(zip(("nameplate", "start", "output", "committed", "open"), map(float, groups[:5])),
+                 value=float(r.value))
+        # part of the open share sold only under a term contract (Reservations): the row sells the rest
+        a["reservable"], a["for_sale"] = ((float(groups[5]), float(groups[6])) if len(groups) > 5 and groups[5]
+                                          else (0.0, a["open"]))
+        out[(site, product, year)] = a
     return out
 
 
@@ -860,6 +865,32 @@ def test_five_year_case_validates(h5):
         assert (one.controls["approval_probability"] == 0.6).all(), p
     # no Contracts sheet: the review found no contract in force to write down
     assert "Contracts" not in openpyxl.load_workbook(XLSX_5Y, read_only=True).sheetnames
+
+
+def test_five_year_reservations_are_the_open_share_sold_forward(h5, h5_sources):
+    """The Reservations sheet (inputs/horizon/Reservations.csv): Caremag's and Lynas' Dy/Tb sold only under a term
+    contract. Each year, what the Supply row sells plus what the rows in force can reserve is the open share (no
+    capacity counted twice); Caremag's tranches are its open share one year late (what it can promise if its ramp
+    slips, so the slip regimes and what-ifs set its Supply row to 0 in 2028-2029), Lynas' half its expansion's
+    open share; the fees are the Japanese offtakers' investment spread over ten years."""
+    res = h5.reservations
+    assert set(zip(res["site_id"], res["product"], strict=True)) == {("SP_FR_CAREMAG", "DYTB_OXIDE"),
+                                                                    ("SP_MY_LYNAS", "DYTB_OXIDE")}
+    avail = _availability_5y(h5_sources)
+    for p in YEARS:
+        reservable = h5.reservable(p)
+        for (site, product), a in ((k[:2], a) for k, a in avail.items() if k[2] == p):
+            assert reservable.get((site, product), 0.0) == pytest.approx(a["reservable"]), (site, product, p)
+        for key in reservable:
+            assert (*key, p) in avail, f"{key} reservable in {p} without an availability row"
+    # Caremag: the open share of its path one year late (5.1/76.5/204/306 t), reservable from 2028
+    assert [sum(v for k, v in h5.reservable(p).items() if k[0] == "SP_FR_CAREMAG") for p in YEARS] == \
+        pytest.approx([0, 0, 76.5, 204, 306])
+    assert [h5.reservable(p).get(("SP_MY_LYNAS", "DYTB_OXIDE"), 0) for p in YEARS] == pytest.approx([0, 0, 0, 52.5, 52.5])
+    # fees: USD 120 M for 295 t/yr (Caremag) and USD 134.7 M for 65 % of 400 t/yr (Lynas), over 10 years
+    fee = dict(zip(res["site_id"], res["fee_usd_per_kg_yr"], strict=False))
+    assert fee["SP_FR_CAREMAG"] == pytest.approx(120e6 / (295e3 * 10), abs=0.05)
+    assert fee["SP_MY_LYNAS"] == pytest.approx(134.7e6 / (0.65 * 400e3 * 10), abs=0.05)
 
 
 def test_five_year_stock_is_held_where_the_model_allows_it(h5):
@@ -891,7 +922,7 @@ def test_five_year_sources_cover_every_figure(h5_sources):
     assert len(index) == len(src), "duplicate Sources rows"
     wb = openpyxl.load_workbook(XLSX_5Y, read_only=True)
     used = set()
-    for sheet in [*CONTRACT, "Stock"]:
+    for sheet in [*CONTRACT, "Stock", "Reservations"]:
         rows = list(wb[sheet].iter_rows(values_only=True))
         head = list(rows[0])
         for row in rows[1:]:
@@ -926,7 +957,8 @@ def test_five_year_no_site_produces_before_its_start_year(h5, h5_sources):
         assert a["output"] <= a["nameplate"] + 1e-9, (site, product, year)
         # committed shares (Japan's of Lynas and Caremag, Nolans' offtakes) are not this buyer's
         assert a["open"] == pytest.approx(a["output"] * (1 - a["committed"]), abs=0.06), (site, product, year)
-        assert a["value"] == pytest.approx(a["open"]), (site, product, year)
+        assert a["for_sale"] + a["reservable"] == pytest.approx(a["open"]), (site, product, year)
+        assert a["value"] == pytest.approx(a["for_sale"]), (site, product, year)
         assert int(a["start"]) == start[(site, product)], f"{site} {product}: one start year"
     periods = _by_period(h5)
     for p, one in periods.items():
@@ -935,7 +967,8 @@ def test_five_year_no_site_produces_before_its_start_year(h5, h5_sources):
             if int(p) < y0:
                 assert cap[(site, product)] == 0, f"{site} {product} makes {cap[(site, product)]} t in {p}, " \
                                                   f"before its start in {y0}"
-            if (site, product, p) in avail:  # the planner reads the year's row the Sources row describes
+            if (site, product, p) in avail:  # the planner reads the year's row the Sources row describes (a
+                # one-year view counts the reservable volume as capacity: for sale + reservable = open)
                 assert cap[(site, product)] == pytest.approx(avail[(site, product, p)]["open"]), (site, product, p)
     # the review's start years: Iluka 2027, India scheme ~2028, Nolans not before ~2029; Ngualla never open
     first = {}
