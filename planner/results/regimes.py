@@ -143,8 +143,11 @@ def hedge_table(ans: RegimeAnswer, rm: RegimeModel) -> pd.DataFrame:
                 f" (Reservations row {row}; the deterministic plan reserves none)")
 
             def takes(w: int, row: int = row, ev: float = ev) -> bool:
+                """Regime w takes more under the reservation than the deterministic plan reserves, and this plan
+                saves there: once paid for, reserved tonnes are taken wherever they are cheapest, which alone
+                says nothing of what they protect against."""
                 r = ans.plans[w].reservations
-                if r is None or r.empty:
+                if r is None or r.empty or (saving is not None and saving[w] <= 0.5):
                     return False
                 g = r[r["reservation_row"] == row]
                 return bool((g["taken_t"] > g["available_t"] * (ev / g["reserved_t"].clip(lower=1e-9)) + 0.05).any())
