@@ -267,7 +267,7 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
             # followed in each regime until the regime shows itself, then re-planned
             eev = solve_regimes(rm, options, method, deterministic_policy(rm, ev_hm, ev_result.x))
             ans.ev_costs = regime_costs(rm, eev.x) if eev.x is not None else None
-        ws_costs, ws_starts = [], []
+        ws_costs, ws_starts, ws_held = [], [], []
         for r in regimes:
             assert r.hm is not None
             # a regime that is the input as it stands, planned alone, is the deterministic plan already solved
@@ -278,8 +278,10 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
                 break
             ws_costs.append(own_cost(r, alone.x))
             ws_starts.append(own_starts(r, alone.x))
+            _, stock_w, reserved_w = decisions(r.hm, alone.x)
+            ws_held.append((stock_w, reserved_w))
         else:
-            ans.ws_costs, ans.ws_starts = np.asarray(ws_costs), ws_starts
+            ans.ws_costs, ans.ws_starts, ans.ws_held = np.asarray(ws_costs), ws_starts, ws_held
     t3 = time.perf_counter()
     main = plans[0]
     main.regimes = ans

@@ -10,9 +10,9 @@ what it means in a deterministic plan). What the regimes add, for a sourcing man
   cost if the regime were known before deciding. Both in the objective's terms (expected cost plus
   risk_aversion x CVaR), so both are never negative for an optimal plan;
 * the **hedges**: qualifications this plan makes (or makes earlier), volumes it reserves and stock it
-  holds before a shock, that the deterministic plan does not; each with the regimes it protects against
-  (those whose plan with perfect information takes it too, or that take more of a reservation than the
-  deterministic plan reserves; else those where it saves most).
+  holds before a shock, that the deterministic plan does not; each with the regimes it protects against:
+  those whose plan with perfect information takes it too (starts as early, reserves or holds more than
+  the deterministic plan); else the regime where this plan saves most.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ class RegimeAnswer:
     ws_costs: np.ndarray | None = None  # each regime planned with perfect information
     ev_starts: dict[str, str] = field(default_factory=dict)  # site -> period the deterministic plan starts it
     ws_starts: list[dict[str, str]] = field(default_factory=list)
+    # per regime planned with perfect information: its stock table and its tonnes a year per Reservations row
+    ws_held: list[tuple[pd.DataFrame, dict[int, float]]] = field(default_factory=list)
     ev_stock: pd.DataFrame | None = None  # the deterministic plan's stock in the periods before any shock
     ev_reserved: dict[int, float] = field(default_factory=dict)  # Reservations row -> t/yr the deterministic plan
     status: str = ""
@@ -143,14 +145,10 @@ def hedge_table(ans: RegimeAnswer, rm: RegimeModel) -> pd.DataFrame:
                 f" (Reservations row {row}; the deterministic plan reserves none)")
 
             def takes(w: int, row: int = row, ev: float = ev) -> bool:
-                """Regime w takes more under the reservation than the deterministic plan reserves, and this plan
-                saves there: once paid for, reserved tonnes are taken wherever they are cheapest, which alone
-                says nothing of what they protect against."""
-                r = ans.plans[w].reservations
-                if r is None or r.empty or (saving is not None and saving[w] <= 0.5):
-                    return False
-                g = r[r["reservation_row"] == row]
-                return bool((g["taken_t"] > g["available_t"] * (ev / g["reserved_t"].clip(lower=1e-9)) + 0.05).any())
+                """Known in advance, regime w would reserve more than the deterministic plan does too (once
+                paid for, reserved tonnes are taken wherever they are cheapest, so what a regime takes says
+                nothing of what the reservation protects against)."""
+                return w < len(ans.ws_held) and ans.ws_held[w][1].get(row, 0.0) > ev + 0.05
 
             rows.append({"hedge": what, "kind": "reservation", "site_id": site, "product": product, "period": t,
                          "tonnes": more, "protects_against": protects(takes)})
@@ -169,10 +167,20 @@ def hedge_table(ans: RegimeAnswer, rm: RegimeModel) -> pd.DataFrame:
             if more > 0.05:
                 g = group[t]
                 when = "" if len(g) == len(ans.names) else " if no shock has come by then"
+                base = float(ev.get((t, site, product), 0.0))
+
+                def holds(w: int, g=g, t=t, site=site, product=product, base=base) -> bool:  # noqa: ANN001
+                    """In the group at t, and known in advance, regime w would hold more there too."""
+                    if w not in g or w == 0 or w >= len(ans.ws_held):
+                        return False
+                    st = ans.ws_held[w][0]
+                    mine = st.loc[(st["period"] == t) & (st["site_id"] == site) & (st["product"] == product),
+                                  "closing_t"].sum() if len(st) else 0.0
+                    return float(mine) > base + 0.05
+
                 rows.append({"hedge": f"hold {more:,.1f} t more {product} at {site} at the end of {t}{when}",
                              "kind": "stock", "site_id": site, "product": product, "period": t, "tonnes": more,
-                             "protects_against": protects(lambda w, g=g: w in g and w != 0 and saving is not None
-                                                          and saving[w] > 0.5)})
+                             "protects_against": protects(holds)})
     return pd.DataFrame(rows, columns=["hedge", "kind", "site_id", "product", "period", "tonnes",
                                        "protects_against"])
 
