@@ -110,9 +110,9 @@ def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None,  
         if len(flows) else set()
     unused = [k for k in sorted(ship_cols) if k not in shipped_now]
     if period is None:
-        prices, blocked, cand_delta = _what_it_would_take(model, result, ship_cols, unused, plan, notes)
+        prices, blocked, cand_delta, lp = _what_it_would_take(model, result, ship_cols, unused, plan, notes)
     else:
-        prices, blocked, cand_delta = period.prices, period.blocked, {}
+        prices, blocked, cand_delta, lp = period.prices, period.blocked, {}, None
     cap_dual = {}
     if y is not None:
         for i, k in enumerate(model.rows["key"]):
@@ -217,7 +217,7 @@ def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None,  
                             "unit": "USD per kg/yr less take-or-pay"})
     if period is None:
         lim.extend(_lead_time_values(model, plan, options, notes))
-        lim.extend(_zero_exposure_costs(model, plan, options, notes))
+        lim.extend(_zero_exposure_costs(model, plan, result, options, notes, lp))
     else:
         lim.extend(period.limits)
     limits = pd.DataFrame(lim, columns=["limit", "where", "value", "unit", "shortage_t"])
@@ -309,7 +309,8 @@ def prices_to_win(h, base: float, targets: list[tuple]) -> tuple[dict, set]:  # 
 
 def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict, unused: list, plan: Plan,  # noqa: ANN001, ANN202
                         notes: list[str]):
-    """Price to win per unused (site, product), those that cannot be used at all, and candidates' net effect.
+    """Price to win per unused (site, product), those that cannot be used at all, candidates' net effect, and
+    the HiGHS model they were re-solved on (or None).
 
     On the plan's LP (qualification decisions fixed at the plan's), one extra row
     per unused supplier, "ships at least 0", is added; each in turn is raised to
@@ -326,19 +327,19 @@ def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict
     blocked: set[tuple] = set()
     cand: dict[str, float | None] = {}
     if result.x is None:
-        return prices, blocked, cand
+        return prices, blocked, cand, None
     if model.n_cols > RESOLVE_BELOW:
         notes.append(f"Not evaluated: suppliers' price to win and candidates' net effect: the model has "
                      f"{model.n_cols:,} variables, more than the {RESOLVE_BELOW:,} below which they are re-solved")
-        return prices, blocked, cand
+        return prices, blocked, cand, None
     if len(unused) > PRICE_LIMIT:
         notes.append(f"Not evaluated: suppliers' price to win: {len(unused):,} suppliers are out of the mix, more "
                      f"than the {PRICE_LIMIT:,} priced by re-solving")
-        return prices, blocked, cand
+        return prices, blocked, cand, None
     x = result.x
     solved = fixed_lp(model, x)
     if solved is None:
-        return prices, blocked, cand
+        return prices, blocked, cand, None
     h, base = solved
     targets = []
     for key in unused:
@@ -359,14 +360,17 @@ def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict
         cand[site] = (h.getInfo().objective_function_value - base
                       if h.getModelStatus() == highspy.HighsModelStatus.kOptimal else None)
         h.changeColBounds(j, 0.0, 0.0)
-    return prices, blocked, cand
+    return prices, blocked, cand, h
 
 
-def _with_demand_cell(model: LinearModel, site: str, product: str, column: str, value: object, options) -> Plan | None:  # noqa: ANN001
-    """The plan (costs recomputed) with one Demand cell changed, or None if it is not solved to optimality."""
+def _cost_with_demand_cell(model: LinearModel, site: str, product: str, column: str, value: object,  # noqa: ANN001
+                           options) -> float | None:
+    """The total cost (as the plan reports it) with one Demand cell changed, or None if it is not solved to
+    optimality. The network is built again: a lead-time limit moves the buckets, so the model's shape changes;
+    of the plan only its cost is read."""
     from planner.optimise.model import build_model  # noqa: PLC0415
     from planner.optimise.solve import OPTIMAL, options_from, solve  # noqa: PLC0415
-    from planner.results.report import build_plan  # noqa: PLC0415
+    from planner.results.report import plan_cost  # noqa: PLC0415
 
     inputs = model.inputs
     dem = inputs.demand.copy()
@@ -375,7 +379,7 @@ def _with_demand_cell(model: LinearModel, site: str, product: str, column: str, 
     res = solve(changed, replace(options or options_from(inputs), verbose=False))
     if res.status != OPTIMAL or res.x is None:
         return None
-    return build_plan(changed, res, detail=False)
+    return plan_cost(changed, res.x)[0]
 
 
 def _lead_time_values(model: LinearModel, plan: Plan, options, notes: list[str]) -> list[dict]:  # noqa: ANN001
@@ -396,18 +400,31 @@ def _lead_time_values(model: LinearModel, plan: Plan, options, notes: list[str])
                      f"{len(todo):,} plants (at most {LEAD_TIME_LIMIT} are re-solved; the first in Demand order are)")
     out = []
     for r in todo[:LEAD_TIME_LIMIT]:
-        alt = _with_demand_cell(model, r.site_id, r.product, "max_lead_time_days", int(r.lead_time_limit_days) + 1,
-                                options)
-        saving = plan.summary["total_cost_usd"] - alt.summary["total_cost_usd"] if alt is not None else 0.0
+        total = _cost_with_demand_cell(model, r.site_id, r.product, "max_lead_time_days",
+                                       int(r.lead_time_limit_days) + 1, options)
+        saving = plan.summary["total_cost_usd"] - total if total is not None else 0.0
         if saving > 1.0:
             out.append({"limit": "lead time", "where": f"{r.site_id} {r.product}", "value": saving,
                         "unit": "USD/yr saved by one more day of allowed lead time"})
     return out
 
 
-def _zero_exposure_costs(model: LinearModel, plan: Plan, options, notes: list[str]) -> list[dict]:  # noqa: ANN001
-    """For each plant with exposed deliveries: the extra cost (and shortage) of allowing it none (re-solves)."""
-    if not len(plan.plants):
+def _zero_exposure_costs(model: LinearModel, plan: Plan, result: SolveResult, options, notes: list[str],  # noqa: ANN001
+                         lp=None) -> list[dict]:  # noqa: ANN001
+    """For each plant with exposed deliveries: the extra cost (and shortage) of allowing it none.
+
+    Allowing a plant no exposure is its exposure row's bound at 0 (a row "its exposed deliveries <= 0" is added
+    where its cap left it none), so the model is not built again: one HiGHS model is re-solved with that bound
+    changed, plant by plant. An LP is re-solved on ``lp`` (``fixed_lp``'s HiGHS, at the plan's basis), so each
+    re-solve hot-starts from it; a MIP is re-solved as a MIP, so that the qualification decisions may change
+    as they would in a plan made with that cap."""
+    import highspy  # noqa: PLC0415
+
+    from planner.optimise.network import EXPOSED  # noqa: PLC0415
+    from planner.optimise.solve import _highs_lp, _new_highs, options_from, run_interruptible  # noqa: PLC0415
+    from planner.results.report import plan_cost  # noqa: PLC0415
+
+    if not len(plan.plants) or result.x is None:
         return []
     todo = list(plan.plants[plan.plants["exposed_t"] > TOL].itertuples(index=False))
     if todo and model.n_cols > RESOLVE_BELOW:
@@ -417,15 +434,40 @@ def _zero_exposure_costs(model: LinearModel, plan: Plan, options, notes: list[st
     if len(todo) > ZERO_EXPOSURE_LIMIT:
         notes.append(f"Not evaluated: the cost of no exposure at {len(todo) - ZERO_EXPOSURE_LIMIT:,} of {len(todo):,} "
                      f"exposed plants (at most {ZERO_EXPOSURE_LIMIT} are re-solved; the first in Demand order are)")
+    todo = todo[:ZERO_EXPOSURE_LIMIT]
+    if not todo:
+        return []
+    if model.is_mip:
+        h = _new_highs(replace(options or options_from(model.inputs), verbose=False))
+        h.passModel(_highs_lp(model))
+    else:
+        h = lp if lp is not None else (fixed_lp(model, result.x) or (None,))[0]
+        if h is None:
+            return []
+    exposure_row = {k: i for i, k in enumerate(model.rows["key"].tolist()) if k[0] == "exposure"}
+    si = model.ship_info
     out = []
-    for r in todo[:ZERO_EXPOSURE_LIMIT]:
-        alt = _with_demand_cell(model, r.site_id, r.product, "max_exposed_share", 0.0, options)
-        if alt is None:
+    for r in todo:
+        row = exposure_row.get(("exposure", r.site_id, r.product))
+        if row is None:  # no cap below 1 here: the row the model would have with one
+            cols = si.loc[(si["to_site"] == r.site_id) & (si["product"] == r.product)
+                          & ((si["arr_cls"].to_numpy() & EXPOSED) != 0), "col"].to_numpy(dtype=np.int32)
+            h.addRow(-highspy.kHighsInf, highspy.kHighsInf, len(cols), cols, np.ones(len(cols)))
+            row, lo, hi = h.getNumRow() - 1, -highspy.kHighsInf, highspy.kHighsInf
+        else:
+            lo, hi = float(model.row_lo[row]), float(model.row_hi[row])
+        h.changeRowBounds(row, lo, 0.0)
+        run_interruptible(h)
+        optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        x = np.asarray(h.getSolution().col_value, dtype=float)[:model.n_cols] if optimal else None
+        h.changeRowBounds(row, lo, hi)
+        if x is None:
             continue
-        row = alt.plants[(alt.plants["site_id"] == r.site_id) & (alt.plants["product"] == r.product)].iloc[0]
+        total, plants = plan_cost(model, x)
+        at = plants[(plants["site_id"] == r.site_id) & (plants["product"] == r.product)].iloc[0]
         out.append({"limit": "no exposure", "where": f"{r.site_id} {r.product}",
-                    "value": alt.summary["total_cost_usd"] - plan.summary["total_cost_usd"],
-                    "unit": "USD/yr to allow it no license-exposed supply", "shortage_t": float(row["shortage_t"])})
+                    "value": total - plan.summary["total_cost_usd"],
+                    "unit": "USD/yr to allow it no license-exposed supply", "shortage_t": float(at["shortage_t"])})
     return out
 
 

@@ -114,60 +114,217 @@ def _clean(v: float) -> float:
     return 0.0 if r == 0 else r
 
 
-def build_plan(model: LinearModel, result: SolveResult, detail: bool = True) -> Plan:
-    """The plan's tables; ``detail=False`` leaves out the sourcing trace (batches compare without it)."""
-    assert result.x is not None
-    net, inputs = model.net, model.inputs
-    st = inputs.settings
-    risk_weight = float(st["risk_weight"])  # type: ignore[arg-type]
-    x = np.where(np.abs(result.x) < TOL, 0.0, result.x)
-    keys = model.cols["key"].tolist()
-    sites = net.sites
-    proc = sites["processing_days"].astype(int).to_dict()
-    supply = net.supply
+def _solution(model: LinearModel, x: np.ndarray) -> tuple[list, list, list, list, list]:
+    """The nonzero make, ship and down columns (column order), every short and use column, as tuples."""
+    kind = model.cols["kind"].to_numpy()
+    keys = model.cols["key"].to_numpy()
+    pos = x > 0
 
-    # ---- class/bucket-level tables
-    make_rows, ship_rows, down_rows, short_rows, use_rows = [], [], [], [], []
-    for j, k in enumerate(keys):
-        v = x[j]
-        kind = k[0]
-        if kind == "make":
-            if v > 0:
-                make_rows.append((*k[1:], v, j))
-        elif kind == "ship":
-            if v > 0:
-                ship_rows.append((k[1], k[2], k[3], v, j))
-        elif kind == "down":
-            if v > 0:
-                down_rows.append((*k[1:], v))
-        elif kind == "short":
-            short_rows.append((k[1], k[2], v))
-        elif kind == "use":
-            use_rows.append((k[1], round(v)))
-    batches = pd.DataFrame(make_rows, columns=["site_id", "product", "cls", "bucket", "tonnes", "col"])
-    si = model.ship_info.set_index("col")
-    lanes = net.lanes
+    def picked(name: str, nonzero: bool) -> tuple[list[int], list[tuple], list[float]]:
+        idx = np.flatnonzero((kind == name) & pos) if nonzero else np.flatnonzero(kind == name)
+        return idx.tolist(), keys[idx].tolist(), x[idx].tolist()
+
+    j, k, v = picked("make", True)
+    make_rows = [(*kk[1:], vv, jj) for jj, kk, vv in zip(j, k, v, strict=True)]
+    j, k, v = picked("ship", True)
+    ship_rows = [(kk[1], kk[2], kk[3], vv, jj) for jj, kk, vv in zip(j, k, v, strict=True)]
+    _, k, v = picked("down", True)
+    down_rows = [(*kk[1:], vv) for kk, vv in zip(k, v, strict=True)]
+    _, k, v = picked("short", False)
+    short_rows = [(kk[1], kk[2], vv) for kk, vv in zip(k, v, strict=True)]
+    _, k, v = picked("use", False)
+    use_rows = [(kk[1], round(vv)) for kk, vv in zip(k, v, strict=True)]
+    return make_rows, ship_rows, down_rows, short_rows, use_rows
+
+
+_SHIP_LANE_COLS = ("from_site", "to_site", "product", "transit_days", "freight_usd_per_kg", "duty_usd_per_kg",
+                   "tariff_pct", "sender_unit_cost", "lane_row")
+
+
+def _shipments(model: LinearModel, ship_rows: list) -> pd.DataFrame:
+    """The ship columns used, with their arrival, approval days, expected loss and lane."""
     ships = pd.DataFrame(ship_rows, columns=["lane", "cls", "bucket", "tonnes", "col"])
     if len(ships):
-        info = si.loc[ships["col"]]
+        info = model.ship_info.set_index("col").loc[ships["col"]]
         ships["arr_cls"] = info["arr_cls"].to_numpy()
         ships["arr_bucket"] = info["arr_bucket"].to_numpy()
         ships["approval_days"] = info["days"].to_numpy()
         ships["loss_per_t"] = info["loss"].to_numpy()
-        for c in ("from_site", "to_site", "product", "transit_days", "freight_usd_per_kg", "duty_usd_per_kg",
-                  "tariff_pct", "sender_unit_cost", "lane_row"):
+        lanes = model.net.lanes
+        for c in _SHIP_LANE_COLS:
             ships[c] = lanes[c].to_numpy()[ships["lane"].to_numpy()]
     else:
-        for c in ("arr_cls", "arr_bucket", "approval_days", "loss_per_t", "from_site", "to_site", "product",
-                  "transit_days", "freight_usd_per_kg", "duty_usd_per_kg", "tariff_pct", "sender_unit_cost",
-                  "lane_row"):
+        for c in ("arr_cls", "arr_bucket", "approval_days", "loss_per_t", *_SHIP_LANE_COLS):
             ships[c] = []
+    return ships
+
+
+def _ship_money(ships: pd.DataFrame) -> None:
+    ships["freight_usd"] = ships["tonnes"] * ships["freight_usd_per_kg"] * 1000.0
+    ships["duty_usd"] = ships["tonnes"] * ships["duty_usd_per_kg"] * 1000.0
+    ships["tariff_usd"] = ships["tonnes"] * ships["tariff_pct"] * ships["sender_unit_cost"] * 10.0
+    ships["expected_loss_usd"] = ships["tonnes"] * ships["loss_per_t"]
+
+
+def _production(model: LinearModel, batches: pd.DataFrame, ships: pd.DataFrame,
+                duals: np.ndarray | None) -> tuple[pd.DataFrame, pd.Series]:
+    """Per supply row: made, shipped, exposed, its cost and the value of its capacity; and made per (site,
+    product)."""
+    net = model.net
+    sites, supply = net.sites, net.supply
+    made = batches.groupby(["site_id", "product"])["tonnes"].sum() if len(batches) else pd.Series(dtype=float)
+    shipped = ships.groupby(["from_site", "product"])["tonnes"].sum() if len(ships) else pd.Series(dtype=float)
+    exposed_made = batches[batches["cls"].astype(int) & EXPOSED > 0].groupby(["site_id", "product"])["tonnes"].sum() \
+        if len(batches) else pd.Series(dtype=float)
+    cap_value = {}
+    cap_rows = np.flatnonzero((model.rows["kind"] == "capacity").to_numpy())
+    for r, k in zip(cap_rows.tolist(), model.rows["key"].to_numpy()[cap_rows].tolist(), strict=True):
+        cap_value[(k[1], k[2])] = _clean(-duals[r]) / 1000.0 if duals is not None else float("nan")
+    if not len(supply):
+        return pd.DataFrame(columns=["site_id", "product", "made_t"]), made
+
+    def per_supply(series: pd.Series) -> list[float]:
+        return series.reindex(supply.index, fill_value=0.0).tolist() if len(series) else [0.0] * len(supply)
+
+    keys = supply.index.tolist()
+    site = [s for s, _ in keys]
+    stage, company, country = (sites[c].reindex(site).tolist() for c in ("stage", "company", "country"))
+    caps = supply["capacity_t"].astype(float).tolist()
+    units = supply["unit_cost_usd_per_kg"].astype(float).tolist()
+    prod_rows = []
+    for i, (m, sh, ex) in enumerate(zip(per_supply(made), per_supply(shipped), per_supply(exposed_made),
+                                        strict=True)):
+        s, q = keys[i]
+        m, sh, cap, unit = float(m), float(sh), caps[i], units[i]
+        prod_rows.append({
+            "site_id": s, "product": q, "stage": stage[i], "company": company[i],
+            "country": country[i], "made_t": _clean(m), "shipped_t": _clean(sh),
+            "surplus_t": _clean(max(m - sh, 0.0)), "capacity_t": cap,
+            "utilisation": _clean(m / cap) if cap > 0 else 0.0,
+            "exposed_t": _clean(float(ex)),
+            "unit_cost_usd_per_kg": unit,
+            "production_cost_usd": _clean(m * unit * 1000.0),
+            "capacity_value_usd_per_kg": cap_value.get((s, q), 0.0),
+        })
+    return pd.DataFrame(prod_rows), made
+
+
+def _plants(model: LinearModel, ships: pd.DataFrame, short_rows: list) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Per Demand row: delivered, short, exposed, lead time; the ships into plants; delivered per plant, unrounded."""
+    net, inputs = model.net, model.inputs
+    st = inputs.settings
+    dem_index = net.demand.set_index(["site_id", "product"]).index
+    short = {(a, b): v for a, b, v in short_rows}
+    into = ships[ships.set_index(["to_site", "product"]).index.isin(dem_index)] if len(ships) else ships
+    at: dict[tuple[str, str], list[int]] = {}
+    for i, k in enumerate(zip(into["to_site"].tolist(), into["product"].tolist(), strict=True)):
+        at.setdefault(k, []).append(i)
+    tonnes, exposed_t = into["tonnes"].to_numpy(dtype=float), into["exposed_t"].to_numpy(dtype=float)
+    lead, senders = into["lead_time_days"].to_numpy(), into["from_site"].to_numpy(dtype=object)
+    plant_rows = []
+    for r in inputs.demand.itertuples(index=False):
+        d, p = r.site_id, r.product
+        g = at.get((d, p), [])
+        # sums of the plant's rows in ship order, as a masked frame's column sums them (the same floats)
+        delivered = float(tonnes[g].sum()) if g else 0.0
+        exposed = float(exposed_t[g].sum()) if g else 0.0
+        qty = float(r.quantity_t)
+        lim = r.max_lead_time_days
+        cap = r.max_exposed_share
+        cap = float(st["max_exposed_share"]) if cap is None or pd.isna(cap) else float(cap)  # type: ignore[arg-type]
+        plant_rows.append({
+            "site_id": d, "product": p, "demand_t": qty, "delivered_t": _clean(delivered),
+            "shortage_t": _clean(short.get((d, p), qty - delivered if (d, p) not in dem_index else 0.0)),
+            "exposed_t": _clean(exposed), "exposed_share": _clean(exposed / delivered) if delivered > 0 else 0.0,
+            "exposed_cap_share": cap,
+            "max_lead_time_days": int(lead[g].max()) if g and delivered > 0 else None,
+            "lead_time_limit_days": None if lim is None or pd.isna(lim) else int(lim),
+            "suppliers": ", ".join(sorted({senders[i] for i in g if tonnes[i] > 0})),
+        })
+    plants = pd.DataFrame(plant_rows)
+    delivered_raw = (into.groupby(["to_site", "product"])["tonnes"].sum().to_dict() if len(into) else {})
+    if len(plants):
+        plants["shortage_t"] = [_clean(r.demand_t - r.delivered_t) if r.demand_t > 0 else 0.0
+                                for r in plants.itertuples(index=False)]
+    return plants, into, delivered_raw
+
+
+_MONEY = ("freight_usd", "duty_usd", "tariff_usd")
+
+
+def _cost_parts(model: LinearModel, production: pd.DataFrame, money: pd.DataFrame, ships: pd.DataFrame,
+                plants: pd.DataFrame, delivered_raw: dict, use_rows: list) -> tuple[dict[str, float], set, float]:
+    """The cost parts (``money``: freight, duty and tariff per flow), the sites used, the expected loss."""
+    inputs, sites = model.inputs, model.net.sites
+    st = inputs.settings
+    risk_weight = float(st["risk_weight"])  # type: ignore[arg-type]
+    dcost = {}
+    for r in inputs.demand.itertuples(index=False):
+        c = r.shortage_cost_usd_per_kg
+        dcost[(r.site_id, r.product)] = float(st["shortage_cost_usd_per_kg"]) if c is None or pd.isna(c) else float(c)  # type: ignore[arg-type]
+    used = {s for s, v in use_rows if v >= 1}
+    used |= set(production.loc[production["made_t"] > 0, "site_id"]) if len(production) else set()
+    cand = sites[sites["status"] == "candidate"]
+    qual_cost = float(sum(float(cand.at[s, "qualification_cost_usd"]) for s in cand.index if s in used))
+    expected_loss = float(ships["expected_loss_usd"].sum()) if len(ships) else 0.0
+    parts = {
+        "production": float(production["production_cost_usd"].sum()) if len(production) else 0.0,
+        "freight": float(money["freight_usd"].sum()),
+        "duty": float(money["duty_usd"].sum()),
+        "tariff": float(money["tariff_usd"].sum()),
+        "qualification": qual_cost,
+        # from unrounded tonnes: 1e-6 t of rounding at 10,000 USD/kg would show as dollars
+        "shortage": float(sum(max(float(r.demand_t) - delivered_raw.get((r.site_id, r.product), 0.0), 0.0)
+                              * dcost[(r.site_id, r.product)] * 1000.0
+                              for r in plants.itertuples(index=False))) if len(plants) else 0.0,
+        "license_risk": risk_weight * expected_loss,
+    }
+    return {k: round(v, 2) for k, v in parts.items()}, used, expected_loss
+
+
+def _money_by_flow(ships: pd.DataFrame) -> pd.DataFrame:
+    return ships.groupby(["from_site", "to_site", "product"], sort=True)[list(_MONEY)].sum() if len(ships) else \
+        pd.DataFrame(columns=list(_MONEY), dtype=float)
+
+
+def plan_cost(model: LinearModel, x: np.ndarray) -> tuple[float, pd.DataFrame]:
+    """What ``build_plan`` reports as the total cost of ``x`` (the same figure, by the same arithmetic), and its
+    plants table without lead times: for re-solves whose plan is read for its cost alone."""
+    x = np.where(np.abs(x) < TOL, 0.0, x)
+    make_rows, ship_rows, _, short_rows, use_rows = _solution(model, x)
+    batches = pd.DataFrame(make_rows, columns=["site_id", "product", "cls", "bucket", "tonnes", "col"])
+    ships = _shipments(model, ship_rows)
+    ships["lead_time_days"] = np.zeros(len(ships), dtype=np.int64)  # not traced here
+    ships["exposed_t"] = np.where(ships["arr_cls"].astype(int) & EXPOSED, ships["tonnes"], 0.0) if len(ships) else []
+    _ship_money(ships)
+    production, _ = _production(model, batches, ships, None)
+    plants, _, delivered_raw = _plants(model, ships, short_rows)
+    parts, _, _ = _cost_parts(model, production, _money_by_flow(ships), ships, plants, delivered_raw, use_rows)
+    return round(sum(parts.values()), 2), plants
+
+
+def build_plan(model: LinearModel, result: SolveResult, detail: bool = True) -> Plan:
+    """The plan's tables; ``detail=False`` leaves out the sourcing trace (batches compare without it)."""
+    assert result.x is not None
+    net = model.net
+    st = model.inputs.settings
+    risk_weight = float(st["risk_weight"])  # type: ignore[arg-type]
+    x = np.where(np.abs(result.x) < TOL, 0.0, result.x)
+    sites = net.sites
+    proc = sites["processing_days"].astype(int).to_dict()
+
+    # ---- class/bucket-level tables
+    make_rows, ship_rows, down_rows, short_rows, use_rows = _solution(model, x)
+    batches = pd.DataFrame(make_rows, columns=["site_id", "product", "cls", "bucket", "tonnes", "col"])
+    ships = _shipments(model, ship_rows)
 
     # ---- actual lead times: the longest chain through the flows used
     actual_make: dict[tuple, int] = {}
     actual_buf: dict[tuple, int] = {}
     arrivals_at: dict[tuple, list[int]] = {}
     ship_dep: list[tuple] = list(zip(ships["from_site"], ships["product"], ships["cls"], ships["bucket"], strict=True))
+    transit, approval = ships["transit_days"].tolist(), ships["approval_days"].tolist()
+    ship_to, arr_cls, arr_bucket = ships["to_site"].tolist(), ships["arr_cls"].tolist(), ships["arr_bucket"].tolist()
     down_by_product: dict[tuple[str, str], list[tuple]] = {}
     for d in down_rows:
         down_by_product.setdefault((d[0], d[1]), []).append(d)
@@ -200,9 +357,9 @@ def build_plan(model: LinearModel, result: SolveResult, detail: bool = True) -> 
         for i in ships_by_product.get(p, []):
             f, _, cls, bk = ship_dep[i]
             dep = actual_make.get((f, p, cls, bk), proc[f])
-            arr = dep + int(ships.at[i, "transit_days"]) + int(ships.at[i, "approval_days"])
+            arr = dep + int(transit[i]) + int(approval[i])
             ship_actual[i] = arr
-            key = (ships.at[i, "to_site"], p, int(ships.at[i, "arr_cls"]), int(ships.at[i, "arr_bucket"]))
+            key = (ship_to[i], p, int(arr_cls[i]), int(arr_bucket[i]))
             arrivals_at.setdefault(key, []).append(arr)
         # buffers of input p: arrivals, then carry-overs from cleaner classes / earlier buckets
         buf_keys = sorted({k for k in arrivals_at if k[1] == p}
@@ -224,10 +381,7 @@ def build_plan(model: LinearModel, result: SolveResult, detail: bool = True) -> 
     ships["exposed_t"] = np.where(ships["arr_cls"].astype(int) & EXPOSED, ships["tonnes"], 0.0) if len(ships) else []
     ships["is_event"] = [bool(net.lane_events.get((int(ln), int(c)))) for ln, c in zip(ships["lane"], ships["cls"],
                                                                                        strict=True)]
-    ships["freight_usd"] = ships["tonnes"] * ships["freight_usd_per_kg"] * 1000.0
-    ships["duty_usd"] = ships["tonnes"] * ships["duty_usd_per_kg"] * 1000.0
-    ships["tariff_usd"] = ships["tonnes"] * ships["tariff_pct"] * ships["sender_unit_cost"] * 10.0
-    ships["expected_loss_usd"] = ships["tonnes"] * ships["loss_per_t"]
+    _ship_money(ships)
     ships["licensed_t"] = np.where(ships["is_event"], ships["tonnes"], 0.0) if len(ships) else []
     content_cols = []
     for c in net.content_countries:
@@ -249,87 +403,15 @@ def build_plan(model: LinearModel, result: SolveResult, detail: bool = True) -> 
     flows["from_stage"] = sites["stage"].reindex(flows["from_site"]).to_numpy()
 
     # ---- production per site and product
-    made = batches.groupby(["site_id", "product"])["tonnes"].sum() if len(batches) else pd.Series(dtype=float)
-    shipped = ships.groupby(["from_site", "product"])["tonnes"].sum() if len(ships) else pd.Series(dtype=float)
-    exposed_made = batches[batches["cls"].astype(int) & EXPOSED > 0].groupby(["site_id", "product"])["tonnes"].sum() \
-        if len(batches) else pd.Series(dtype=float)
-    duals = result.row_dual
-    cap_rows = model.rows.index[model.rows["kind"] == "capacity"]
-    cap_value = {}
-    for r in cap_rows:
-        k = model.rows.at[r, "key"]
-        cap_value[(k[1], k[2])] = _clean(-duals[r]) / 1000.0 if duals is not None else float("nan")
-    prod_rows = []
-    for (s, q), r in supply.iterrows():
-        m = float(made.get((s, q), 0.0))
-        sh = float(shipped.get((s, q), 0.0))
-        cap = float(r["capacity_t"])
-        prod_rows.append({
-            "site_id": s, "product": q, "stage": sites.at[s, "stage"], "company": sites.at[s, "company"],
-            "country": sites.at[s, "country"], "made_t": _clean(m), "shipped_t": _clean(sh),
-            "surplus_t": _clean(max(m - sh, 0.0)), "capacity_t": cap,
-            "utilisation": _clean(m / cap) if cap > 0 else 0.0,
-            "exposed_t": _clean(float(exposed_made.get((s, q), 0.0))),
-            "unit_cost_usd_per_kg": float(r["unit_cost_usd_per_kg"]),
-            "production_cost_usd": _clean(m * float(r["unit_cost_usd_per_kg"]) * 1000.0),
-            "capacity_value_usd_per_kg": cap_value.get((s, q), 0.0),
-        })
-    production = pd.DataFrame(prod_rows)
-    if production.empty:
-        production = pd.DataFrame(columns=["site_id", "product", "made_t"])
+    production, made = _production(model, batches, ships, result.row_dual)
 
     # ---- plants
-    dem = net.demand.set_index(["site_id", "product"])
-    short = {(a, b): v for a, b, v in short_rows}
-    plant_rows = []
-    into = ships[ships.set_index(["to_site", "product"]).index.isin(dem.index)] if len(ships) else ships
-    for (d, p), r in inputs.demand.set_index(["site_id", "product"]).iterrows():
-        g = into[(into["to_site"] == d) & (into["product"] == p)] if len(into) else into
-        delivered = float(g["tonnes"].sum()) if len(g) else 0.0
-        exposed = float(g["exposed_t"].sum()) if len(g) else 0.0
-        qty = float(r["quantity_t"])
-        lim = r["max_lead_time_days"]
-        cap = r["max_exposed_share"]
-        cap = float(st["max_exposed_share"]) if cap is None or pd.isna(cap) else float(cap)  # type: ignore[arg-type]
-        plant_rows.append({
-            "site_id": d, "product": p, "demand_t": qty, "delivered_t": _clean(delivered),
-            "shortage_t": _clean(short.get((d, p), qty - delivered if (d, p) not in dem.index else 0.0)),
-            "exposed_t": _clean(exposed), "exposed_share": _clean(exposed / delivered) if delivered > 0 else 0.0,
-            "exposed_cap_share": cap,
-            "max_lead_time_days": int(g["lead_time_days"].max()) if len(g) and delivered > 0 else None,
-            "lead_time_limit_days": None if lim is None or pd.isna(lim) else int(lim),
-            "suppliers": ", ".join(sorted(set(g.loc[g["tonnes"] > 0, "from_site"]))) if len(g) else "",
-        })
-    plants = pd.DataFrame(plant_rows)
-    delivered_raw = (into.groupby(["to_site", "product"])["tonnes"].sum().to_dict() if len(into) else {})
-    if len(plants):
-        plants["shortage_t"] = [_clean(r.demand_t - r.delivered_t) if r.demand_t > 0 else 0.0
-                                for r in plants.itertuples(index=False)]
+    plants, _, delivered_raw = _plants(model, ships, short_rows)
 
     # ---- costs, recomputed
-    dcost = {}
-    for r in inputs.demand.itertuples(index=False):
-        c = r.shortage_cost_usd_per_kg
-        dcost[(r.site_id, r.product)] = float(st["shortage_cost_usd_per_kg"]) if c is None or pd.isna(c) else float(c)  # type: ignore[arg-type]
-    used = {s for s, v in use_rows if v >= 1}
-    used |= set(production.loc[production["made_t"] > 0, "site_id"]) if len(production) else set()
-    cand = sites[sites["status"] == "candidate"]
-    qual_cost = float(sum(float(cand.at[s, "qualification_cost_usd"]) for s in cand.index if s in used))
-    expected_loss = float(ships["expected_loss_usd"].sum()) if len(ships) else 0.0
-    parts = {
-        "production": float(production["production_cost_usd"].sum()) if len(production) else 0.0,
-        "freight": float(flows["freight_usd"].sum()),
-        "duty": float(flows["duty_usd"].sum()),
-        "tariff": float(flows["tariff_usd"].sum()),
-        "qualification": qual_cost,
-        # from unrounded tonnes: 1e-6 t of rounding at 10,000 USD/kg would show as dollars
-        "shortage": float(sum(max(float(r.demand_t) - delivered_raw.get((r.site_id, r.product), 0.0), 0.0)
-                              * dcost[(r.site_id, r.product)] * 1000.0
-                              for r in plants.itertuples(index=False))) if len(plants) else 0.0,
-        "license_risk": risk_weight * expected_loss,
-    }
-    parts = {k: round(v, 2) for k, v in parts.items()}
+    parts, used, expected_loss = _cost_parts(model, production, flows, ships, plants, delivered_raw, use_rows)
     total = round(sum(parts.values()), 2)
+    cand = sites[sites["status"] == "candidate"]
 
     # ---- license events
     lic = ships[ships["is_event"]] if len(ships) else ships
@@ -352,12 +434,13 @@ def build_plan(model: LinearModel, result: SolveResult, detail: bool = True) -> 
             approval_days=("approval_days", "first"), denial_cost_usd_per_kg=("denial_cost_usd_per_kg", "first"),
             expected_loss_usd=("expected_loss_usd", "sum")).reset_index()
 
+    made_at = made.groupby(level=0).sum().to_dict() if len(made) and len(cand) else {}
     candidates = pd.DataFrame([
-        {"site_id": s, "name": cand.at[s, "name"], "stage": cand.at[s, "stage"], "country": cand.at[s, "country"],
-         "used": s in used, "qualification_cost_usd": float(cand.at[s, "qualification_cost_usd"]),
-         "output_t": _clean(float(made.groupby(level=0).sum().get(s, 0.0))) if len(made) else 0.0,
-         "min_volume_t": float(cand.at[s, "min_volume_t"])}
-        for s in cand.index
+        {"site_id": s, "name": c.name, "stage": c.stage, "country": c.country,
+         "used": s in used, "qualification_cost_usd": float(c.qualification_cost_usd),
+         "output_t": _clean(float(made_at.get(s, 0.0))) if len(made) else 0.0,
+         "min_volume_t": float(c.min_volume_t)}
+        for s, c in zip(cand.index, cand.itertuples(index=False), strict=True)
     ], columns=["site_id", "name", "stage", "country", "used", "qualification_cost_usd", "output_t", "min_volume_t"])
 
     sourcing = _trace(net, ships, batches, plants) if detail else _trace(net, ships.iloc[0:0], batches, plants)
@@ -385,7 +468,8 @@ def build_plan(model: LinearModel, result: SolveResult, detail: bool = True) -> 
     if result.objective is not None:
         # The solver's objective also holds the exposure tie-break (a few cents); anything
         # more is a modelling or solver error worth flagging.
-        moved = float(batches["tonnes"].sum() if len(batches) else 0) + float(ships["tonnes"].sum() if len(ships) else 0)
+        moved = (float(batches["tonnes"].sum() if len(batches) else 0)
+                 + float(ships["tonnes"].sum() if len(ships) else 0))
         slack = 1e-6 * max(abs(total), 1.0) + 0.02 * moved + 1.0
         if abs(result.objective - total) > slack:
             warnings.append(
@@ -414,7 +498,7 @@ def _trace(net, ships: pd.DataFrame, batches: pd.DataFrame, plants: pd.DataFrame
     recv_tot = {k: sum(v.values()) for k, v in recv.items()}
     made = batches.groupby(["site_id", "product"])["tonnes"].sum().to_dict()
     rank = {p: i for i, p in enumerate(net.order)}
-    sites = net.sites
+    stage_of, company_of, country_of = (net.sites[c].to_dict() for c in ("stage", "company", "country"))
     out = []
     for r in plants.itertuples(index=False):
         if r.delivered_t <= 0:
@@ -460,9 +544,9 @@ def _trace(net, ships: pd.DataFrame, batches: pd.DataFrame, plants: pd.DataFrame
                 continue
             out.append({
                 "plant": r.site_id, "product": r.product, "tier": tier[(s, q)], "site_id": s,
-                "stage": sites.at[s, "stage"], "company": sites.at[s, "company"], "country": sites.at[s, "country"],
+                "stage": stage_of[s], "company": company_of[s], "country": country_of[s],
                 "supplies": q, "tonnes": _clean(v), "share": _clean(v / by_prod[q]) if by_prod[q] > 0 else 0.0,
             })
     res = pd.DataFrame(out, columns=cols)
-    return res.sort_values(["plant", "product", "tier", "supplies", "tonnes"], ascending=[True, True, True, True, False],
-                           kind="mergesort").reset_index(drop=True)
+    return res.sort_values(["plant", "product", "tier", "supplies", "tonnes"],
+                           ascending=[True, True, True, True, False], kind="mergesort").reset_index(drop=True)
