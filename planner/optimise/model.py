@@ -23,6 +23,22 @@ joins its terms to the columns with vectorised look-ups on integer keys
 ship, down, short, share_total; rows in the order listed above; within a kind, in sorted key
 order (ship columns: in lane order, as ``Network.ships``). That order is part
 of the model: solvers break ties on degenerate models by it.
+
+Numerics and tie-breaks (issue 16). Costs are USD per tonne in the model as in every report: unit costs
+1e3-1e5, shortage 8e5 (bundled) to 2e6, expected denial losses up to 1.6e7 (0.4 x 40,000 USD/kg),
+objectives 1e9-1e11. Two tie-breaks, both absolute, both in ``LinearModel.tiebreak`` and so left out of
+every reported cost: ``EPS_CLASS`` (1e-2 USD/t per exposure flag a batch or shipment adds) and
+``EPS_HOLD`` (1e-3 USD/t per bucket an input waits). Why absolute and this size: a tie-break has to be
+honoured at the vertex the solver returns, whose reduced costs are exact to HiGHS's dual feasibility
+tolerance (1e-7, in these units: HiGHS's simplex does not scale costs by default), so 1e-3 is 1e4 times above it on any
+instance; and its total over a plan (tonnes moved x a few cents, 1e2-1e4 USD on the largest benchmark
+cases) stays under 1e-6 of the objective, far inside the MIP gap (1e-4) and the report's check of the
+objective (1e-6 of it plus 0.02 USD per tonne moved), so it never changes which plan is cheapest.
+Scaling them with the instance's cost scale would move them towards or below that tolerance on small
+cases and buy nothing on large ones. A lexicographic second solve (cheapest first, then least exposed
+among the cheapest) would be exact but double the solve, which is the whole run on large cases. The
+costs' span itself (1e-3 to 1.6e7) is left to HiGHS's own scaling: the interior point converges on
+every benchmark case with it (bench/RESULTS.md, issue 16 items 2-3).
 """
 
 from __future__ import annotations
@@ -44,6 +60,12 @@ from planner.optimise.network import EXPOSED, INF, Network, build_network, disti
 # reported exposed just because the solver was indifferent. Far below any real
 # cost (1e-5 USD/kg) and excluded from every reported cost.
 EPS_CLASS = 1e-2
+# Tie-break, USD per tonne an input waits from one lead-time bucket to the next (a time move of a ``down``
+# column): among equally cheap plans prefer the one that does not hold material for nothing. At zero cost
+# the waits made the optimal face large and HiGHS's interior point stalled on it (issue 16: legacy scale
+# 41, "no progress", then 158k simplex iterations). A tenth of EPS_CLASS, so that it never outweighs the
+# exposure tie-break; in ``tiebreak``, so excluded from every reported cost.
+EPS_HOLD = 1e-3
 
 
 @dataclass
@@ -334,7 +356,8 @@ def _down_columns(x: _Columns, net: Network, keys: list[tuple[str, str]]) -> _Do
     b_to = np.concatenate([b1, b_flat[step + 1]])[order]
     site = np.array([s for s, _ in keys], dtype=object)
     product = np.array([p for _, p in keys], dtype=object)
-    first = x.add(_keys("down", site[key], product[key], cls_from, b_from, cls_to, b_to), 0.0)
+    tie = np.where(b_to != b_from, EPS_HOLD, 0.0)
+    first = x.add(_keys("down", site[key], product[key], cls_from, b_from, cls_to, b_to), tie, tie=tie)
     return _Down(first, key, cls_from, b_from, cls_to, b_to)
 
 
