@@ -259,13 +259,14 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
         # periods compare with the regimes'), licence risk as an expected loss
         base = as_horizon(apply_scenario(replace(inputs, regimes=None, regime_changes=None, whatif=None),
                                          Scenario("deterministic", ())))
+        costs_only = replace(options, duals=False)  # VSS and EVPI read costs, not duals
         ev_hm = build_horizon(base)
-        ev_result = solve(ev_hm.lp, options)
+        ev_result = solve(ev_hm.lp, costs_only)
         ev_keys = ev_hm.lp.cols["key"].tolist()
         if ev_result.x is not None:
             ans.ev_starts, ans.ev_stock, ans.ev_reserved = decisions(ev_hm, ev_result.x)
             # followed in each regime until the regime shows itself, then re-planned
-            eev = solve_regimes(rm, options, method, deterministic_policy(rm, ev_hm, ev_result.x))
+            eev = solve_regimes(rm, costs_only, method, deterministic_policy(rm, ev_hm, ev_result.x))
             ans.ev_costs = regime_costs(rm, eev.x) if eev.x is not None else None
         ws_costs, ws_starts, ws_held = [], [], []
         for r in regimes:
@@ -273,7 +274,7 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
             # a regime that is the input as it stands, planned alone, is the deterministic plan already solved
             same = ev_result.x is not None and r.hm.lp.n_cols == ev_hm.lp.n_cols and \
                 r.hm.lp.cols["key"].tolist() == ev_keys
-            alone = ev_result if same else solve(r.hm.lp, options)
+            alone = ev_result if same else solve(r.hm.lp, costs_only)
             if alone.x is None:
                 break
             ws_costs.append(own_cost(r, alone.x))

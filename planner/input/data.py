@@ -106,6 +106,9 @@ class SolveOptions:
     seed: int = 0
     verbose: bool = False
     extra: dict[str, object] = field(default_factory=dict)
+    # a MIP's row duals from the LP with its integers fixed (the values the explanations report); solves
+    # that only evaluate a cost (a plan against regimes' VSS and EVPI) leave them out
+    duals: bool = True
 
 
 def lane_group(value: str) -> tuple[str, str]:

@@ -181,7 +181,7 @@ def _solve_highs(model: LinearModel, options: SolveOptions) -> SolveResult:
     if not model.is_mip and model.n_cols > IPM_ABOVE:
         h.setOptionValue("solver", "ipm")
     h.passModel(_highs_lp(model))
-    return _run_highs(h, model, t0)
+    return _run_highs(h, model, t0, options.duals)
 
 
 def _solve_mip_guided(model: LinearModel, options: SolveOptions, t0: float) -> SolveResult:
@@ -294,13 +294,14 @@ def _guided_full(model: LinearModel, options: SolveOptions, t0: float, left, pha
         phases.append(Phase("full MIP", max(left(), 0.0), 0.0, "not run",
                             note="the restricted plan is proven" if proven else "no time left"))
         return SolveResult(OPTIMAL if proven else FEASIBLE, seed_cost, bound, seed_gap, time.perf_counter() - t0,
-                           "highs", f"HiGHS {h.version()}", seed, _fixed_lp_duals(h, model, seed),
+                           "highs", f"HiGHS {h.version()}", seed,
+                           _fixed_lp_duals(h, model, seed) if options.duals else None,
                            f"{how}{lp_text}", limit_hit=not proven, phases=phases)
     if seed is not None:
         h.setSolution(len(seed), np.arange(len(seed), dtype=np.int32), seed)
     budget = max(left(), 0.0)
     start = time.perf_counter()
-    result = _run_highs(h, model, t0)
+    result = _run_highs(h, model, t0, options.duals)
     phases.append(Phase("full MIP", budget, time.perf_counter() - start, result.message, result.objective,
                         result.bound, "started from the restricted plan" if seed is not None else "from scratch"))
     result.phases = phases
@@ -351,7 +352,7 @@ def run_interruptible(h, on_tick=None) -> None:  # noqa: ANN001
         raise failure[0]
 
 
-def _run_highs(h, model: LinearModel, t0: float) -> SolveResult:  # noqa: ANN001
+def _run_highs(h, model: LinearModel, t0: float, duals: bool = True) -> SolveResult:  # noqa: ANN001
     """Run ``h`` (holding ``model``) and map HiGHS's own status honestly."""
     import highspy  # noqa: PLC0415
 
@@ -391,7 +392,7 @@ def _run_highs(h, model: LinearModel, t0: float) -> SolveResult:  # noqa: ANN001
     if model.is_mip and x is not None:
         bound = info.mip_dual_bound
         gap = _gap(objective, bound)
-        row_dual = _fixed_lp_duals(h, model, x)
+        row_dual = _fixed_lp_duals(h, model, x) if duals else None
     elif x is not None:
         bound, gap = objective, 0.0
         row_dual = np.asarray(h.getSolution().row_dual, dtype=float)

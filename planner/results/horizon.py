@@ -375,33 +375,51 @@ def _with_stock(p: Plan, stock: pd.DataFrame, inputs: Inputs, holding: dict, day
     st = inputs.settings
     dem = inputs.demand.set_index(["site_id", "product"])
     plants = p.plants.copy()
-    for col in ("received_t", "stock_opening_t", "stock_closing_t"):
-        plants[col] = 0.0
-    plants["received_t"] = plants["delivered_t"]
+    # plain arrays: a period of a plan against regimes is read many times, and per-row pandas look-ups
+    # were most of it
+    s_key = list(zip(stock["site_id"].tolist(), stock["product"].tolist(), strict=True))
+    s_bound = stock["bound_days"].to_numpy()
+    s_open = stock["opening_t"].to_numpy(dtype=float)
+    s_close = stock["closing_t"].to_numpy(dtype=float)
+    s_exp = stock["exposed"].to_numpy(dtype=bool)
+    rows_of: dict[tuple[str, str], list[int]] = {}
+    for n, k in enumerate(s_key):
+        rows_of.setdefault(k, []).append(n)
     shortage_cost = 0.0
-    by_pair = {k: stock.iloc[ix] for k, ix in stock.groupby(["site_id", "product"], sort=False).indices.items()}
-    empty = stock.iloc[0:0]
-    for i, r in plants.iterrows():
-        # r["product"]: a Series' .product is its product() method, not the column
-        g = by_pair.get((r["site_id"], r["product"]), empty)
-        lim = r.lead_time_limit_days
+    default = float(st["shortage_cost_usd_per_kg"])
+    cost_of = {}
+    for k, c in zip(zip(dem.index.get_level_values(0), dem.index.get_level_values(1), strict=True),
+                    dem["shortage_cost_usd_per_kg"].tolist(), strict=True):
+        cost_of.setdefault(k, c)
+    delivered_col = plants["delivered_t"].tolist()
+    out = {c: plants[c].tolist() for c in ("delivered_t", "shortage_t", "exposed_t", "exposed_share")}
+    opening_col, closing_col = [0.0] * len(plants), [0.0] * len(plants)
+    for i, (site, product, lim, demand, exposed) in enumerate(zip(
+            plants["site_id"].tolist(), plants["product"].tolist(), plants["lead_time_limit_days"].tolist(),
+            plants["demand_t"].tolist(), plants["exposed_t"].tolist(), strict=True)):
         lim = INF if lim is None or pd.isna(lim) else int(lim)
-        if len(g):
-            usable = g[g["bound_days"] <= lim]
-            delta = float(usable["opening_t"].sum() - usable["closing_t"].sum())
-            delta_exposed = float(usable.loc[usable["exposed"], "opening_t"].sum()
-                                  - usable.loc[usable["exposed"], "closing_t"].sum())
-            delivered = r.delivered_t + delta
-            plants.at[i, "delivered_t"] = _clean(delivered)
-            plants.at[i, "shortage_t"] = _clean(r.demand_t - delivered)
-            plants.at[i, "exposed_t"] = _clean(r.exposed_t + delta_exposed)
-            plants.at[i, "exposed_share"] = _clean(plants.at[i, "exposed_t"] / delivered) if delivered > 0 else 0.0
-            plants.at[i, "stock_opening_t"] = float(g["opening_t"].sum())
-            plants.at[i, "stock_closing_t"] = float(g["closing_t"].sum())
-        key = (r["site_id"], r["product"])
-        c = dem.at[key, "shortage_cost_usd_per_kg"] if key in dem.index else None
-        c = float(st["shortage_cost_usd_per_kg"]) if c is None or pd.isna(c) else float(c)
-        shortage_cost += max(float(plants.at[i, "shortage_t"]), 0.0) * c * 1000.0
+        at = rows_of.get((site, product))
+        if at:
+            ix = np.asarray(at)
+            ok = ix[s_bound[ix] <= lim]
+            delta = float(s_open[ok].sum() - s_close[ok].sum())
+            ex = ok[s_exp[ok]]
+            delta_exposed = float(s_open[ex].sum() - s_close[ex].sum())
+            delivered = delivered_col[i] + delta
+            out["delivered_t"][i] = _clean(delivered)
+            out["shortage_t"][i] = _clean(demand - delivered)
+            out["exposed_t"][i] = _clean(exposed + delta_exposed)
+            out["exposed_share"][i] = _clean(out["exposed_t"][i] / delivered) if delivered > 0 else 0.0
+            opening_col[i] = float(s_open[ix].sum())
+            closing_col[i] = float(s_close[ix].sum())
+        c = cost_of.get((site, product))
+        c = default if c is None or pd.isna(c) else float(c)
+        shortage_cost += max(float(out["shortage_t"][i]), 0.0) * c * 1000.0
+    plants["received_t"] = delivered_col
+    for c, v in out.items():
+        plants[c] = v
+    plants["stock_opening_t"] = opening_col
+    plants["stock_closing_t"] = closing_col
     p.plants = plants
     hold = float(sum(1000.0 * holding.get((r.site_id, r.product), 0.0) * days / 365.0 * r.closing_t
                      for r in stock.itertuples(index=False)))
