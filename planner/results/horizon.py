@@ -25,6 +25,7 @@ from planner.optimise.horizon import HorizonModel, contract_columns, contract_pe
 from planner.optimise.network import EXPOSED, INF
 from planner.optimise.solve import SolveResult
 from planner.results.report import Plan, build_plan
+from planner.results.report import _clean as _tonnes  # the report's 1e-6 t resolution
 
 TABLES = ("plants", "flows", "production", "licenses", "sourcing", "candidates", "batches", "shipments")
 
@@ -406,9 +407,11 @@ def _with_stock(p: Plan, stock: pd.DataFrame, inputs: Inputs, holding: dict, day
             ex = ok[s_exp[ok]]
             delta_exposed = float(s_open[ex].sum() - s_close[ex].sum())
             delivered = delivered_col[i] + delta
-            out["delivered_t"][i] = _clean(delivered)
-            out["shortage_t"][i] = _clean(demand - delivered)
-            out["exposed_t"][i] = _clean(exposed + delta_exposed)
+            # tonnes at the one-year report's 1e-6 t resolution: a draw that differs from the arrivals it
+            # replaces by solver noise (3e-7 t) is no shortage, and at 1e4 USD/t it would be a cost
+            out["delivered_t"][i] = _tonnes(delivered)
+            out["shortage_t"][i] = _tonnes(demand - delivered)
+            out["exposed_t"][i] = _tonnes(exposed + delta_exposed)
             out["exposed_share"][i] = _clean(out["exposed_t"][i] / delivered) if delivered > 0 else 0.0
             opening_col[i] = float(s_open[ix].sum())
             closing_col[i] = float(s_close[ix].sum())
