@@ -166,3 +166,23 @@ def test_findings_come_first(reference_workbook):
     assert wb.sheetnames[0] == "Findings"
     lines = [r[0] for r in wb["Findings"].iter_rows(values_only=True) if isinstance(r[0], str)]
     assert next(x for x in lines if x.startswith("1. ")).startswith("1. The plan costs ")
+
+
+def test_a_binding_exposure_cap_is_valued_by_loosening_it():
+    # CN magnets at 50 + 0.4 x 100 = 90 USD/kg (expected licence loss) against JP at 100; P needs 100 t and may
+    # take at most 30 % exposed: 30 t CN, 70 t JP. One more point (1 t) of exposure moves 1 t from JP to CN:
+    # 1 t x (100 - 90) USD/kg = 10,000 USD a year.
+    inp = build(
+        [S("CN", "CN", "magnet"), S("JP", "JP", "magnet"), S("P", "DE", "plant")],
+        [{"site_id": "CN", "product": "MAG", "capacity_t": 1000, "unit_cost_usd_per_kg": 50},
+         {"site_id": "JP", "product": "MAG", "capacity_t": 1000, "unit_cost_usd_per_kg": 100}],
+        [{"from_site": "stage:magnet", "to_site": "P"}],
+        [{"site_id": "P", "product": "MAG", "quantity_t": 100, "max_exposed_share": 0.3}],
+        controls=[{"country": "CN", "product": "MAG", "approval_probability": 0.6, "approval_days": 0,
+                   "denial_cost_usd_per_kg": 100}],
+    )
+    r = plan(inp)
+    lim = r.explanation.limits
+    row = lim[lim["limit"] == "exposure cap"].iloc[0]
+    assert row["where"] == "P MAG"
+    assert row["value"] == pytest.approx(10_000, abs=1.0)
