@@ -238,31 +238,44 @@ def seeded_networks(horizons: list[Inputs], nets: list[list[Network]] | None = N
         for r in h.stock.itertuples(index=False):
             if (r.site_id, r.product) in pairs and float(r.initial_stock_t) > 0:
                 seeds[(r.site_id, r.product)].add((0, 0))  # the initial stock: clean, ready
-    current = [list(ns) for ns in nets]
+    # periods that share a network (equal inputs) share its rebuild: networks by identity, with where from
+    where = {id(n): (h, t) for h, ns in zip(horizons, nets, strict=True) for t, n in zip(h.period_ids, ns,
+                                                                                           strict=True)}
+    carried = {id(n): _arrivals(n, pairs) for ns in nets for n in ns}  # what a network plans at each buffer
+    current = nets
     for _ in range(len(pairs) + 1):
-        before = {k: set(v) for k, v in seeds.items()}
-        for ns in current:
-            for net in ns:
-                sh, lanes = net.ships, net.lanes
-                if not len(sh):
-                    continue
-                to = lanes["to_site"].to_numpy(dtype=object)[sh["lane"].to_numpy()]
-                product = lanes["product"].to_numpy(dtype=object)[sh["lane"].to_numpy()]
-                for key in pairs:
-                    m = (to == key[0]) & (product == key[1])
-                    if m.any():
-                        seeds[key].update(zip(sh["arr_cls"].to_numpy()[m].tolist(),
-                                              sh["arr_bucket"].to_numpy()[m].tolist(), strict=True))
-        if seeds == before and current is not nets:
+        for c in carried.values():
+            for key in pairs:
+                seeds[key] |= c[key]
+        # a network whose buffers already carry every seed is what a seeded build would give: kept as is
+        stale = {i for i, c in carried.items() if any(not seeds[k] <= c[k] for k in pairs)}
+        if not stale:
             break
-        rebuilt: dict[int, Network] = {}  # periods that share a network (equal inputs) share its rebuild
-        current = []
-        for h, ns in zip(horizons, nets, strict=True):
-            for t, n in zip(h.period_ids, ns, strict=True):
-                if id(n) not in rebuilt:
-                    rebuilt[id(n)] = build_network(h.for_period(t), seeds=seeds)
-            current.append([rebuilt[id(n)] for n in ns])
+        fresh = {}
+        for i in stale:
+            h, t = where[i]
+            n = fresh[i] = build_network(h.for_period(t), seeds=seeds)
+            where[id(n)] = where[i]
+            carried[id(n)] = {k: v | seeds[k] for k, v in _arrivals(n, pairs).items()}
+            del carried[i]
+        current = [[fresh.get(id(n), n) for n in ns] for ns in current]
     return current
+
+
+def _arrivals(net: Network, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], set[tuple[int, int]]]:
+    """(site, input) -> the (class, bucket) pairs that arrive there in ``net``'s shipments."""
+    out: dict[tuple[str, str], set[tuple[int, int]]] = {k: set() for k in pairs}
+    sh, lanes = net.ships, net.lanes
+    if not len(sh):
+        return out
+    to = lanes["to_site"].to_numpy(dtype=object)[sh["lane"].to_numpy()]
+    product = lanes["product"].to_numpy(dtype=object)[sh["lane"].to_numpy()]
+    for key in pairs:
+        m = (to == key[0]) & (product == key[1])
+        if m.any():
+            out[key].update(zip(sh["arr_cls"].to_numpy()[m].tolist(), sh["arr_bucket"].to_numpy()[m].tolist(),
+                                strict=True))
+    return out
 
 
 def _stock_terms(inputs: Inputs) -> dict[tuple[str, str], dict[str, float]]:
@@ -537,6 +550,7 @@ def _reservations(inputs: Inputs, blocks: list[Block], n_col: int, use_cols: dic
             taken.setdefault((t, site, product), []).append(n_col)
             n_col += 1
     lookup: dict[int, dict[tuple, int]] = {}
+    reservable = {t: inputs.reservable(t) for t in {t for t, _, _ in taken}}
     for (t, site, product), us in taken.items():
         b = by[t]
         m = b.model
@@ -549,7 +563,7 @@ def _reservations(inputs: Inputs, blocks: list[Block], n_col: int, use_cols: dic
         at = m.a_row == row
         make = (m.a_col[at][m.a_val[at] > 0] + b.col0).tolist()
         reach = float(m.net.supply.at[(site, product), "capacity_t"])
-        cap = max(reach - inputs.reservable(t)[(site, product)] * days[t] / 365.0, 0.0)
+        cap = max(reach - reservable[t][(site, product)] * days[t] / 365.0, 0.0)
         use = use_cols.get((site, t))
         if use is None:
             rows.append((("reserved_capacity", t, site, product), -np.inf, cap, [*make, *us],

@@ -446,7 +446,6 @@ def _loosened_caps(lim: list[dict], model: LinearModel, result: SolveResult, lp)
             keep.append(e)  # not re-solved: the dual's reading stands
         elif saved >= 1.0:
             keep.append({**e, "value": saved})
-    run_interruptible(h)  # back at the plan's basis for the re-solves after
     return keep
 
 

@@ -45,7 +45,7 @@ def build_horizon_plan(hm: HorizonModel, result: SolveResult, detail: bool = Tru
     share a period's model and, before a shock, its solution, so its plan is read once and copied."""
     assert result.x is not None
     x = result.x
-    started = {s: t for (s, t), j in hm.start.items() if x[j] > 0.5}
+    started = starts_of(hm, x)
     per: list[tuple[str, Plan]] = []
     for b in hm.blocks:
         key = (id(b.model), x[b.col0:b.col0 + b.model.n_cols].tobytes(), detail) if cache is not None else None
@@ -260,12 +260,16 @@ def _contract_table(hm: HorizonModel, x: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def starts_of(hm: HorizonModel, x: np.ndarray) -> dict[str, str]:
+    """site -> the period a horizon solution starts its qualification."""
+    return {s: t for (s, t), j in hm.start.items() if x[j] > 0.5}
+
+
 def decisions(hm: HorizonModel, x: np.ndarray) -> tuple[dict[str, str], pd.DataFrame, dict[int, float]]:
     """What a horizon solution decides, without reading its whole plan: qualification starts (site -> period),
     the stock table, and the tonnes a year reserved per Reservations row."""
-    started = {s: t for (s, t), j in hm.start.items() if x[j] > 0.5}
     rows = [] if hm.inputs.reservations is None else hm.inputs.reservations["_row"].astype(int).tolist()
-    return started, _stock_table(hm, x), {rows[i]: _clean(float(x[j])) for i, j in hm.reserve.items()}
+    return starts_of(hm, x), _stock_table(hm, x), {rows[i]: _clean(float(x[j])) for i, j in hm.reserve.items()}
 
 
 RESERVATION_COLUMNS = ["reservation_row", "site_id", "product", "period", "max_t", "reserved_t", "available_t",
@@ -606,7 +610,7 @@ def explain_horizon(hm: HorizonModel, result: SolveResult, plan: Plan, options=N
     index = {t: k for k, t in enumerate(periods)}
     per = dict(plan.periods)
     priced = {t: Priced() for t in periods}
-    started = {s: t for (s, t), j in hm.start.items() if x[j] > 0.5}
+    started = starts_of(hm, x)
     for t, p in plan.periods:
         prod = p.production
         if len(prod):
