@@ -569,13 +569,30 @@ DAMAGE = st.tuples(st.sampled_from(["cell"]), st.sampled_from(list(valid())), st
                    AWKWARD | st.sampled_from(["_x000D_", "a_x0041_b", "x005F_", " #N/A", "#N/A "]), st.just("Sheet1"))
 
 
-@settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-@given(mutations=st.lists(MUTATION | DAMAGE, min_size=1, max_size=6))
-def test_random_damage_reads_the_same(mutations: list) -> None:  # noqa: ANN001
+# A few examples in the default run, many more in the slow runs (pytest -m slow, run by CI).
+PROPS_QUICK = settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+PROPS_LONG = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+DAMAGES = st.lists(MUTATION | DAMAGE, min_size=1, max_size=6)
+
+
+def _damaged_reads_the_same(mutations: list) -> None:  # noqa: ANN001
     sheets = valid()
     apply(sheets, mutations)
     with tempfile.TemporaryDirectory() as tmp:
         read_both(write_xlsx(Path(tmp) / "input.xlsx", sheets))
+
+
+@PROPS_QUICK
+@given(mutations=DAMAGES)
+def test_random_damage_reads_the_same(mutations: list) -> None:  # noqa: ANN001
+    _damaged_reads_the_same(mutations)
+
+
+@pytest.mark.slow
+@PROPS_LONG
+@given(mutations=DAMAGES)
+def test_random_damage_reads_the_same_many(mutations: list) -> None:  # noqa: ANN001
+    _damaged_reads_the_same(mutations)
 
 
 # --------------------------------------------------------------------------- random sheet XML
@@ -628,10 +645,25 @@ def cell_xml(ref: str, cell: tuple[str, object, str]) -> str:
     return f'<c{ref} s="2"/>'
 
 
-@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=ROWS, shared=st.lists(STRING, min_size=8, max_size=8))
+SHARED_STRINGS = st.lists(STRING, min_size=8, max_size=8)
+
+
+@PROPS_QUICK
+@given(rows=ROWS, shared=SHARED_STRINGS)
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_random_sheet_xml_reads_the_same(rows: list, shared: list[str]) -> None:  # noqa: ANN001
+    _sheet_xml_reads_the_same(rows, shared)
+
+
+@pytest.mark.slow
+@PROPS_LONG
+@given(rows=ROWS, shared=SHARED_STRINGS)
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_random_sheet_xml_reads_the_same_many(rows: list, shared: list[str]) -> None:  # noqa: ANN001
+    _sheet_xml_reads_the_same(rows, shared)
+
+
+def _sheet_xml_reads_the_same(rows: list, shared: list[str]) -> None:  # noqa: ANN001
     from planner.errors import column_letter  # noqa: PLC0415
 
     body, r = [], 0

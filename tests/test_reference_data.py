@@ -1061,12 +1061,9 @@ def test_five_year_whatifs_each_answer_one_question_and_time_it_by_period():
     assert by_period >= 7, "most scenarios ask a timing question: their rows name a period"
 
 
-def test_five_year_whatifs_apply_to_the_five_year_case_and_batch(h5):
-    """Every scenario applies to the five-year case and leaves it valid; a batch of the timing scenarios
-    changes the periods its question is about and no other (all twelve take about 25 s, so four here)."""
+def test_five_year_whatifs_apply_to_the_five_year_case(h5):
+    """Every scenario applies to the five-year case and leaves it valid."""
     from planner.input.validate import load_whatif  # noqa: PLC0415
-    from planner.optimise.solve import options_from  # noqa: PLC0415
-    from planner.whatif.batch import comparison, run_batch  # noqa: PLC0415
     from planner.whatif.scenarios import apply_scenario, parse_whatif  # noqa: PLC0415
 
     scenarios = parse_whatif(load_whatif(WHATIF_5Y))
@@ -1074,6 +1071,18 @@ def test_five_year_whatifs_apply_to_the_five_year_case_and_batch(h5):
     for sc in scenarios:
         changed = apply_scenario(h5, sc)           # raises ScenarioError if a row matches nothing or breaks it
         assert changed.period_ids == YEARS, sc.name
+
+
+@pytest.mark.slow  # four five-year plans and their reports, about 10 s; tests/test_horizon_outputs.py batches a horizon
+def test_five_year_whatifs_batch_changes_the_periods_they_ask_about(h5):
+    """A batch of the timing scenarios changes the periods its question is about and no other (all twelve take
+    about 25 s, so four here)."""
+    from planner.input.validate import load_whatif  # noqa: PLC0415
+    from planner.optimise.solve import options_from  # noqa: PLC0415
+    from planner.whatif.batch import comparison, run_batch  # noqa: PLC0415
+    from planner.whatif.scenarios import parse_whatif  # noqa: PLC0415
+
+    scenarios = parse_whatif(load_whatif(WHATIF_5Y))
     pick = {"Caremag qualification takes 2 years", "Approvals drop to 25 % from 2028",
             "Energy Fuels Phase 2 slips to 2030", "Caremag a year late (ramp shifted)"}
     out = {o.scenario: o for o in run_batch(h5, [s for s in scenarios if s.name in pick], options_from(h5), jobs=1)}
