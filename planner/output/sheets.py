@@ -115,6 +115,7 @@ def recommendation_tables(plan: Plan) -> list[Table]:
     demand = float(s["demand_t"])
     table = tiers.by_country(plan.sourcing)
     china = tiers.country_share(table)
+    shares = tiers.plant_shares(table)  # for the Plants and Made where sheets
     summary_rows: list[list[object]] = [
         ["Status", status_text(plan), ""],
         ["Total cost", Fmt(s["total_cost_usd"], M_PLAIN), "M USD/yr"],
@@ -167,7 +168,7 @@ def recommendation_tables(plan: Plan) -> list[Table]:
          Column("lead_time_days", 14, "0", "longest chain of processing, transit and approval days of what was "
                                            "delivered"),
          Column("lead_time_limit_days", 14, "0"), Column("suppliers", 40)],
-        _plant_rows(plan, table),
+        _plant_rows(plan, table, shares),
     )
     sourcing = Table(
         "Sourcing",
@@ -229,7 +230,7 @@ def recommendation_tables(plan: Plan) -> list[Table]:
                                       "output_t", "min_volume_t"]),
     )
     info = Table("Run info", [Column("key", 22), Column("value", 80)], _run_info_rows(plan))
-    out = [summary, plants, sourcing, _made_where(plan, table), flows, sites, lic, cand, info]
+    out = [summary, plants, sourcing, _made_where(plan, table, shares), flows, sites, lic, cand, info]
     ex = plan.explanation
     if ex is not None:
         out = [_findings(plan, ex, table), *out[:6], _suppliers(ex), _limits(ex), *out[6:]]
@@ -274,30 +275,31 @@ def _run_info_rows(plan: Plan) -> list[list[object]]:
     return rows
 
 
-def _plant_rows(plan: Plan, table: pd.DataFrame) -> list[list[object]]:
+def _plant_rows(plan: Plan, table: pd.DataFrame, shares: pd.DataFrame) -> list[list[object]]:
     p = plan.plants
     if not len(p):
         return []
     names = site_names(plan)
-    shares = tiers.plant_shares(table).set_index(["plant", "product"]) if len(table) else None
+    # (magnet, metal) per plant and product: a lookup, not a row of an indexed frame per plant
+    cn_of = {(r.plant, r.product): (_py(r.magnet), _py(r.metal)) for r in shares.itertuples(index=False)} \
+        if len(table) else {}
     rows = []
     for r in p.itertuples(index=False):
-        cn = shares.loc[(r.site_id, r.product)] if shares is not None and (r.site_id, r.product) in shares.index \
-            else None
+        cn = cn_of.get((r.site_id, r.product))
         sup = ", ".join(names.get(x, x) for x in str(r.suppliers).split(", ") if x)
         rows.append([names.get(r.site_id, r.site_id), r.site_id, r.product, r.demand_t, r.delivered_t, r.shortage_t,
                      r.exposed_t, r.exposed_t / r.demand_t if r.demand_t > 0 else 0.0, r.exposed_cap_share,
-                     r.exposed_share, None if cn is None else _py(cn["magnet"]),
-                     None if cn is None else _py(cn["metal"]),
+                     r.exposed_share, None if cn is None else cn[0],
+                     None if cn is None else cn[1],
                      None if pd.isna(r.max_lead_time_days) else int(r.max_lead_time_days),
                      None if pd.isna(r.lead_time_limit_days) else int(r.lead_time_limit_days), sup])
     return [[None if isinstance(v, float) and pd.isna(v) else v for v in row] for row in rows]
 
 
-def _made_where(plan: Plan, table: pd.DataFrame) -> Table:
-    """China at every tier, per plant and overall, with the country split behind it."""
+def _made_where(plan: Plan, table: pd.DataFrame, shares: pd.DataFrame) -> Table:
+    """China at every tier, per plant and overall, with the country split behind it (``shares``:
+    ``tiers.plant_shares(table)``)."""
     names = site_names(plan)
-    shares = tiers.plant_shares(table)
     per = [[names.get(r.plant, r.plant), r.plant, r.product,
             *[None if pd.isna(getattr(r, st)) else float(getattr(r, st)) for st in tiers.STAGES]]
            for r in shares.itertuples(index=False)]

@@ -58,24 +58,42 @@ def by_country(sourcing: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns=["_o", "_all"]).reset_index(drop=True)[COLUMNS]
 
 
+def _stage_shares(table: pd.DataFrame, country: str, by_product: bool) -> dict[tuple, dict[str, float | None]]:
+    """Per plant (and product, with ``by_product``): for each stage with rows, the sum of the share of the
+    rows made in ``country`` (0.0 if none); stages without rows are left out. One pass over the rows, in
+    their order: a share that stands alone is itself (NaN as 0, as a masked column's ``sum`` reads it), and
+    several are summed by that same pandas ``sum``, so the figures are those of a mask per plant and stage."""
+    shares = table["share"]
+    keys = list(zip(table["plant"].tolist(), table["product"].tolist(), strict=True)) if by_product else \
+        [(p,) for p in table["plant"].tolist()]
+    found: dict[tuple, dict[str, list]] = {}
+    for key, st, c, v in zip(keys, table["stage"].tolist(), table["country"].tolist(), shares.tolist(), strict=True):
+        at = found.setdefault(key, {}).setdefault(st, [])
+        if c == country:
+            at.append(v)
+    out: dict[tuple, dict[str, float | None]] = {}
+    for key, stages in found.items():
+        out[key] = {st: (0.0 if not vs else (0.0 if vs[0] != vs[0] else float(vs[0])) if len(vs) == 1 else
+                         float(pd.Series(vs, dtype=shares.dtype).sum())) for st, vs in stages.items()}
+    return out
+
+
 def country_share(table: pd.DataFrame, country: str = "CN", plant: str = "all plants") -> dict[str, float | None]:
     """Share made in ``country`` at each stage (None: no material of that stage behind the deliveries)."""
-    out: dict[str, float | None] = {}
-    for st in STAGES:
-        rows = table[(table["plant"] == plant) & (table["stage"] == st)]
-        out[st] = float(rows.loc[rows["country"] == country, "share"].sum()) if len(rows) else None
-    return out
+    at = _stage_shares(table[table["plant"] == plant], country, by_product=False).get((plant,), {}) \
+        if len(table) else {}
+    return {st: at.get(st) for st in STAGES}
 
 
 def plant_shares(table: pd.DataFrame, country: str = "CN") -> pd.DataFrame:
     """One row per plant and product: the share made in ``country`` at each stage (columns named by stage)."""
+    t = table[table["plant"] != "all plants"]
+    t = t[t["plant"].notna() & t["product"].notna()]  # as groupby leaves out missing keys
+    found = _stage_shares(t, country, by_product=True) if len(t) else {}
     rows = []
-    for (plant, product), g in table[table["plant"] != "all plants"].groupby(["plant", "product"], sort=True):
-        row: dict[str, object] = {"plant": plant, "product": product}
-        for st in STAGES:
-            at = g[g["stage"] == st]
-            row[st] = float(at.loc[at["country"] == country, "share"].sum()) if len(at) else None
-        rows.append(row)
+    for plant, product in sorted(found):  # groupby's order: by plant, then product
+        at = found[(plant, product)]
+        rows.append({"plant": plant, "product": product, **{st: at.get(st) for st in STAGES}})
     return pd.DataFrame(rows, columns=["plant", "product", *STAGES])
 
 

@@ -1,0 +1,127 @@
+"""The writer's fast data rows (planner.output.write._FastRows) write the bytes openpyxl writes for the same
+cells, and the per-plant China shares (planner.results.tiers) are those of a mask per plant and stage."""
+
+from __future__ import annotations
+
+import gc
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner.api import options_from, plan
+from planner.input.validate import load
+from planner.output.sheets import recommendation_tables
+from planner.output.write import Column, Fmt, Table, _write_tables
+from planner.results import tiers
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _both(tmp_path: Path, tables: list[Table], one_page: bool = False) -> tuple[bytes, bytes, list[str], list[str]]:
+    fast, slow = tmp_path / "fast.xlsx", tmp_path / "slow.xlsx"
+    wf = _write_tables(fast, tables, one_page, fast_rows=True)
+    ws = _write_tables(slow, tables, one_page, fast_rows=False)
+    return fast.read_bytes(), slow.read_bytes(), wf, ws
+
+
+@pytest.fixture(scope="module")
+def reference_plan():
+    inputs = load(REPO / "inputs" / "rare_earth_magnets.xlsx")
+    return plan(inputs, options_from(inputs))
+
+
+def test_the_reference_workbook_is_the_same_bytes(tmp_path, reference_plan):
+    fast, slow, wf, ws = _both(tmp_path, recommendation_tables(reference_plan))
+    assert fast == slow
+    assert wf == ws
+
+
+VALUES = [
+    None, 0, 1, -1, 0.0, -0.0, 1.5, 1e-300, 1e300, 123456789012345678, 2 ** 53 + 1, 0.1 + 0.2, 1 / 3,
+    np.float64(2.5), np.float64(-7e-9), np.int64(7), np.float32(0.1), True, False,
+    "", " ", "  lead", "trail ", " both ", "plain", "a & b < c > d", '"quoted" \'single\'', "=1+2", "+x", "-3",
+    "@home", "\tTab", "line\nbreak", "cr\r\nlf", "ctl\x01\x1f", "ünïcödé 中国 ✓", "#N/A", "=", "x" * 40_000,
+    "]]>", "&amp;", Fmt(0.25, "0.0%"), Fmt(1234.5, "#,##0"), Fmt(None, "0"), Fmt("text", "0.00"),
+    Fmt(3, "General"), Fmt(2.0, ""), pd.Timestamp("2026-01-01"), Path("a/b"),
+]
+
+
+def test_every_kind_of_value_is_the_same_bytes(tmp_path):
+    rng = random.Random(7)
+    fmts = [None, "#,##0.0", "0.0%", "0", "General", "#,##0.00", "0.00 \"USD\""]
+    cols = [Column(f"c{i}", 12, fmts[i % len(fmts)], note="a note" if i == 2 else "") for i in range(9)]
+    rows = [[rng.choice(VALUES) for _ in range(rng.randint(0, 9))] for _ in range(300)]
+    rows += [[v] * 9 for v in VALUES]
+    rows.append([None] * 9)
+    rows.append([])
+    section = Table("part two", cols[:4], [[rng.choice(VALUES) for _ in range(5)] for _ in range(40)],
+                    title=["Second part", "its note"])
+    tables = [Table("Values", cols, rows, title=["Every value", "as written"], sections=[section]),
+              Table("No title", cols[:3], rows[:50], freeze=False),
+              Table("Bare", [], [[1, "a"], [None, 2.5]]),
+              Table("Empty", cols[:2], [])]
+    fast, slow, wf, ws = _both(tmp_path, tables)
+    assert wf == ws and wf  # the control characters and the long text are reported, once each
+    assert fast == slow
+    fast, slow, _, _ = _both(tmp_path, tables, one_page=True)
+    assert fast == slow
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the abandoned sheets' streams
+def test_a_non_finite_number_is_refused_on_both_paths(tmp_path):
+    for bad in (float("nan"), float("inf"), np.float64("-inf")):
+        for fast_rows in (True, False):
+            with pytest.raises(ValueError, match="non-finite"):
+                _write_tables(tmp_path / "x.xlsx", [Table("T", [Column("a")], [[1.0], [bad]])], False,
+                              fast_rows=fast_rows)
+        gc.collect()  # the abandoned workbook's streams close here, not in a later test
+
+
+# ---- China shares per plant: one pass over the rows against a mask per plant and stage (the former code)
+
+
+def _plant_shares_masked(table: pd.DataFrame, country: str = "CN") -> pd.DataFrame:
+    rows = []
+    for (plant, product), g in table[table["plant"] != "all plants"].groupby(["plant", "product"], sort=True):
+        row: dict[str, object] = {"plant": plant, "product": product}
+        for st in tiers.STAGES:
+            at = g[g["stage"] == st]
+            row[st] = float(at.loc[at["country"] == country, "share"].sum()) if len(at) else None
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["plant", "product", *tiers.STAGES])
+
+
+def _country_share_masked(table: pd.DataFrame, country: str = "CN", plant: str = "all plants") -> dict:
+    out = {}
+    for st in tiers.STAGES:
+        rows = table[(table["plant"] == plant) & (table["stage"] == st)]
+        out[st] = float(rows.loc[rows["country"] == country, "share"].sum()) if len(rows) else None
+    return out
+
+
+def _random_table(rng: random.Random, n: int) -> pd.DataFrame:
+    plants = ["P1", "P2", "all plants", "Z9", "A0"]
+    rows = [{"plant": rng.choice(plants), "product": rng.choice(["magnet", "alloy", "all"]),
+             "stage": rng.choice([*tiers.STAGES, "other"]), "country": rng.choice(["CN", "AU", "US", "CN"]),
+             "tonnes": rng.random(), "share": rng.choice([rng.random(), 0.0, float("nan"), 1 / 3, 0.1])}
+            for _ in range(n)]
+    return pd.DataFrame(rows, columns=tiers.COLUMNS)
+
+
+def test_china_shares_equal_the_masked_sums(reference_plan):
+    tables = [tiers.by_country(reference_plan.sourcing), tiers.by_country(reference_plan.sourcing.iloc[:0])]
+    rng = random.Random(3)
+    tables += [_random_table(rng, n) for n in (0, 1, 5, 40, 200) for _ in range(4)]
+    for table in tables:
+        for country in ("CN", "AU", "XX"):
+            pd.testing.assert_frame_equal(tiers.plant_shares(table, country), _plant_shares_masked(table, country),
+                                          check_exact=True)
+            for plant in ("all plants", "P1", "nowhere"):
+                got, want = tiers.country_share(table, country, plant), _country_share_masked(table, country, plant)
+                assert list(got) == list(want)
+                for st in want:  # equal as floats, NaN-free, None where the stage has no rows
+                    assert (got[st] is None) == (want[st] is None)
+                    assert got[st] is None or (got[st] == want[st] and type(got[st]) is type(want[st]))
