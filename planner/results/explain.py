@@ -36,6 +36,12 @@ PRICE_LIMIT = 400  # suppliers priced by re-solve per plan; beyond that, "not ev
 CANDIDATE_LIMIT = 50  # unqualified candidates re-solved qualified
 LEAD_TIME_LIMIT = 25  # plants whose next day of lead time is valued
 ZERO_EXPOSURE_LIMIT = 25  # exposed plants re-solved with no exposure allowed
+# Re-solves of a model this small (columns, and yes/no decisions) run in the calling thread: each is a
+# millisecond's hot-started LP (or a few of them), so Ctrl-C waits no longer than that; handing each to a
+# worker thread (planner.optimise.solve.run_interruptible) cost more than the re-solve itself on a loaded
+# machine (the reference case's ~60 re-solves: 0.1-0.4 s in threads at a load of 2-3 on 2 cores, 6 ms here).
+IN_THREAD_BELOW = 10_000
+IN_THREAD_INTEGERS = 4
 
 
 @dataclass
@@ -82,6 +88,18 @@ def _usd(v: float) -> str:
     if a >= 1e3:
         return f"{v / 1e3:,.0f} k USD"
     return f"{v:,.0f} USD"
+
+
+def _resolve(h, integers: int = 0) -> None:  # noqa: ANN001 - a highspy.Highs holding a loaded model
+    """Re-solve ``h`` (``integers``: its yes/no decisions): in this thread if it is small enough
+    (``IN_THREAD_BELOW``), else in a worker thread that Ctrl-C can cancel. The same HiGHS calls either way."""
+    if h.getNumCol() <= IN_THREAD_BELOW and integers <= IN_THREAD_INTEGERS:
+        h.HandleUserInterrupt = True  # as run_interruptible sets it: the same solver state on either path
+        h.run()
+        return
+    from planner.optimise.solve import run_interruptible  # noqa: PLC0415
+
+    run_interruptible(h)
 
 
 def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None,  # noqa: ANN001, C901
@@ -283,8 +301,6 @@ def prices_to_win(h, base: float, targets: list[tuple]) -> tuple[dict, set]:  # 
     all (infeasible)."""
     import highspy  # noqa: PLC0415
 
-    from planner.optimise.solve import run_interruptible  # noqa: PLC0415
-
     prices: dict = {}
     blocked: set = set()
     first_row = h.getNumRow()
@@ -296,7 +312,7 @@ def prices_to_win(h, base: float, targets: list[tuple]) -> tuple[dict, set]:  # 
         for j, v, _ in fixed:
             h.changeColBounds(j, v, v)
         h.changeRowBounds(r, eps, highspy.kHighsInf)
-        run_interruptible(h)
+        _resolve(h)
         status = h.getModelStatus()
         if status == highspy.HighsModelStatus.kOptimal:
             prices[key] = max(h.getInfo().objective_function_value - base, 0.0) / eps / 1000.0 / scale
@@ -321,8 +337,6 @@ def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict
     at 1, its qualification cost included).
     """
     import highspy  # noqa: PLC0415
-
-    from planner.optimise.solve import run_interruptible  # noqa: PLC0415
 
     prices: dict[tuple, float] = {}
     blocked: set[tuple] = set()
@@ -357,7 +371,7 @@ def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict
                      "by site id are)")
     for site, j in closed[:CANDIDATE_LIMIT]:
         h.changeColBounds(j, 1.0, 1.0)
-        run_interruptible(h)
+        _resolve(h)
         cand[site] = (h.getInfo().objective_function_value - base
                       if h.getModelStatus() == highspy.HighsModelStatus.kOptimal else None)
         h.changeColBounds(j, 0.0, 0.0)
@@ -377,7 +391,8 @@ def _cost_with_demand_cell(model: LinearModel, site: str, product: str, column: 
     dem = inputs.demand.copy()
     dem.loc[(dem["site_id"] == site) & (dem["product"] == product), column] = value
     changed = build_model(replace(inputs, demand=dem))
-    res = solve(changed, replace(options or options_from(inputs), verbose=False))
+    # only its cost is read: no fixed-LP duals after a MIP (the plan, x, is found before them and is the same)
+    res = solve(changed, replace(options or options_from(inputs), verbose=False, duals=False))
     if res.status != OPTIMAL or res.x is None:
         return None
     return plan_cost(changed, res.x)[0]
@@ -418,15 +433,13 @@ def _loosened_caps(lim: list[dict], model: LinearModel, result: SolveResult, lp)
     what that saves; a cap that saves under 1 USD is not reported as binding."""
     import highspy  # noqa: PLC0415
 
-    from planner.optimise.solve import run_interruptible  # noqa: PLC0415
-
     caps = [e for e in lim if e["limit"] == "exposure cap"]
     if not caps or result.x is None or model.n_cols > RESOLVE_BELOW:
         return lim
     h = lp if lp is not None else (fixed_lp(model, result.x) or (None,))[0]
     if h is None:
         return lim
-    run_interruptible(h)  # at the plan's own bounds (the price re-solves left them as they were)
+    _resolve(h)  # at the plan's own bounds (the price re-solves left them as they were)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return lim
     base = h.getInfo().objective_function_value
@@ -438,7 +451,7 @@ def _loosened_caps(lim: list[dict], model: LinearModel, result: SolveResult, lp)
         row = e["_row"]
         lo, hi = float(model.row_lo[row]), float(model.row_hi[row])
         h.changeRowBounds(row, lo, hi + 0.01 * e["_qty"])
-        run_interruptible(h)
+        _resolve(h)
         ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
         saved = base - h.getInfo().objective_function_value if ok else None
         h.changeRowBounds(row, lo, hi)
@@ -461,7 +474,7 @@ def _zero_exposure_costs(model: LinearModel, plan: Plan, result: SolveResult, op
     import highspy  # noqa: PLC0415
 
     from planner.optimise.network import EXPOSED  # noqa: PLC0415
-    from planner.optimise.solve import _highs_lp, _new_highs, options_from, run_interruptible  # noqa: PLC0415
+    from planner.optimise.solve import _highs_lp, _new_highs, options_from  # noqa: PLC0415
     from planner.results.report import plan_cost  # noqa: PLC0415
 
     if not len(plan.plants) or result.x is None:
@@ -497,7 +510,7 @@ def _zero_exposure_costs(model: LinearModel, plan: Plan, result: SolveResult, op
         else:
             lo, hi = float(model.row_lo[row]), float(model.row_hi[row])
         h.changeRowBounds(row, lo, 0.0)
-        run_interruptible(h)
+        _resolve(h, int(model.integer.sum()))
         optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
         x = np.asarray(h.getSolution().col_value, dtype=float)[:model.n_cols] if optimal else None
         h.changeRowBounds(row, lo, hi)
