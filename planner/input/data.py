@@ -109,6 +109,10 @@ class SolveOptions:
     # a MIP's row duals from the LP with its integers fixed (the values the explanations report); solves
     # that only evaluate a cost (a plan against regimes' VSS and EVPI) leave them out
     duals: bool = True
+    # how a large MIP's LP relaxation is solved (``_solve_mip_guided``): "auto" is the interior point above
+    # IPM_ABOVE columns (crossover off: only its support is used), "simplex" a vertex. The plan against
+    # regimes asks for the simplex (planner.optimise.decompose.solve_regimes says why)
+    relaxation: str = "auto"
 
 
 def lane_group(value: str) -> tuple[str, str]:

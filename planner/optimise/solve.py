@@ -217,7 +217,9 @@ def _solve_mip_guided(model: LinearModel, options: SolveOptions, t0: float) -> S
     relaxed = dataclasses.replace(model, integer=np.zeros_like(model.integer))
     budget = GUIDED_LP_SHARE * limit
     h = _new_highs(dataclasses.replace(options, time_limit_s=budget))
-    if model.n_cols > IPM_ABOVE:
+    if options.relaxation == "simplex":
+        h.setOptionValue("solver", "simplex")
+    elif model.n_cols > IPM_ABOVE:
         h.setOptionValue("solver", "ipm")
         h.setOptionValue("run_crossover", "off")  # only the support is wanted, not a vertex
     if GUIDED_LP_ITERATIONS is not None:
