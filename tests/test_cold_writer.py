@@ -4,7 +4,9 @@ cells, and the per-plant China shares (planner.results.tiers) are those of a mas
 from __future__ import annotations
 
 import gc
+import io
 import random
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,16 +16,31 @@ import pytest
 from planner.api import options_from, plan
 from planner.input.validate import load
 from planner.output.sheets import recommendation_tables
+import planner.output.write as W
 from planner.output.write import Column, Fmt, Table, _write_tables
 from planner.results import tiers
 
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _two_pass_bytes(wb, when: tuple[int, ...] = W.ZIP_TIME) -> bytes:  # noqa: ANN001
+    """The former workbook_bytes: openpyxl's archive as it writes it, then every entry re-dated in a second."""
+    from openpyxl.writer.excel import ExcelWriter  # noqa: PLC0415
+
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(wb, archive).save()
+    return W.redated(raw, when)
+
+
 def _both(tmp_path: Path, tables: list[Table], one_page: bool = False) -> tuple[bytes, bytes, list[str], list[str]]:
+    """The workbook written now, and as before: a cell object per cell, each sheet streamed to a temporary
+    file, the archive written twice."""
     fast, slow = tmp_path / "fast.xlsx", tmp_path / "slow.xlsx"
     wf = _write_tables(fast, tables, one_page, fast_rows=True)
-    ws = _write_tables(slow, tables, one_page, fast_rows=False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(W, "workbook_bytes", _two_pass_bytes)
+        ws = _write_tables(slow, tables, one_page, fast_rows=False)
     return fast.read_bytes(), slow.read_bytes(), wf, ws
 
 
@@ -68,6 +85,37 @@ def test_every_kind_of_value_is_the_same_bytes(tmp_path):
     assert fast == slow
     fast, slow, _, _ = _both(tmp_path, tables, one_page=True)
     assert fast == slow
+
+
+def test_the_template_is_the_same_bytes(tmp_path, monkeypatch):
+    from planner.output.sheets import template_workbook  # noqa: PLC0415
+
+    template_workbook(tmp_path / "now.xlsx")
+    monkeypatch.setattr(W, "workbook_bytes", _two_pass_bytes)
+    template_workbook(tmp_path / "before.xlsx")
+    assert (tmp_path / "now.xlsx").read_bytes() == (tmp_path / "before.xlsx").read_bytes()
+
+
+def test_the_dated_zip_is_the_second_pass_in_one():
+    when = (2001, 2, 3, 4, 5, 6)
+    entries = [("a.xml", b"<a/>" * 50), ("dir/b.bin", bytes(range(256)) * 9), ("\u00e9t\u00e9.txt", b"")]
+    plain, dated = io.BytesIO(), io.BytesIO()
+    with zipfile.ZipFile(plain, "w", zipfile.ZIP_STORED) as z:
+        for name, data in entries:
+            z.writestr(name, data)
+    with W._dated_zip(when)(dated, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as z:
+        for name, data in entries:
+            z.writestr(name, data)
+        assert not z.twice
+    assert dated.getvalue() == W.redated(plain, when)
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")
+def test_a_name_written_twice_is_noted():
+    with W._dated_zip(W.ZIP_TIME)(io.BytesIO(), "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a.xml", b"1")
+        z.writestr("a.xml", b"2")
+        assert z.twice  # workbook_bytes then makes the second pass, which reads the last a.xml for both
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the abandoned sheets' streams

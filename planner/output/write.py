@@ -40,18 +40,51 @@ MAX_TEXT = 32_767
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
+def _dated_zip(when: tuple[int, ...]):  # noqa: ANN202 - a zipfile.ZipFile subclass
+    """A ZipFile whose every entry is dated ``when``, deflated, mode 0644, as it is written: the archive a
+    second pass over openpyxl's own (entries re-dated one by one) would give, in one pass. A name written
+    twice is noted (``twice``): that second pass reads the last of them for both, so the caller makes it."""
+    import zipfile  # noqa: PLC0415
+
+    class DatedZip(zipfile.ZipFile):
+        twice = False
+
+        def writestr(self, name, data, compress_type=None, compresslevel=None):  # noqa: ANN001, ANN202
+            filename = name.filename if isinstance(name, zipfile.ZipInfo) else name
+            fixed = zipfile.ZipInfo(filename, date_time=when)
+            if fixed.filename in self.NameToInfo:
+                self.twice = True
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            return super().writestr(fixed, data)
+
+        def write(self, filename, arcname=None, compress_type=None, compresslevel=None):  # noqa: ANN001, ANN202
+            if arcname is None:  # as ZipInfo.from_file names it
+                arcname = os.path.normpath(os.path.splitdrive(os.fspath(filename))[1]).lstrip(os.sep + (os.altsep or ""))
+            return self.writestr(arcname, Path(filename).read_bytes())
+
+    return DatedZip
+
+
 def workbook_bytes(wb, when: tuple[int, ...] = ZIP_TIME) -> bytes:  # noqa: ANN001 - an openpyxl Workbook
     """The workbook serialised without openpyxl's ``save()``, which stamps the current time as the document's
-    modified time; the zip is then rewritten with every entry dated ``when``. The document's own created and
-    modified properties are written as the workbook holds them: set them first."""
+    modified time, and with every zip entry dated ``when`` (``_dated_zip``). The document's own created and
+    modified properties are written as the workbook holds them: set them first. Write-only sheets streamed
+    in memory (``_memory_streams``) go into the archive from there."""
     import io  # noqa: PLC0415
     import zipfile  # noqa: PLC0415
 
-    from openpyxl.writer.excel import ExcelWriter  # noqa: PLC0415
-
     raw = io.BytesIO()
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-        ExcelWriter(wb, archive).save()
+    with _dated_zip(when)(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        _excel_writer()(wb, archive).save()
+    return redated(raw, when) if archive.twice else raw.getvalue()
+
+
+def redated(raw, when: tuple[int, ...]) -> bytes:  # noqa: ANN001 - a file-like zip archive
+    """The zip archive ``raw`` written again with every entry dated ``when``, deflated, mode 0644."""
+    import io  # noqa: PLC0415
+    import zipfile  # noqa: PLC0415
+
     out = io.BytesIO()
     with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
@@ -60,6 +93,49 @@ def workbook_bytes(wb, when: tuple[int, ...] = ZIP_TIME) -> bytes:  # noqa: ANN0
             fixed.external_attr = 0o644 << 16
             dst.writestr(fixed, src.read(info.filename))
     return out.getvalue()
+
+
+def _excel_writer():  # noqa: ANN202 - an openpyxl ExcelWriter subclass
+    """openpyxl's ExcelWriter, taking a write-only sheet streamed in memory (``_memory_streams``) from its
+    buffer rather than from a temporary file (``write_worksheet`` as openpyxl 3.1 has it, otherwise)."""
+    import io  # noqa: PLC0415
+
+    from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing  # noqa: PLC0415
+    from openpyxl.writer.excel import ExcelWriter  # noqa: PLC0415
+
+    class Writer(ExcelWriter):
+        def write_worksheet(self, ws):  # noqa: ANN001, ANN202
+            writer = getattr(ws, "_writer", None)
+            if not (self.workbook.write_only and isinstance(getattr(writer, "out", None), io.BytesIO)):
+                return super().write_worksheet(ws)
+            ws._drawing = SpreadsheetDrawing()  # noqa: SLF001
+            ws._drawing.charts = ws._charts  # noqa: SLF001
+            ws._drawing.images = ws._images  # noqa: SLF001
+            if not ws.closed:
+                ws.close()
+            ws._rels = writer._rels  # noqa: SLF001
+            self._archive.writestr(ws.path[1:], writer.out.getvalue())
+            self.manifest.append(ws)
+            return None
+
+    return Writer
+
+
+def _memory_streams(ws) -> None:  # noqa: ANN001 - an openpyxl write-only worksheet
+    """Stream ``ws`` into memory instead of a temporary file (created, written, read back and removed: a few
+    milliseconds a sheet, and tens on a busy disk). The stream starts where openpyxl starts it, at the first
+    row or at the close; the bytes are the same (``tests/test_cold_writer.py``)."""
+    import io  # noqa: PLC0415
+
+    from openpyxl.worksheet._writer import WorksheetWriter  # noqa: PLC0415
+
+    def get_writer() -> None:
+        if ws._writer is None:  # noqa: SLF001
+            ws._writer = WorksheetWriter(ws, out=io.BytesIO())  # noqa: SLF001
+            ws._writer.write_top()  # noqa: SLF001
+
+    if hasattr(ws, "_get_writer") and getattr(ws, "_writer", 1) is None:
+        ws._get_writer = get_writer  # noqa: SLF001
 
 
 def save_workbook(wb, path: Path) -> None:  # noqa: ANN001 - an openpyxl Workbook
@@ -605,6 +681,8 @@ def _write_tables(tmp: Path, tables: list[Table], one_page: bool, fast_rows: boo
     header_fill = PatternFill("solid", fgColor="DDEBF7")
     for t in tables:
         ws = wb.create_sheet(safe_sheet_name(t.name))
+        if fast_rows:
+            _memory_streams(ws)
         # printed (or saved as PDF) landscape, one page wide: how a plan goes into a board pack
         ws.page_setup.orientation = "landscape"
         ws.page_setup.fitToHeight = 1 if one_page else 0
