@@ -252,8 +252,6 @@ def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None,  
 
 def _unmakeable(model: LinearModel, plan: Plan) -> dict[tuple[str, str], str]:
     """Demanded products no site makes, or no lane brings to the plant: usually a typo in Demand."""
-    import difflib  # noqa: PLC0415
-
     inputs, net = model.inputs, model.net
     made = sorted(set(inputs.supply["product"]))
     served = set(zip(net.lanes["to_site"], net.lanes["product"], strict=True)) if len(net.lanes) else set()
@@ -261,6 +259,8 @@ def _unmakeable(model: LinearModel, plan: Plan) -> dict[tuple[str, str], str]:
     for r in inputs.demand.itertuples(index=False):
         cell = f"Demand!B{int(r._row)}" if getattr(r, "_row", 0) else "Demand"
         if r.product not in made:
+            import difflib  # noqa: PLC0415 - only for a product no site makes
+
             near = difflib.get_close_matches(r.product, made, n=1)
             hint = f' (did you mean "{near[0]}"?)' if near else ""
             out[(r.site_id, r.product)] = (f"{cell}: no site makes {r.product}, which {r.site_id} demands{hint}: "
@@ -500,6 +500,7 @@ def _zero_exposure_costs(model: LinearModel, plan: Plan, result: SolveResult, op
     exposure_row = {k: i for i, k in enumerate(model.rows["key"].tolist()) if k[0] == "exposure"}
     si = model.ship_info
     out = []
+    at = None  # (site, product) -> row of plan_cost's plants table (its first, as a mask's .iloc[0] reads it)
     for r in todo:
         row = exposure_row.get(("exposure", r.site_id, r.product))
         if row is None:  # no cap below 1 here: the row the model would have with one
@@ -517,10 +518,12 @@ def _zero_exposure_costs(model: LinearModel, plan: Plan, result: SolveResult, op
         if x is None:
             continue
         total, plants = plan_cost(model, x)
-        at = plants[(plants["site_id"] == r.site_id) & (plants["product"] == r.product)].iloc[0]
+        if at is None:  # the plants table's rows are Demand's, in its order: the plant's row is the same one
+            at = {k: i for i, k in reversed(list(enumerate(zip(plants["site_id"], plants["product"], strict=True))))}
         out.append({"limit": "no exposure", "where": f"{r.site_id} {r.product}",
                     "value": total - plan.summary["total_cost_usd"],
-                    "unit": "USD/yr to allow it no license-exposed supply", "shortage_t": float(at["shortage_t"])})
+                    "unit": "USD/yr to allow it no license-exposed supply",
+                    "shortage_t": float(plants["shortage_t"].iat[at[(r.site_id, r.product)]])})
     return out
 
 
@@ -588,10 +591,14 @@ def findings(plan: Plan, suppliers: pd.DataFrame, limits: pd.DataFrame, net,  # 
     zero = {r.where: r for r in limits[limits["limit"] == "no exposure"].itertuples(index=False)} \
         if len(limits) else {}
     f = plan.flows
+    # only the suppliers whose lanes into a plant carry exposed tonnes: a clean one is not to blame
+    exposed_from: dict[tuple, set] = {}
+    if len(f):
+        hot = f[f["exposed_t"] > TOL]
+        for site, product, sender in zip(hot["to_site"], hot["product"], hot["from_site"], strict=True):
+            exposed_from.setdefault((site, product), set()).add(sender)
     for r in p[p["exposed_t"] > TOL].itertuples(index=False) if len(p) else []:
-        # only the suppliers whose lanes into this plant carry exposed tonnes: a clean one is not to blame
-        blamed = sorted(set(f.loc[(f["to_site"] == r.site_id) & (f["product"] == r.product)
-                                  & (f["exposed_t"] > TOL), "from_site"])) if len(f) else []
+        blamed = sorted(exposed_from.get((r.site_id, r.product), ()))
         text = (f"{n(r.site_id)}'s {r.exposed_t:,.0f} t of {r.product} are license-exposed "
                 f"(from {', '.join(n(x) for x in blamed)})")
         z = zero.get(f"{r.site_id} {r.product}")
