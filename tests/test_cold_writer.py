@@ -69,12 +69,13 @@ VALUES = [
 def test_every_kind_of_value_is_the_same_bytes(tmp_path):
     rng = random.Random(7)
     fmts = [None, "#,##0.0", "0.0%", "0", "General", "#,##0.00", "0.00 \"USD\""]
-    cols = [Column(f"c{i}", 12, fmts[i % len(fmts)], note="a note" if i == 2 else "") for i in range(9)]
+    cols = [Column(f"c{i}", 12, fmts[i % len(fmts)], note="a note" if i == 2 else "") for i in range(7)]
+    cols += [Column("=risky"), Column("-minus_t", 9, "0")]  # headings with a quote prefix
     rows = [[rng.choice(VALUES) for _ in range(rng.randint(0, 9))] for _ in range(300)]
     rows += [[v] * 9 for v in VALUES]
     rows.append([None] * 9)
     rows.append([])
-    section = Table("part two", cols[:4], [[rng.choice(VALUES) for _ in range(5)] for _ in range(40)],
+    section = Table("part two", [cols[7], *cols[:4]], [[rng.choice(VALUES) for _ in range(5)] for _ in range(40)],
                     title=["Second part", "its note"])
     tables = [Table("Values", cols, rows, title=["Every value", "as written"], sections=[section]),
               Table("No title", cols[:3], rows[:50], freeze=False),

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
 import math
 import os
@@ -668,7 +669,8 @@ def write_workbook(target: Path, tables: list[Table], one_page: bool = False,
 
 
 def _write_tables(tmp: Path, tables: list[Table], one_page: bool, fast_rows: bool = True) -> list[str]:
-    """``fast_rows``: data rows serialised by ``_FastRows`` (False: a cell object each, as openpyxl writes
+    """``fast_rows``: data rows serialised by ``_FastRows``, sheets streamed in memory, headings' styles
+    copied (False: a cell object each, styled one by one, streamed to temporary files, as openpyxl writes
     them; the same bytes, for the tests)."""
     from openpyxl import Workbook  # noqa: PLC0415
     from openpyxl.comments import Comment  # noqa: PLC0415
@@ -678,6 +680,7 @@ def _write_tables(tmp: Path, tables: list[Table], one_page: bool, fast_rows: boo
     warnings: list[str] = []
     wb = Workbook(write_only=True)
     styles: dict = {}  # the workbook's style ids by number format, for _FastRows
+    heading_style: dict = {}  # a header cell's style (openpyxl StyleArray) by its quote prefix
     header_fill = PatternFill("solid", fgColor="DDEBF7")
     for t in tables:
         ws = wb.create_sheet(safe_sheet_name(t.name))
@@ -721,10 +724,19 @@ def _write_tables(tmp: Path, tables: list[Table], one_page: bool, fast_rows: boo
                 row_no += 1
             header = []
             for col in part.columns:
-                c = _cell(ws, display_header(col.header), bold=True)
-                c.fill = header_fill
-                c.font = Font(bold=True)
-                c.alignment = Alignment(wrap_text=True, vertical="top")
+                c = _cell(ws, display_header(col.header))
+                # a heading's style is made once (per quote prefix) and copied: each font, fill and alignment
+                # set on a cell is looked up in the workbook's lists by equality, and those lists are then
+                # filled in the same order whichever heading comes first
+                quoted = bool(c.quotePrefix)
+                if quoted not in heading_style or not fast_rows:
+                    c.font = Font(bold=True)  # as _cell(..., bold=True) set it, before the rest
+                    c.fill = header_fill
+                    c.font = Font(bold=True)
+                    c.alignment = Alignment(wrap_text=True, vertical="top")
+                    heading_style[quoted] = copy.copy(c._style)  # noqa: SLF001
+                else:
+                    c._style = copy.copy(heading_style[quoted])  # noqa: SLF001
                 if col.note:
                     c.comment = Comment(col.note, "planner")
                 header.append(c)
