@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from planner.errors import InputError
@@ -114,14 +115,22 @@ def _matches(frame: pd.DataFrame, sheet: str, key: str, period: str = "") -> pd.
     parts = _padded(sheet, key)
     if len(parts) != len(cols):
         raise ScenarioError(f"key {key!r} has {len(parts)} parts; {sheet} keys are {'/'.join(cols)}")
-    mask = pd.Series(True, index=frame.index)
+    mask = np.ones(len(frame), dtype=bool)
     for col, part in zip(cols, parts, strict=True):
-        if part == "*":
-            continue
-        mask &= frame[col].fillna("").astype(str) == part
+        if part != "*":
+            mask &= _column_is(frame[col], part)
     if period:  # validated v2 tables name the period on every row (blank rows are copied into each period)
-        mask &= frame["period"].fillna("").astype(str) == period
-    return mask
+        mask &= _column_is(frame["period"], period)
+    return pd.Series(mask, index=frame.index)
+
+
+def _column_is(column: pd.Series, part: str) -> np.ndarray:
+    """Which cells of a key column read ``part`` (blank cells read ""). Validated key columns hold text and
+    blanks, compared as they are (the bundled regimes make 758 such matches); anything else through its text."""
+    values = column.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        return (pd.isna(values) | (values == "")) if part == "" else (values == part)
+    return (column.fillna("").astype(str) == part).to_numpy()
 
 
 def _cell(value: object) -> Cell:
