@@ -37,6 +37,72 @@ def test_explanations_are_the_same_in_a_thread_or_not(case, monkeypatch):
 
 
 @pytest.mark.parametrize("case", CASES)
+def test_no_exposure_resolves_ahead_give_the_plain_loops_figures(case, monkeypatch):
+    inputs = load(REPO / "inputs" / case)
+    opts = options_from(inputs)
+    ahead = plan(inputs, opts).explanation
+
+    def plain(h, solve_one, items):  # noqa: ANN001, ANN202 - one after another, in this thread
+        for item in items:
+            yield solve_one(*item)
+
+    monkeypatch.setattr(ex, "_ahead", plain)
+    loop = plan(inputs, opts).explanation
+    pd.testing.assert_frame_equal(ahead.limits, loop.limits, check_exact=True)
+    assert ahead.findings == loop.findings
+
+
+class _FakeHighs:
+    def __init__(self) -> None:
+        self.HandleUserInterrupt = False
+        self.cancelled = 0
+
+    def cancelSolve(self) -> None:  # noqa: N802 - highspy's name
+        self.cancelled += 1
+
+
+def test_work_ahead_keeps_order_and_hands_back_errors():
+    h = _FakeHighs()
+    assert list(ex._ahead(h, lambda a, b: a * b, [(i, 2) for i in range(20)])) == [2 * i for i in range(20)]
+    assert h.HandleUserInterrupt and not h.cancelled
+
+    def fails(i):  # noqa: ANN001, ANN202
+        if i == 3:
+            raise ValueError("solver failed")
+        return i
+
+    got = []
+    with pytest.raises(ValueError, match="solver failed"):
+        for v in ex._ahead(_FakeHighs(), fails, [(i,) for i in range(6)]):
+            got.append(v)
+    assert got == [0, 1, 2]
+
+
+def test_ctrl_c_while_costing_stops_the_worker():
+    import threading  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    h, solved = _FakeHighs(), []
+
+    def slow(i):  # noqa: ANN001, ANN202
+        time.sleep(0.02)
+        solved.append(i)
+        return i
+
+    gen = ex._ahead(h, slow, [(i,) for i in range(50)])
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            for v in gen:
+                if v == 1:
+                    raise KeyboardInterrupt
+        finally:
+            gen.close()  # what explain's closing() does
+    assert not any(t.name == "highs-ahead" for t in threading.enumerate())
+    assert len(solved) < 50  # it stopped instead of solving the rest
+    assert h.cancelled == 1
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_a_cost_only_resolve_needs_no_duals(case):
     inputs = load(REPO / "inputs" / case)
     opts = options_from(inputs)
