@@ -13,7 +13,8 @@ bytecode, do not pay.
 
 ``--tree NAME=DIR`` adds the planner found in DIR (a directory holding ``planner/``, put first on
 PYTHONPATH) as a second variant of every planner command, e.g. the commit before a change checked out with
-``git archive HEAD planner | tar -x -C /tmp/before``: the variants then run interleaved too. Run from the
+``git archive HEAD planner | tar -x -C /tmp/before``: the variants then run interleaved too, and a second
+table gives this tree's time over each variant's, command by command and round by round. Run from the
 repository root:
 
     python bench/cold_bench.py [--repeat 5] [--case inputs/rare_earth_magnets.xlsx] [--tree before=/tmp/before]
@@ -108,6 +109,16 @@ def main() -> None:
         rw = [a / b for a, b in zip(wall[name], floor_w, strict=True)]
         rc = [a / b for a, b in zip(cpu[name], floor_c, strict=True)]
         print(f"| {name} | {_fmt(wall[name])} | {_fmt(cpu[name])} | {_fmt(rw)} | {_fmt(rc)} |")
+    if trees:  # this tree against each variant, command by command, round by round
+        print("\n| command | this tree / variant, wall (min / med / max) | CPU (min / med / max) |")
+        print("|---|---:|---:|")
+        for name, _, _ in cmds:
+            for tree in trees:
+                other = f"{name} [{tree}]"
+                if other in wall:
+                    rw = [a / b for a, b in zip(wall[name], wall[other], strict=True)]
+                    rc = [a / b for a, b in zip(cpu[name], cpu[other], strict=True)]
+                    print(f"| {name} / [{tree}] | {_fmt(rw)} | {_fmt(rc)} |")
 
 
 if __name__ == "__main__":
