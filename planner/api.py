@@ -240,10 +240,12 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
     x = result.x
     plans = []
     read: dict = {}  # period plans by (model, solution): before a shock the regimes' periods are one
-    for r in regimes:
+    for w, r in enumerate(regimes):
         assert r.hm is not None and r.cols is not None
         share = replace(result, x=x[r.cols], row_dual=None, objective=None, bound=None)
-        hp = build_horizon_plan(r.hm, share, detail=detail, cache=read)
+        # the workbook shows the first regime's plan in full; of the others, their totals, flows and plants
+        # (the Regimes and Regime supply sheets) and the checker their flows: no sourcing trace, no roadmap
+        hp = build_horizon_plan(r.hm, share, detail=detail and w == 0, cache=read, narrative=w == 0)
         _with_missing_fees(hp, r, x)
         if rm.one_year:  # a one-year input's regime reads as a one-year plan
             one = hp.periods[0][1]

@@ -40,17 +40,21 @@ def _share(result: SolveResult, col0: int, n_cols: int, row0: int, n_rows: int) 
     )
 
 
-def build_horizon_plan(hm: HorizonModel, result: SolveResult, detail: bool = True, cache: dict | None = None) -> Plan:
+def build_horizon_plan(hm: HorizonModel, result: SolveResult, detail: bool = True, cache: dict | None = None,
+                       narrative: bool = True) -> Plan:
     """``cache``: period plans already read, by (model, solution): the regimes of a plan against regimes
-    share a period's model and, before a shock, its solution, so its plan is read once and copied."""
+    share a period's model and, before a shock, its solution, so its plan is read once and copied (a plan
+    read with ``detail`` serves one asked for without). ``narrative=False`` leaves out the roadmap and the
+    contract changes (a regime other than the first: only the first regime's are shown)."""
     assert result.x is not None
     x = result.x
     started = starts_of(hm, x)
     per: list[tuple[str, Plan]] = []
     for b in hm.blocks:
         key = (id(b.model), x[b.col0:b.col0 + b.model.n_cols].tobytes(), detail) if cache is not None else None
-        if key is not None and key in cache:
-            p = copy.deepcopy(cache[key])
+        known = None if key is None else cache.get(key, None if detail else cache.get((*key[:2], True)))
+        if known is not None:
+            p = copy.deepcopy(known)
         else:
             p = build_plan(b.model, _share(result, b.col0, b.model.n_cols, b.row0, b.model.n_rows), detail=detail)
             if key is not None:
@@ -125,8 +129,9 @@ def build_horizon_plan(hm: HorizonModel, result: SolveResult, detail: bool = Tru
     plan.stock = stock
     plan.contracts = contracts
     plan.reservations = reservations
-    plan.contract_changes = contract_changes(plan, hm)
-    plan.roadmap = roadmap(plan, hm)
+    if narrative:
+        plan.contract_changes = contract_changes(plan, hm)
+        plan.roadmap = roadmap(plan, hm)
     return plan
 
 
