@@ -95,12 +95,35 @@ def _resolve(h, integers: int = 0) -> None:  # noqa: ANN001 - a highspy.Highs ho
     """Re-solve ``h`` (``integers``: its yes/no decisions): in this thread if it is small enough
     (``IN_THREAD_BELOW``), else in a worker thread that Ctrl-C can cancel. The same HiGHS calls either way."""
     if h.getNumCol() <= IN_THREAD_BELOW and integers <= IN_THREAD_INTEGERS:
-        h.HandleUserInterrupt = True  # as run_interruptible sets it: the same solver state on either path
+        # no HandleUserInterrupt here: nothing can cancel a run in this thread, and setting it subscribes one
+        # more Python callback that HiGHS calls at every interrupt check (highspy adds it again each time)
         h.run()
         return
     from planner.optimise.solve import run_interruptible  # noqa: PLC0415
 
     run_interruptible(h)
+
+
+class _At:
+    """``frame.at[label, column]`` as a mapping: what ``_lookup`` falls back on when labels repeat."""
+
+    def __init__(self, frame: pd.DataFrame, column: str) -> None:
+        self.frame, self.column = frame, column
+
+    def __contains__(self, label: object) -> bool:
+        return label in self.frame.index
+
+    def __getitem__(self, label: object) -> object:
+        return self.frame.at[label, self.column]
+
+
+def _lookup(frame: pd.DataFrame, column: str) -> dict | _At:
+    """``frame[column]`` by index label, as ``frame.at`` reads it, one dict for the whole column when the labels
+    are unique (validated inputs' keys are): ``.at`` on a (site, product) index took 40-60 us a call, hundreds
+    of calls an explanation."""
+    if not frame.index.is_unique:
+        return _At(frame, column)
+    return dict(zip(frame.index.tolist(), frame[column].tolist(), strict=True))
 
 
 def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None,  # noqa: ANN001, C901
@@ -152,14 +175,16 @@ def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None,  
             customers_of[(fs, fp)] = ", ".join(f"{t} {v:,.0f} t" for t, v in zip(g["to_site"][:3], g["tonnes"][:3],
                                                                                   strict=True))
     rows = []
+    made_of, shipped_of = (_lookup(prod, c) for c in ("made_t", "shipped_t")) if len(prod) else ({}, {})
+    status_of, stage_of, country_of = (_lookup(sites, c) for c in ("status", "stage", "country"))
     for r in inputs.supply.itertuples(index=False):
         s, q = r.site_id, r.product
-        made = float(prod.at[(s, q), "made_t"]) if (s, q) in prod.index else 0.0
-        shipped = float(prod.at[(s, q), "shipped_t"]) if (s, q) in prod.index else 0.0
+        made = float(made_of[(s, q)]) if (s, q) in made_of else 0.0
+        shipped = float(shipped_of[(s, q)]) if (s, q) in shipped_of else 0.0
         cap = float(r.capacity_t)
-        status = str(sites.at[s, "status"]) if s in sites.index else ""
+        status = str(status_of[s]) if s in status_of else ""
         customers = customers_of.get((s, q), "")
-        row = {"site_id": s, "product": q, "stage": sites.at[s, "stage"], "country": sites.at[s, "country"],
+        row = {"site_id": s, "product": q, "stage": stage_of[s], "country": country_of[s],
                "status": status, "in_mix": shipped > TOL, "made_t": made, "capacity_t": cap,
                "utilisation": made / cap if cap > 0 else 0.0, "supplies": customers,
                "capacity_value_usd_per_kg": cap_dual.get((s, q), 0.0), "price_to_win_usd_per_kg": None,
@@ -358,8 +383,9 @@ def _what_it_would_take(model: LinearModel, result: SolveResult, ship_cols: dict
         return prices, blocked, cand, None
     h, base = solved
     targets = []
+    cap_of = _lookup(model.net.supply, "capacity_t")
     for key in unused:
-        cap = float(model.net.supply.at[key, "capacity_t"]) if key in model.net.supply.index else 1.0
+        cap = float(cap_of[key]) if key in cap_of else 1.0
         targets.append((key, ship_cols[key], min(1.0, max(cap, 1e-6) / 2), 1.0, []))
     prices, blocked = prices_to_win(h, base, targets)
     # candidates not qualified: the plan with that one qualified (its fixed cost counted)
@@ -559,7 +585,8 @@ def _ahead(h, solve_one, items: list[tuple]):  # noqa: ANN001, ANN202 - a genera
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             results.put((False, exc))
 
-    h.HandleUserInterrupt = True  # makes cancelSolve effective
+    if not h.HandleUserInterrupt:  # makes cancelSolve effective (once: highspy subscribes it again each time)
+        h.HandleUserInterrupt = True
     worker = threading.Thread(target=work, name="highs-ahead", daemon=True)
     worker.start()
     try:
