@@ -174,3 +174,17 @@ def test_china_shares_equal_the_masked_sums(reference_plan):
                 for st in want:  # equal as floats, NaN-free, None where the stage has no rows
                     assert (got[st] is None) == (want[st] is None)
                     assert got[st] is None or (got[st] == want[st] and type(got[st]) is type(want[st]))
+
+
+def test_the_made_where_table_is_traced_once_a_run(reference_plan, monkeypatch):
+    ex = reference_plan.explanation
+    assert ex.made_where[0] is reference_plan.sourcing
+    pd.testing.assert_frame_equal(ex.made_where[1], tiers.by_country(reference_plan.sourcing), check_exact=True)
+    calls = []
+    real = tiers.by_country
+    monkeypatch.setattr(tiers, "by_country", lambda s: calls.append(s) or real(s))
+    recommendation_tables(reference_plan)
+    assert calls == []  # the explanation's table
+    other = type(reference_plan)(**{**reference_plan.__dict__, "sourcing": reference_plan.sourcing.copy()})
+    recommendation_tables(other)
+    assert len(calls) == 1  # another sourcing frame: traced again

@@ -113,7 +113,10 @@ def recommendation_tables(plan: Plan) -> list[Table]:
     }
     cash = sum(v for k, v in parts.items() if k not in ("shortage", "license_risk"))
     demand = float(s["demand_t"])
-    table = tiers.by_country(plan.sourcing)
+    ex = plan.explanation
+    # the explanation's own table when it is of this plan's sourcing (the same frame): traced once a run
+    table = ex.made_where[1] if ex is not None and ex.made_where is not None and ex.made_where[0] is plan.sourcing \
+        else tiers.by_country(plan.sourcing)
     china = tiers.country_share(table)
     shares = tiers.plant_shares(table)  # for the Plants and Made where sheets
     summary_rows: list[list[object]] = [
@@ -231,7 +234,6 @@ def recommendation_tables(plan: Plan) -> list[Table]:
     )
     info = Table("Run info", [Column("key", 22), Column("value", 80)], _run_info_rows(plan))
     out = [summary, plants, sourcing, _made_where(plan, table, shares), flows, sites, lic, cand, info]
-    ex = plan.explanation
     if ex is not None:
         out = [_findings(plan, ex, table), *out[:6], _suppliers(ex), _limits(ex), *out[6:]]
     out.insert(out.index(plants) + 1, _charts(plan, table))

@@ -51,6 +51,9 @@ class Explanation:
     limits: pd.DataFrame
     findings: list[str]
     notes: list[str] = field(default_factory=list)  # what was not evaluated, and why
+    # the plan's tiers.by_country table the findings were written from (the workbook's Made where sheet reads
+    # it instead of tracing again), and the sourcing frame it is of
+    made_where: tuple[pd.DataFrame, pd.DataFrame] | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, object]:
         """Suppliers (price to win, value of capacity, why), binding limits and findings; NaN as null."""
@@ -272,8 +275,11 @@ def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None,  
     missing = _unmakeable(model, plan)
     for w in missing.values():
         plan.warnings.append(w)
-    found = findings(plan, suppliers, limits, net, missing)
-    return Explanation(suppliers, limits, found + notes, notes)
+    from planner.results import tiers  # noqa: PLC0415
+
+    table = tiers.by_country(plan.sourcing)
+    found = findings(plan, suppliers, limits, net, missing, table)
+    return Explanation(suppliers, limits, found + notes, notes, made_where=(plan.sourcing, table))
 
 
 def _unmakeable(model: LinearModel, plan: Plan) -> dict[tuple[str, str], str]:
@@ -614,7 +620,8 @@ def cost_sentence(summary: dict, parts: dict[str, float]) -> str:
 
 
 def findings(plan: Plan, suppliers: pd.DataFrame, limits: pd.DataFrame, net,  # noqa: ANN001, C901
-             missing: dict[tuple[str, str], str] | None = None) -> list[str]:
+             missing: dict[tuple[str, str], str] | None = None, table: pd.DataFrame | None = None) -> list[str]:
+    """The findings in words (``table``: ``tiers.by_country(plan.sourcing)``, if the caller has it)."""
     from planner.results import tiers  # noqa: PLC0415
 
     s = plan.summary
@@ -638,7 +645,8 @@ def findings(plan: Plan, suppliers: pd.DataFrame, limits: pd.DataFrame, net,  # 
         f"{s['delivered_t']:,.1f} t delivered of {s['demand_t']:,.1f} t needed; the largest part is "
         f"{biggest.replace('_', ' ')} ({_usd(parts.get(biggest, 0))})."
     )
-    table = tiers.by_country(plan.sourcing)
+    if table is None:
+        table = tiers.by_country(plan.sourcing)
     if len(table):
         out.append(f"Made in China, of what is delivered: {tiers.headline(table)} ({tiers.METHOD}); exactly "
                    f"{100 * s['exposed_share']:.1f} % of delivered tonnes contain material that needs an export "
