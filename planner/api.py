@@ -183,18 +183,9 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
 
     from planner.input.overrides import Scenario, apply_scenario  # noqa: PLC0415
     from planner.optimise.decompose import solve_regimes  # noqa: PLC0415
-    from planner.optimise.horizon import build_horizon  # noqa: PLC0415
-    from planner.optimise.regimes import (
-        as_horizon,
-        build_regimes,
-        deterministic_policy,
-        own_cost,
-        own_starts,
-        period_keys,
-        regime_costs,  # noqa: PLC0415
-        regime_inputs,
-    )
-    from planner.results.horizon import build_horizon_plan, decisions  # noqa: PLC0415
+    from planner.optimise.regimes import as_horizon, build_regimes, period_keys, regime_costs, regime_inputs  # noqa: PLC0415
+    from planner.results.horizon import build_horizon_plan  # noqa: PLC0415
+    from planner.results.information import Pending  # noqa: PLC0415
     from planner.results.regimes import RegimeAnswer, hedge_table, regime_findings, regime_table  # noqa: PLC0415
 
     t0 = time.perf_counter()
@@ -232,59 +223,48 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
 
         write_mps(rm.lp, mps_path)
     method = str(inputs.settings.get("regime_method", "extensive"))
-    result = solve_regimes(rm, options, method)  # the extensive form, or the scenario decomposition
-    t2 = time.perf_counter()
-    _raise_unless_planned(result, options, lambda: [
-        f"in regime {r.name}: {line}" for r in regimes for line in _diagnose_horizon(r.inputs, options)])
-    assert result.x is not None
-    x = result.x
-    plans = []
-    read: dict = {}  # period plans by (model, solution): before a shock the regimes' periods are one
-    for w, r in enumerate(regimes):
-        assert r.hm is not None and r.cols is not None
-        share = replace(result, x=x[r.cols], row_dual=None, objective=None, bound=None)
-        # the workbook shows the first regime's plan in full; of the others, their totals, flows and plants
-        # (the Regimes and Regime supply sheets) and the checker their flows: no sourcing trace, no roadmap
-        hp = build_horizon_plan(r.hm, share, detail=detail and w == 0, cache=read, narrative=w == 0)
-        _with_missing_fees(hp, r, x)
-        if rm.one_year:  # a one-year input's regime reads as a one-year plan
-            one = hp.periods[0][1]
-            one.candidates = one.candidates.drop(columns="qualify_in")
-            one.qualifications = hp.qualifications
-            hp = one
-        plans.append(hp)
-    ans = RegimeAnswer([r.name for r in regimes], np.array([r.probability for r in regimes]),
-                       [r.question for r in regimes], plans, regime_costs(rm, x), rm.risk_aversion, rm.alpha,
-                       status=result.status)
+    pending = None
     if detail:
-        # the deterministic plan: the input as it stands (applied and validated as a regime's is, so that its
-        # periods compare with the regimes'), licence risk as an expected loss
+        # the deterministic plan (the input as it stands, applied and validated as a regime's is, so that its
+        # periods compare with the regimes'; licence risk as an expected loss) met by every regime, and every
+        # regime planned alone: the VSS and the EVPI, solved beside the plan when a core is spare
         base = as_horizon(apply_scenario(replace(inputs, regimes=None, regime_changes=None, whatif=None),
                                          Scenario("deterministic", ())))
-        costs_only = replace(options, duals=False)  # VSS and EVPI read costs, not duals
-        ev_hm = build_horizon(base)
-        ev_result = solve(ev_hm.lp, costs_only)
-        ev_keys = ev_hm.lp.cols["key"].tolist()
-        if ev_result.x is not None:
-            ans.ev_starts, ans.ev_stock, ans.ev_reserved = decisions(ev_hm, ev_result.x)
-            # followed in each regime until the regime shows itself, then re-planned
-            eev = solve_regimes(rm, costs_only, method, deterministic_policy(rm, ev_hm, ev_result.x))
-            ans.ev_costs = regime_costs(rm, eev.x) if eev.x is not None else None
-        ws_costs, ws_starts, ws_held = [], [], []
-        for r in regimes:
-            assert r.hm is not None
-            # a regime that is the input as it stands, planned alone, is the deterministic plan already solved
-            same = ev_result.x is not None and r.hm.lp.n_cols == ev_hm.lp.n_cols and \
-                r.hm.lp.cols["key"].tolist() == ev_keys
-            alone = ev_result if same else solve(r.hm.lp, costs_only)
-            if alone.x is None:
-                break
-            ws_costs.append(own_cost(r, alone.x))
-            ws_starts.append(own_starts(r, alone.x))
-            _, stock_w, reserved_w = decisions(r.hm, alone.x)
-            ws_held.append((stock_w, reserved_w))
-        else:
-            ans.ws_costs, ans.ws_starts, ans.ws_held = np.asarray(ws_costs), ws_starts, ws_held
+        pending = Pending.start(rm, base, options, method)
+    try:
+        result = solve_regimes(rm, options, method)  # the extensive form, or the scenario decomposition
+        t2 = time.perf_counter()
+        _raise_unless_planned(result, options, lambda: [
+            f"in regime {r.name}: {line}" for r in regimes for line in _diagnose_horizon(r.inputs, options)])
+        assert result.x is not None
+        x = result.x
+        plans = []
+        read: dict = {}  # period plans by (model, solution): before a shock the regimes' periods are one
+        for w, r in enumerate(regimes):
+            assert r.hm is not None and r.cols is not None
+            share = replace(result, x=x[r.cols], row_dual=None, objective=None, bound=None)
+            # the workbook shows the first regime's plan in full; of the others, their totals, flows and plants
+            # (the Regimes and Regime supply sheets) and the checker their flows: no sourcing trace, no roadmap
+            hp = build_horizon_plan(r.hm, share, detail=detail and w == 0, cache=read, narrative=w == 0)
+            _with_missing_fees(hp, r, x)
+            if rm.one_year:  # a one-year input's regime reads as a one-year plan
+                one = hp.periods[0][1]
+                one.candidates = one.candidates.drop(columns="qualify_in")
+                one.qualifications = hp.qualifications
+                hp = one
+            plans.append(hp)
+        ans = RegimeAnswer([r.name for r in regimes], np.array([r.probability for r in regimes]),
+                           [r.question for r in regimes], plans, regime_costs(rm, x), rm.risk_aversion, rm.alpha,
+                           status=result.status)
+        if pending is not None:
+            got = pending.result()
+            ans.ev_starts, ans.ev_stock, ans.ev_reserved, ans.ev_costs = \
+                got.ev_starts, got.ev_stock, got.ev_reserved, got.ev_costs
+            ans.ws_costs, ans.ws_starts, ans.ws_held = got.ws_costs, got.ws_starts, got.ws_held
+    except BaseException:  # no plan, Ctrl-C or SIGTERM: what knowing more is worth is no longer wanted
+        if pending is not None:
+            pending.cancel()
+        raise
     t3 = time.perf_counter()
     main = plans[0]
     main.regimes = ans
