@@ -40,6 +40,8 @@ kept as plain sorted lists.
 from __future__ import annotations
 
 import bisect
+import hashlib
+import pickle
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 
@@ -190,6 +192,23 @@ def _expand(lanes: pd.DataFrame, column: str, sites: pd.DataFrame) -> pd.DataFra
     return pd.concat(parts, ignore_index=True)
 
 
+# Resolved lanes by a digest of everything resolve_lanes reads: the networks of a plan against regimes are
+# built per regime and period (50 on the bundled 16 regimes), and a licence regime changes Controls, not
+# Lanes or Sites, so most of them resolve the same lanes (27 ms each).
+_RESOLVED: dict[bytes, pd.DataFrame] = {}
+_RESOLVED_MAX = 64
+
+
+def _frames_digest(*frames: pd.DataFrame) -> bytes:
+    """Exactly the frames' contents: column names and every value with its Python type, in order."""
+    h = hashlib.sha256()
+    for f in frames:
+        h.update(pickle.dumps([str(c) for c in f.columns], protocol=5))
+        for c in range(f.shape[1]):
+            h.update(pickle.dumps(f.iloc[:, c].tolist(), protocol=5))
+    return h.digest()
+
+
 def resolve_lanes(
     inputs: Inputs, producers: pd.DataFrame, consumers: pd.DataFrame
 ) -> pd.DataFrame:
@@ -198,6 +217,15 @@ def resolve_lanes(
     ``producers``: site_id, product (what can be made); ``consumers``: site_id,
     product (what a site uses as recipe input or a plant demands).
     """
+    key = _frames_digest(inputs.lanes, inputs.sites[["site_id", "company", "country", "stage"]], producers, consumers)
+    if key not in _RESOLVED:
+        if len(_RESOLVED) >= _RESOLVED_MAX:
+            del _RESOLVED[next(iter(_RESOLVED))]  # the oldest
+        _RESOLVED[key] = _resolve_lanes(inputs, producers, consumers)
+    return _RESOLVED[key].copy()
+
+
+def _resolve_lanes(inputs: Inputs, producers: pd.DataFrame, consumers: pd.DataFrame) -> pd.DataFrame:
     lanes = inputs.lanes.reset_index(drop=True)
     cols = ["from_site", "to_site", "product", "lane_row", "freight_usd_per_kg", "duty_usd_per_kg",
             "tariff_pct", "transit_days", "spec"]
