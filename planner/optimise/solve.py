@@ -418,8 +418,20 @@ class WarmHighs:
 
     ``solve(model)`` re-solves in place when ``model`` has the same rows, columns
     and sparsity as the one loaded (only costs, bounds or coefficients differ):
-    HiGHS then hot-starts dual simplex from the previous basis. Anything else (a
-    MIP, a changed structure) is solved cold, and becomes the loaded model.
+    HiGHS then hot-starts dual simplex. Anything else (a MIP, a changed structure)
+    is solved cold, and becomes the loaded model and its "home".
+
+    Every warm re-solve starts from the home's optimal basis (the baseline's, in a
+    batch), not from the previous scenario's: a what-if is a change to the
+    baseline, so its basis is the nearer start (a scenario that undoes the previous
+    one's change needs no iteration at all), and a scenario's plan is the same
+    whatever scenarios came before it in the batch (its order, its chunking over
+    worker processes). ``home`` is ``(model, result)`` of that cold solve, for the
+    closest-plan solve that follows each one (``planner.whatif.batch.WarmClosest``);
+    ``home_id`` changes whenever the home does, ``home_basis`` is its basis; ``last``
+    tells how the latest ``solve`` went: ``("warm", simplex iterations)``, or
+    ``("cold", 0)`` (a warm solve in no iteration ends at ``home_basis``, unless
+    HiGHS had to repair that basis: a start that is then only less good).
     """
 
     def __init__(self, options: SolveOptions) -> None:
@@ -428,6 +440,10 @@ class WarmHighs:
         self.model: LinearModel | None = None
         self.warm_solves = 0
         self.cold_solves = 0
+        self.home: tuple[LinearModel, SolveResult] | None = None
+        self.home_id = 0
+        self.last: tuple[str, int] = ("cold", 0)
+        self.home_basis = None
 
     def _same_shape(self, model: LinearModel) -> bool:
         cur = self.model
@@ -447,6 +463,9 @@ class WarmHighs:
     def solve(self, model: LinearModel) -> SolveResult:
         if self.options.solver == "cbc" or not self._same_shape(model):
             self.cold_solves += 1
+            self.last = ("cold", 0)
+            self.home_id += 1
+            self.home, self.home_basis = None, None
             if self.options.solver == "cbc" or model.is_mip or model.n_cols == 0:
                 self.h, self.model = None, None
                 return solve(model, self.options)
@@ -458,24 +477,36 @@ class WarmHighs:
             self.model = model
             result = _run_highs(self.h, model, t0)
             self.h.setOptionValue("solver", "simplex")  # re-solves hot-start dual simplex from that basis
+            basis = self.h.getBasis()
+            if result.status == OPTIMAL and basis.valid:
+                self.home, self.home_basis = (model, result), basis
             return result
         t0 = time.perf_counter()
         cur, h = self.model, self.h
         assert cur is not None and h is not None
-        idx = np.flatnonzero(model.c != cur.c).astype(np.int32)
-        if len(idx):
-            h.changeColsCost(len(idx), idx, model.c[idx])
-        idx = np.flatnonzero((model.col_lo != cur.col_lo) | (model.col_hi != cur.col_hi)).astype(np.int32)
-        if len(idx):
-            h.changeColsBounds(len(idx), idx, model.col_lo[idx], model.col_hi[idx])
-        idx = np.flatnonzero((model.row_lo != cur.row_lo) | (model.row_hi != cur.row_hi)).astype(np.int32)
-        if len(idx):
-            h.changeRowsBounds(len(idx), idx, model.row_lo[idx], model.row_hi[idx])
-        for k in np.flatnonzero(model.a_val != cur.a_val):
-            h.changeCoeff(int(model.a_row[k]), int(model.a_col[k]), float(model.a_val[k]))
+        _push_changes(h, cur, model)
+        if self.home_basis is not None:
+            h.setBasis(self.home_basis)
         self.model = model
         self.warm_solves += 1
-        return _run_highs(h, model, t0)
+        result = _run_highs(h, model, t0)
+        self.last = ("warm", int(h.getInfo().simplex_iteration_count))
+        return result
+
+
+def _push_changes(h, cur: LinearModel, model: LinearModel) -> None:  # noqa: ANN001
+    """Hand HiGHS (holding ``cur``) the costs, bounds and coefficients in which ``model`` differs from it."""
+    idx = np.flatnonzero(model.c != cur.c).astype(np.int32)
+    if len(idx):
+        h.changeColsCost(len(idx), idx, model.c[idx])
+    idx = np.flatnonzero((model.col_lo != cur.col_lo) | (model.col_hi != cur.col_hi)).astype(np.int32)
+    if len(idx):
+        h.changeColsBounds(len(idx), idx, model.col_lo[idx], model.col_hi[idx])
+    idx = np.flatnonzero((model.row_lo != cur.row_lo) | (model.row_hi != cur.row_hi)).astype(np.int32)
+    if len(idx):
+        h.changeRowsBounds(len(idx), idx, model.row_lo[idx], model.row_hi[idx])
+    for k in np.flatnonzero(model.a_val != cur.a_val):
+        h.changeCoeff(int(model.a_row[k]), int(model.a_col[k]), float(model.a_val[k]))
 
 
 def bound_by_work(h, model: LinearModel) -> None:  # noqa: ANN001
