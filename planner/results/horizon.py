@@ -335,15 +335,24 @@ def _with_reservations(hm: HorizonModel, result: SolveResult, per: list[tuple[st
         if extra.empty or p.production.empty:
             continue
         prod = p.production.copy()
-        own = sup[sup["period"] == t].set_index(["site_id", "product"])["capacity_t"] * days[t] / 365.0
-        for n, r in prod.iterrows():
-            key = (r["site_id"], r["product"])
-            if key not in extra.index:
+        own = (sup[sup["period"] == t].set_index(["site_id", "product"])["capacity_t"] * days[t] / 365.0).to_dict()
+        more = extra.to_dict()
+        # column lists, not a look-up per row: 16 regimes x 5 periods of the bundled case read this
+        nan = [float("nan")] * len(prod)
+        cap_col, util_col = prod["capacity_t"].tolist(), prod["utilisation"].tolist()
+        value_col = prod["capacity_value_usd_per_kg"].tolist() if "capacity_value_usd_per_kg" in prod else nan
+        hit = False
+        for n, (key, made) in enumerate(zip(zip(prod["site_id"].tolist(), prod["product"].tolist(), strict=True),
+                                            prod["made_t"].tolist(), strict=True)):
+            if key not in more:
                 continue
-            cap = float(own.get(key, 0.0)) + float(extra[key])
-            prod.at[n, "capacity_t"] = cap
-            prod.at[n, "utilisation"] = _clean(float(r["made_t"]) / cap) if cap > 0 else 0.0
-            prod.at[n, "capacity_value_usd_per_kg"] = dual.get((t, *key), float("nan"))
+            hit = True
+            cap = float(own.get(key, 0.0)) + float(more[key])
+            cap_col[n] = cap
+            util_col[n] = _clean(float(made) / cap) if cap > 0 else 0.0
+            value_col[n] = dual.get((t, *key), float("nan"))
+        if hit:
+            prod["capacity_t"], prod["utilisation"], prod["capacity_value_usd_per_kg"] = cap_col, util_col, value_col
         p.production = prod
 
 
