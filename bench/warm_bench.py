@@ -1,12 +1,14 @@
 """Warm what-ifs against cold solves, serially, with the model's size (issue 16, item 4).
 
-For each case (the reference case; a synthetic case, scale 24 by default, about 110k columns), three runs:
+For each case (the reference case; a synthetic case, scale 24 by default, 67k columns), three runs:
 
 * cold: one scenario planned from scratch in this process (``run_one`` without a warm solver): apply and
   validate, build, solve, report, closest plan;
 * warm: ``run_chunk`` on the baseline and N capacity what-ifs (one random Supply row's capacity x 0.5-1.5
-  each, as bench/batch_bench.py), one persistent HiGHS model; per scenario = (chunk - baseline) / N, where
-  "baseline" is the chunk's set-up (the baseline plan, the delta path's base model).
+  each, as bench/batch_bench.py), one persistent HiGHS model. Per scenario, timed inside the chunk: (from the
+  baseline's outcome to the last scenario's, plus the delta path's one-off base model) / N. Also, as this
+  benchmark measured it before: (chunk - a chunk of the baseline alone) / N, in which the spread of the
+  baseline's cold solve (7-8 s, +-0.5 s on a shared machine) shows up divided by N only.
 
 Wall and CPU (this process) times, min / median / max of the runs, and warm / cold per scenario. Ratios of
 one run matter, not absolute times (the machine is shared). Run from the repository root:
@@ -17,6 +19,7 @@ one run matter, not absolute times (the machine is shared). Run from the reposit
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -37,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 TAKEN = [0]  # scenarios planned on the delta path
+BASE = [0.0, 0.0]  # wall and CPU seconds of the delta path's base model (DeltaBase), in the latest chunk
 
 
 def _counted(fn):  # noqa: ANN001, ANN202
@@ -46,14 +50,27 @@ def _counted(fn):  # noqa: ANN001, ANN202
     return wrapper
 
 
+class _TimedBase(batch.DeltaBase):
+    def __init__(self, inputs) -> None:  # noqa: ANN001
+        w, c = time.perf_counter(), time.process_time()
+        super().__init__(inputs)
+        BASE[0], BASE[1] = time.perf_counter() - w, time.process_time() - c
+
+
 batch.plan_delta = _counted(batch.plan_delta)
+batch.DeltaBase = _TimedBase
 
 
-def _timed(inputs, scenarios: list[Scenario], options, warm: bool) -> tuple[float, float]:  # noqa: ANN001
-    """Wall and CPU seconds of one chunk: the baseline, then ``scenarios``."""
+def _timed(inputs, scenarios: list[Scenario], options, warm: bool) -> tuple[float, float, float, float]:  # noqa: ANN001
+    """Wall and CPU seconds of one chunk (the baseline, then ``scenarios``), and of its scenarios alone: from
+    the baseline's outcome to the end, plus the delta path's base model if one was made."""
+    marks: list[tuple[float, float]] = []
+    BASE[0] = BASE[1] = 0.0
     w, c = time.perf_counter(), time.process_time()
-    batch.run_chunk(inputs, [Scenario(batch.BASELINE), *scenarios], options, warm=warm)
-    return time.perf_counter() - w, time.process_time() - c
+    batch.run_chunk(inputs, [Scenario(batch.BASELINE), *scenarios], options, warm=warm,
+                    progress=lambda _o: marks.append((time.perf_counter(), time.process_time())))
+    w1, c1 = time.perf_counter(), time.process_time()
+    return w1 - w, c1 - c, w1 - marks[0][0] + BASE[0], c1 - marks[0][1] + BASE[1]
 
 
 def _fmt(xs: list[float]) -> str:
@@ -75,14 +92,17 @@ def main() -> None:
         cases = [("reference case", ROOT / "inputs" / "rare_earth_magnets.xlsx"),
                  (f"synthetic scale {args.scale}", syn)]
         print("| case | columns | rows | nonzeros | cold per scenario s, wall (min / median / max) | CPU | "
-              "warm per scenario s, wall | CPU | warm / cold (median wall) | scenarios on the delta path |")
-        print("|---|---:|---:|---:|---|---|---|---|---:|---:|")
+              "warm per scenario s, wall | CPU | warm / cold (median wall) | warm / cold (median CPU) | "
+              "before: (chunk - baseline chunk) / N, wall | its warm / cold | scenarios on the delta path | "
+              "load average (1 min) at start / end |")
+        print("|---|---:|---:|---:|---|---|---|---|---:|---:|---|---:|---:|---|")
         for name, path in cases:
             inputs = load(path)
             model = build_model(inputs)
             options = options_from(inputs)
             scenarios = capacity_whatifs(inputs, args.scenarios)
-            cold_w, cold_c, warm_w, warm_c = [], [], [], []
+            cold_w, cold_c, warm_w, warm_c, diff_w = [], [], [], [], []
+            load0 = os.getloadavg()[0]
             reference = batch.lane_flows(batch.plan(inputs, options, detail=False))
             for run in range(args.runs):
                 # one scenario from scratch, as a batch without a warm solver plans it (the difference of two
@@ -92,16 +112,19 @@ def main() -> None:
                 cold_w.append(time.perf_counter() - w)
                 cold_c.append(time.process_time() - c)
                 # less the baseline's own plan; the delta path's base model is counted in the scenarios
-                w0, c0 = _timed(inputs, [], options, warm=True)
+                w0, _, _, _ = _timed(inputs, [], options, warm=True)
                 TAKEN[0] = 0
-                w, c = _timed(inputs, scenarios, options, warm=True)
-                warm_w.append((w - w0) / len(scenarios))
-                warm_c.append((c - c0) / len(scenarios))
+                w, _, ws, cs = _timed(inputs, scenarios, options, warm=True)
+                warm_w.append(ws / len(scenarios))
+                warm_c.append(cs / len(scenarios))
+                diff_w.append((w - w0) / len(scenarios))
                 taken = TAKEN[0]
             ratio = statistics.median(warm_w) / statistics.median(cold_w)
+            ratio_c = statistics.median(warm_c) / statistics.median(cold_c)
+            ratio_d = statistics.median(diff_w) / statistics.median(cold_w)
             print(f"| {name} | {model.n_cols:,} | {model.n_rows:,} | {len(model.a_val):,} | {_fmt(cold_w)} | "
-                  f"{_fmt(cold_c)} | {_fmt(warm_w)} | {_fmt(warm_c)} | {ratio:.3f} | {taken} of {len(scenarios)} |",
-                  flush=True)
+                  f"{_fmt(cold_c)} | {_fmt(warm_w)} | {_fmt(warm_c)} | {ratio:.3f} | {ratio_c:.3f} | {_fmt(diff_w)} | "
+                  f"{ratio_d:.3f} | {taken} of {len(scenarios)} | {load0:.2f} / {os.getloadavg()[0]:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -134,7 +134,7 @@ def _close(a: object, b: object, path: str = "") -> None:
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
             _close(x, y, f"{path}[{i}]")
     elif isinstance(a, float) and isinstance(b, float):
-        assert (np.isnan(a) and np.isnan(b)) or abs(a - b) <= 1e-6 * max(1.0, abs(a)), (path, a, b)
+        assert a == b or (np.isnan(a) and np.isnan(b)), (path, a, b)  # to the last digit
     else:
         assert a == b, (path, a, b)
 

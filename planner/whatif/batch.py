@@ -70,10 +70,16 @@ def lane_flows(p: Plan) -> dict[tuple[str, ...], float]:
 
 
 TIE_WEIGHT = 10.0
+# Primal simplex iterations allowed to the closest-plan LP started from the least-cost plan's basis
+# (``WarmClosest``); if they do not suffice it is solved from scratch. Measured at scale 24
+# (bench/warm_bench.py): 1 to 6 iterations, whether the what-if moves the plan or not (0.08 s with setting
+# the basis, against 0.2-0.3 s from scratch, which takes 1,400 iterations after presolve); dual simplex from
+# that basis takes 1,400, and from the baseline's closest-plan basis up to 6,000 when the plan moves.
+WARM_CLOSEST_ITERATIONS = 200
 
 
 def closest_plan(model: LinearModel, result: SolveResult, reference: dict[tuple[str, str, str], float],
-                 options: SolveOptions) -> SolveResult:
+                 options: SolveOptions, layout: _Layout | None = None) -> SolveResult:
     """Among the plans as cheap as ``result`` (within EQUAL_COST), the one whose lane flows are closest to
     ``reference`` (L1 distance over lanes): a second, lexicographic solve.
 
@@ -84,15 +90,35 @@ def closest_plan(model: LinearModel, result: SolveResult, reference: dict[tuple[
     yes/no decisions at the plan's, and the objective becomes the sum of |lane tonnes - baseline lane tonnes|
     (one auxiliary column per lane, two rows). The row duals stay those of the least-cost solve: they are
     optimal for every plan on that face.
+
+    The columns the face fixes (every one with a non-zero reduced cost: about half of them) are substituted
+    into the rows before HiGHS sees the LP, and the rows left without a free column dropped: HiGHS's presolve
+    would remove them too, but at a cost of its own (0.07 of 0.2 s at scale 24). ``layout``: the LP's matrix
+    for this model's structure and ``reference``, if already laid out (``WarmClosest``).
     """
     import highspy  # noqa: PLC0415
 
-    from planner.optimise.solve import _highs_lp, _new_highs, run_interruptible  # noqa: PLC0415
+    from planner.optimise.solve import _new_highs, run_interruptible  # noqa: PLC0415
 
     si = model.ship_info
     if result.x is None or si is None or not len(si):
         return result
+    face = _face(model, result)
+    lp, free, _ = _closest_lp(model, result, face, layout or _layout(model, reference), reduce=True)
+    h = _new_highs(replace(options, verbose=False))
+    h.passModel(lp)
+    run_interruptible(h)
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return result  # the least-cost plan as solved: still right, only perhaps further from the baseline
+    x2 = np.concatenate([face[0], np.zeros(len(free) - model.n_cols)])
+    x2[free] = np.asarray(h.getSolution().col_value, dtype=float)
+    return replace(result, x=x2[:model.n_cols], objective=result.objective)
+
+
+def _face(model: LinearModel, result: SolveResult) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Column and row bounds of the least-cost solve's optimal face: (col_lo, col_hi, row_lo, row_hi)."""
     x = result.x
+    assert x is not None
     lo, hi = model.col_lo.copy(), model.col_hi.copy()
     ints = np.flatnonzero(model.integer)
     lo[ints] = hi[ints] = np.round(x[ints])
@@ -113,58 +139,216 @@ def closest_plan(model: LinearModel, result: SolveResult, reference: dict[tuple[
         row_hi[at_lo] = row_lo[at_lo]
         at_hi = (y < -tol) & np.isfinite(row_hi)
         row_lo[at_hi] = row_hi[at_hi]
+    return lo, hi, row_lo, row_hi
+
+
+@dataclass
+class _Layout:
+    """The matrix of a closest-plan LP for one model structure and reference, in column-major order.
+
+    Per lane group g a distance column d_g (cost 1) and two rows, 2g: flow_g - d_g <= b_g and 2g+1:
+    flow_g + d_g >= b_g (``lo``, ``hi``), after the model's rows; ``row``, ``col``: the entries of the model's
+    matrix and of the distance rows, sorted by column then row; ``order``: where each comes from in the
+    model's entries followed by the distance rows' (``val``)."""
+
+    m: int
+    row: np.ndarray
+    col: np.ndarray
+    order: np.ndarray
+    val: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    ship_cols: np.ndarray
+    group: np.ndarray
+
+    def flow(self, x: np.ndarray) -> np.ndarray:
+        """Per lane group, the tonnes of ``x`` on it."""
+        return np.bincount(self.group, weights=x[self.ship_cols], minlength=self.m)
+
+
+def _layout(model: LinearModel, reference: dict[tuple[str, ...], float]) -> _Layout:
+    si = model.ship_info
+    n, nr = model.n_cols, model.n_rows
+    group, keys = _lane_groups(si)
+    m = len(keys)
+    b = np.array([reference.get(k, 0.0) for k in keys], dtype=float)
+    cols = si["col"].to_numpy(dtype=np.int64)
+    aux = np.arange(m)
+    row = np.concatenate([model.a_row, nr + np.concatenate([2 * group, 2 * group + 1, 2 * aux, 2 * aux + 1])])
+    col = np.concatenate([model.a_col, cols, cols, n + aux, n + aux])
+    val = np.concatenate([np.ones(2 * len(cols)), -np.ones(m), np.ones(m)])
+    order = np.lexsort((row, col))
+    lo = np.empty(2 * m)
+    hi = np.empty(2 * m)
+    lo[0::2], hi[0::2] = -np.inf, b
+    lo[1::2], hi[1::2] = b, np.inf
+    return _Layout(m, row[order], col[order], order, val, lo, hi, cols, group)
+
+
+def _closest_lp(model: LinearModel, result: SolveResult, face: tuple[np.ndarray, ...], layout: _Layout,
+                reduce: bool):  # noqa: ANN202 - (highspy.HighsLp, columns kept, rows kept)
+    """The closest-plan LP over ``face``: the model's columns and the distance columns, the model's rows and the
+    distance rows (and, without duals, a cost row). ``reduce``: without the columns the face fixes (their
+    activity moved into the row bounds) and the rows left empty; the masks say which columns and rows stay."""
+    import highspy  # noqa: PLC0415
+
+    n, nr, m = model.n_cols, model.n_rows, layout.m
+    lo, hi, row_lo, row_hi = face
+    tie = model.tiebreak if model.tiebreak is not None else np.zeros_like(model.c)
     # The face's plans differ in their class labels too, and the least-cost solve's tie-break (the least
     # exposed labels) is below the face's tolerance: keep it, weighted above the distance (TIE_WEIGHT per
     # tonne and flag against 1 per tonne moved), so that no plan is reported exposed for being closer.
-    tie = model.tiebreak if model.tiebreak is not None else np.zeros_like(model.c)
-    lp = replace(model, integer=np.zeros_like(model.integer), col_lo=lo, col_hi=hi, row_lo=row_lo, row_hi=row_hi,
-                 c=TIE_WEIGHT / EPS_CLASS * tie)
-    h = _new_highs(replace(options, verbose=False))
-    h.passModel(_highs_lp(lp))
-    n = model.n_cols
-    cost = float(model.c @ x)
-    if y is None:
-        nz = np.flatnonzero(model.c).astype(np.int32)
-        h.addRow(-highspy.kHighsInf, cost + EQUAL_COST * abs(cost) + 1e-6, len(nz), nz, model.c[nz])
-    group, keys = _lane_groups(si)
-    m = len(keys)
-    h.addVars(m, np.zeros(m), np.full(m, highspy.kHighsInf))
-    h.changeColsCost(m, np.arange(n, n + m, dtype=np.int32), np.ones(m))
-    # per lane group g, two rows in turn: flow - d_g <= b_g and flow + d_g >= b_g, added in one call (one
-    # addRow per row re-sizes HiGHS's matrix every time: 1.3 s of a 110k-column scenario)
-    b = np.array([reference.get(k, 0.0) for k in keys], dtype=float)
-    cols = si["col"].to_numpy(dtype=np.int64)
-    order = np.argsort(group, kind="stable")
-    g_sorted = group[order]
-    size = np.bincount(group, minlength=m) + 1  # the group's ship columns and its d_g
-    block = np.concatenate([[0], np.cumsum(size)[:-1]])  # where group g's entries start in one row's layout
-    index = np.empty(int(size.sum()), dtype=np.int64)
-    index[block[g_sorted] + np.arange(len(order)) - np.searchsorted(g_sorted, g_sorted)] = cols[order]
-    last = block + size - 1
-    index[last] = n + np.arange(m)
-    # row 2g holds group g with -1 on d_g, row 2g+1 with +1
-    row_of = np.repeat(np.arange(m), size)
-    pos = np.arange(len(index)) - block[row_of]
-    start2 = np.empty(2 * m, dtype=np.int64)
-    start2[0::2] = 2 * block
-    start2[1::2] = 2 * block + size
-    index2 = np.empty(2 * len(index), dtype=np.int32)
-    value2 = np.ones(2 * len(index))
-    for k in (0, 1):
-        at = start2[2 * row_of + k] + pos
-        index2[at] = index
-        value2[start2[2 * np.arange(m) + k] + size - 1] = -1.0 if k == 0 else 1.0
-    inf = highspy.kHighsInf
-    lo = np.empty(2 * m)
-    hi = np.empty(2 * m)
-    lo[0::2], hi[0::2] = -inf, b
-    lo[1::2], hi[1::2] = b, inf
-    h.addRows(2 * m, lo, hi, len(index2), start2.astype(np.int32), index2, value2)
-    run_interruptible(h)
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return result  # the least-cost plan as solved: still right, only perhaps further from the baseline
-    x2 = np.asarray(h.getSolution().col_value, dtype=float)[:n]
-    return replace(result, x=x2, objective=result.objective)
+    cost = np.concatenate([TIE_WEIGHT / EPS_CLASS * tie, np.ones(m)])
+    col_lo = np.concatenate([lo, np.zeros(m)])
+    col_hi = np.concatenate([hi, np.full(m, np.inf)])
+    row, col = layout.row, layout.col
+    val = np.concatenate([model.a_val, layout.val])[layout.order]
+    r_lo, r_hi = np.concatenate([row_lo, layout.lo]), np.concatenate([row_hi, layout.hi])
+    if result.row_dual is None:  # no duals, no face: hold the cost itself
+        nz = np.flatnonzero(model.c)
+        x_cost = float(model.c @ result.x)
+        row = np.concatenate([row, np.full(len(nz), nr + 2 * m)])
+        col = np.concatenate([col, nz])
+        val = np.concatenate([val, model.c[nz]])
+        again = np.lexsort((row, col))
+        row, col, val = row[again], col[again], val[again]
+        r_lo = np.append(r_lo, -np.inf)
+        r_hi = np.append(r_hi, x_cost + EQUAL_COST * abs(x_cost) + 1e-6)
+    n_all, m_all = n + m, len(r_lo)
+    free = np.ones(n_all, dtype=bool)
+    used = np.ones(m_all, dtype=bool)
+    if reduce:
+        free = col_lo < col_hi
+        on_free = free[col]
+        fixed = ~on_free
+        act = np.bincount(row[fixed], weights=val[fixed] * col_lo[col[fixed]], minlength=m_all)
+        used = np.zeros(m_all, dtype=bool)
+        used[row[on_free]] = True
+        new_row = np.cumsum(used) - 1
+        new_col = np.cumsum(free) - 1
+        row, col, val = new_row[row[on_free]], new_col[col[on_free]], val[on_free]
+        r_lo, r_hi = (r_lo - act)[used], (r_hi - act)[used]
+        cost, col_lo, col_hi = cost[free], col_lo[free], col_hi[free]
+        n_all, m_all = int(free.sum()), int(used.sum())
+    start = np.zeros(n_all + 1, dtype=np.int64)
+    np.cumsum(np.bincount(col, minlength=n_all), out=start[1:])
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n_all, m_all
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, col_lo, col_hi
+    lp.row_lower_, lp.row_upper_ = r_lo, r_hi
+    a = lp.a_matrix_
+    a.format_ = highspy.MatrixFormat.kColwise
+    a.start_ = start.astype(np.int32)
+    a.index_ = row.astype(np.int32)
+    a.value_ = val
+    a.num_col_, a.num_row_ = n_all, m_all
+    return lp, free, used
+
+
+class WarmClosest:
+    """The closest-plan LP of a batch's what-ifs, kept in one HiGHS model and started from the least-cost plan.
+
+    The least-cost plan just solved is a vertex of the optimal face, so its basis, completed for the distance
+    rows (each lane's d_g basic, and the slack of whichever of its two rows is not tight), is a primal feasible
+    basis of the closest-plan LP; primal simplex from there takes a few iterations (1-6 at scale 24, where
+    the LP from scratch takes 1,400 after a presolve that costs more than they do). The LP is laid out once per
+    baseline (``WarmHighs.home``: the warm solver's model structure); each ``solve`` pushes the face's bounds
+    and the model's coefficients where they differ from the loaded ones, sets that basis and allows
+    ``WARM_CLOSEST_ITERATIONS``. The start depends on this scenario's least-cost solve only (which starts from
+    the baseline's basis), so a scenario's plan does not depend on the scenarios before it. None when it is not
+    tried (the least-cost solve was not a warm one) or not enough: the caller then solves the LP from scratch
+    (``closest_plan``)."""
+
+    def __init__(self, warm: WarmHighs, options: SolveOptions, reference: dict[tuple[str, ...], float]) -> None:
+        self.warm, self.options, self.reference = warm, options, reference
+        self.h = None
+        self.home_id = -1
+        self.loaded: tuple[np.ndarray, ...] = ()
+        self.layout: _Layout | None = None
+        self.home_status: tuple[list, list] | None = None  # the warm solver's home basis, as lists
+        self.tried = self.solved = 0
+
+    def _load(self) -> bool:
+        """The baseline's closest-plan LP, laid out and handed to HiGHS (not solved: every solve sets a basis)."""
+        from planner.optimise.solve import _new_highs  # noqa: PLC0415
+
+        self.home_id, self.h, self.layout, self.home_status = self.warm.home_id, None, None, None
+        model, result = self.warm.home  # type: ignore[misc]
+        if result.x is None or result.row_dual is None or model.ship_info is None or not len(model.ship_info):
+            return False
+        face = _face(model, result)
+        self.layout = layout = _layout(model, self.reference)
+        lp, _, _ = _closest_lp(model, result, face, layout, reduce=False)
+        h = _new_highs(replace(self.options, verbose=False))
+        h.passModel(lp)
+        h.setOptionValue("simplex_strategy", 4)  # primal: the start is primal feasible, not dual feasible
+        h.setOptionValue("simplex_iteration_limit", WARM_CLOSEST_ITERATIONS)
+        self.h = h
+        self.loaded = (*face, model.a_val)
+        return True
+
+    def layout_for(self, model: LinearModel) -> _Layout | None:
+        """The laid-out closest-plan matrix, if ``model`` (just solved by the warm solver) has the baseline's
+        structure."""
+        w = self.warm
+        same = w.last[0] == "warm" and self.home_id == w.home_id and self.layout is not None
+        return self.layout if same and model.n_cols == w.home[0].n_cols else None  # type: ignore[index]
+
+    def solve(self, model: LinearModel, result: SolveResult) -> SolveResult | None:
+        import highspy  # noqa: PLC0415
+
+        from planner.optimise.solve import run_interruptible  # noqa: PLC0415
+
+        w = self.warm
+        if w.home is None or w.h is None or w.last[0] != "warm" or result.x is None or result.row_dual is None:
+            return None
+        if self.home_id != w.home_id and not self._load():
+            return None
+        if self.h is None or self.layout is None:
+            return None
+        if w.last[1] == 0:
+            # no iteration from the home basis: the least-cost plan's basis is that one, read (0.02 s) only once
+            if self.home_status is None:
+                self.home_status = (list(w.home_basis.col_status), list(w.home_basis.row_status))
+            col_status, row_status = self.home_status
+        else:
+            start = w.h.getBasis()  # the least-cost plan's, still in the warm solver
+            if not start.valid:
+                return None
+            col_status, row_status = start.col_status, start.row_status
+        h, layout = self.h, self.layout
+        self.tried += 1
+        face = _face(model, result)
+        lo, hi, row_lo, row_hi = face
+        cur_lo, cur_hi, cur_rlo, cur_rhi, cur_a = self.loaded
+        idx = np.flatnonzero((lo != cur_lo) | (hi != cur_hi)).astype(np.int32)
+        if len(idx):
+            h.changeColsBounds(len(idx), idx, lo[idx], hi[idx])
+        idx = np.flatnonzero((row_lo != cur_rlo) | (row_hi != cur_rhi)).astype(np.int32)
+        if len(idx):
+            h.changeRowsBounds(len(idx), idx, row_lo[idx], row_hi[idx])
+        for k in np.flatnonzero(model.a_val != cur_a):
+            h.changeCoeff(int(model.a_row[k]), int(model.a_col[k]), float(model.a_val[k]))
+        self.loaded = (*face, model.a_val)
+        # the distance part of the basis: d_g basic; flow above the reference: row 2g (flow - d <= b) tight,
+        # row 2g+1's slack basic; below it: the other way round
+        st = highspy.HighsBasisStatus
+        above = layout.flow(result.x) >= layout.lo[1::2]
+        pair = np.empty(2 * layout.m, dtype=object)
+        pair[0::2] = np.where(above, st.kUpper, st.kBasic)
+        pair[1::2] = np.where(above, st.kBasic, st.kLower)
+        basis = highspy.HighsBasis()
+        basis.col_status = [*col_status, *[st.kBasic] * layout.m]
+        basis.row_status = [*row_status, *pair.tolist()]
+        basis.valid = True
+        if h.setBasis(basis) == highspy.HighsStatus.kError:
+            return None
+        run_interruptible(h)
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        self.solved += 1
+        x2 = np.asarray(h.getSolution().col_value, dtype=float)[:model.n_cols]
+        return replace(result, x=x2, objective=result.objective)
 
 
 def _lane_groups(si: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, ...]]]:
@@ -182,11 +366,12 @@ def _lane_groups(si: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, ...]]]:
 
 
 class _ClosestSolver:
-    """The solver ``api.plan`` calls: the least-cost solve (warm when it can be), then ``closest_plan``."""
+    """The solver ``api.plan`` calls: the least-cost solve (warm when it can be), then the closest plan
+    (warm when ``closest`` can, else from scratch)."""
 
     def __init__(self, warm: WarmHighs | None, options: SolveOptions,
-                 reference: dict[tuple[str, str, str], float] | None) -> None:
-        self.warm, self.options, self.reference = warm, options, reference
+                 reference: dict[tuple[str, str, str], float] | None, closest: WarmClosest | None = None) -> None:
+        self.warm, self.options, self.reference, self.closest = warm, options, reference, closest
         self.model: LinearModel | None = None
         self.closest_s = 0.0
 
@@ -196,18 +381,26 @@ class _ClosestSolver:
         if self.reference is None or result.status != OPTIMAL:
             return result
         t0 = time.perf_counter()
-        out = closest_plan(model, result, self.reference, self.options)
+        out = layout = None
+        c = self.closest
+        if c is not None and c.reference is self.reference and self.warm is c.warm:
+            out = c.solve(model, result)
+            layout = c.layout_for(model)
+        if out is None:
+            out = closest_plan(model, result, self.reference, self.options, layout)
         self.closest_s = time.perf_counter() - t0
         return out
 
 
 def run_one(inputs: Inputs, scenario: Scenario, options: SolveOptions, warm: WarmHighs | None = None,
-            reference: dict[tuple[str, str, str], float] | None = None, delta: DeltaBase | None = None) -> Outcome:
+            reference: dict[tuple[str, str, str], float] | None = None, delta: DeltaBase | None = None,
+            closest: WarmClosest | None = None) -> Outcome:
     """Apply and solve one scenario; never raises for a scenario's own failure.
 
     ``reference``: the baseline's lane flows; among equally cheap plans the closest to them is chosen, so
     that every change against the baseline is caused by the scenario. ``delta``: the baseline's model, to
     which a scenario that changes only numbers of it is applied directly (planner.whatif.delta).
+    ``closest``: the baseline's closest-plan LP kept warm (``WarmClosest``, on ``warm`` and ``reference``).
     """
     try:
         moved = None
@@ -217,7 +410,7 @@ def run_one(inputs: Inputs, scenario: Scenario, options: SolveOptions, warm: War
         changed = moved.inputs if moved is not None else apply_scenario(inputs, scenario) if scenario.changes \
             else inputs
         cap = float(changed.supply["capacity_t"].sum())
-        solver = _ClosestSolver(warm, options, reference if scenario.changes else None)
+        solver = _ClosestSolver(warm, options, reference if scenario.changes else None, closest)
         # over periods, each period's plan carries its own sourcing trace (the stitched model has no one network
         # to trace with afterwards); China's share is then over every period's tonnes
         over = changed.periods is not None
@@ -261,8 +454,11 @@ def run_chunk(inputs: Inputs, scenarios: list[Scenario], options: SolveOptions, 
         with contextlib.suppress(PlannerError):
             reference = lane_flows(plan(inputs, options, solver=solver, detail=False))
     out = []
+    closest = None
     for sc in scenarios:
-        res = run_one(inputs, sc, options, solver, reference, delta)
+        if solver is not None and reference is not None and (closest is None or closest.reference is not reference):
+            closest = WarmClosest(solver, options, reference)
+        res = run_one(inputs, sc, options, solver, reference, delta, closest)
         if sc.name == BASELINE and res.plan is not None:
             reference = lane_flows(res.plan)
         out.append(res)
