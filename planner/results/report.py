@@ -8,6 +8,7 @@ solver's objective is only compared against, never reported as such.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -222,15 +223,14 @@ def _plants(model: LinearModel, ships: pd.DataFrame, short_rows: list) -> tuple[
     tonnes, exposed_t = into["tonnes"].to_numpy(dtype=float), into["exposed_t"].to_numpy(dtype=float)
     lead, senders = into["lead_time_days"].to_numpy(), into["from_site"].to_numpy(dtype=object)
     plant_rows = []
-    for r in inputs.demand.itertuples(index=False):
-        d, p = r.site_id, r.product
+    dem = inputs.demand
+    for d, p, quantity, lim, cap in zip(*(dem[c].tolist() for c in (
+            "site_id", "product", "quantity_t", "max_lead_time_days", "max_exposed_share")), strict=True):
         g = at.get((d, p), [])
         # sums of the plant's rows in ship order, as a masked frame's column sums them (the same floats)
         delivered = float(tonnes[g].sum()) if g else 0.0
         exposed = float(exposed_t[g].sum()) if g else 0.0
-        qty = float(r.quantity_t)
-        lim = r.max_lead_time_days
-        cap = r.max_exposed_share
+        qty = float(quantity)
         cap = float(st["max_exposed_share"]) if cap is None or pd.isna(cap) else float(cap)  # type: ignore[arg-type]
         plant_rows.append({
             "site_id": d, "product": p, "demand_t": qty, "delivered_t": _clean(delivered),
@@ -244,8 +244,8 @@ def _plants(model: LinearModel, ships: pd.DataFrame, short_rows: list) -> tuple[
     plants = pd.DataFrame(plant_rows)
     delivered_raw = (into.groupby(["to_site", "product"])["tonnes"].sum().to_dict() if len(into) else {})
     if len(plants):
-        plants["shortage_t"] = [_clean(r.demand_t - r.delivered_t) if r.demand_t > 0 else 0.0
-                                for r in plants.itertuples(index=False)]
+        plants["shortage_t"] = [_clean(d - v) if d > 0 else 0.0 for d, v in
+                                zip(plants["demand_t"].tolist(), plants["delivered_t"].tolist(), strict=True)]
     return plants, into, delivered_raw
 
 
@@ -259,9 +259,10 @@ def _cost_parts(model: LinearModel, production: pd.DataFrame, money: pd.DataFram
     st = inputs.settings
     risk_weight = float(st["risk_weight"])  # type: ignore[arg-type]
     dcost = {}
-    for r in inputs.demand.itertuples(index=False):
-        c = r.shortage_cost_usd_per_kg
-        dcost[(r.site_id, r.product)] = float(st["shortage_cost_usd_per_kg"]) if c is None or pd.isna(c) else float(c)  # type: ignore[arg-type]
+    dem = inputs.demand
+    for site, product, c in zip(dem["site_id"].tolist(), dem["product"].tolist(),
+                                dem["shortage_cost_usd_per_kg"].tolist(), strict=True):
+        dcost[(site, product)] = float(st["shortage_cost_usd_per_kg"]) if c is None or pd.isna(c) else float(c)  # type: ignore[arg-type]
     used = {s for s, v in use_rows if v >= 1}
     used |= set(production.loc[production["made_t"] > 0, "site_id"]) if len(production) else set()
     cand = sites[sites["status"] == "candidate"]
@@ -274,9 +275,11 @@ def _cost_parts(model: LinearModel, production: pd.DataFrame, money: pd.DataFram
         "tariff": float(money["tariff_usd"].sum()),
         "qualification": qual_cost,
         # from unrounded tonnes: 1e-6 t of rounding at 10,000 USD/kg would show as dollars
-        "shortage": float(sum(max(float(r.demand_t) - delivered_raw.get((r.site_id, r.product), 0.0), 0.0)
-                              * dcost[(r.site_id, r.product)] * 1000.0
-                              for r in plants.itertuples(index=False))) if len(plants) else 0.0,
+        "shortage": float(sum(max(float(d) - delivered_raw.get((site, product), 0.0), 0.0)
+                              * dcost[(site, product)] * 1000.0
+                              for site, product, d in zip(plants["site_id"].tolist(), plants["product"].tolist(),
+                                                          plants["demand_t"].tolist(), strict=True)))
+        if len(plants) else 0.0,
         "license_risk": risk_weight * expected_loss,
     }
     return {k: round(v, 2) for k, v in parts.items()}, used, expected_loss
@@ -499,54 +502,69 @@ def _trace(net, ships: pd.DataFrame, batches: pd.DataFrame, plants: pd.DataFrame
     made = batches.groupby(["site_id", "product"])["tonnes"].sum().to_dict()
     rank = {p: i for i, p in enumerate(net.order)}
     stage_of, company_of, country_of = (net.sites[c].to_dict() for c in ("stage", "company", "country"))
-    out = []
-    for r in plants.itertuples(index=False):
-        if r.delivered_t <= 0:
+    joint, recipe = net.joint, net.recipe
+    out: dict[str, list] = {c: [] for c in cols}
+    for plant, product, delivered in zip(plants["site_id"].tolist(), plants["product"].tolist(),
+                                         plants["delivered_t"].tolist(), strict=True):
+        if delivered <= 0:
             continue
         need: dict[tuple[str, str], float] = {}
         tier: dict[tuple[str, str], int] = {}
-        for f, t in recv.get((r.site_id, r.product), {}).items():
-            need[(f, r.product)] = need.get((f, r.product), 0.0) + float(t)
-            tier[(f, r.product)] = 1
-        queue = sorted(need, key=lambda k: -rank[k[1]])
+        for f, t in recv.get((plant, product), {}).items():
+            need[(f, product)] = need.get((f, product), 0.0) + float(t)
+            tier[(f, product)] = 1
+        # the keys in order of product rank, downstream first, and in the order they were queued within a rank
+        # (as a list sorted stably by rank before every pop would give them: a queued key comes after those
+        # of its rank queued before it)
+        queue = [(-rank[k[1]], i, k) for i, k in enumerate(need)]
+        heapq.heapify(queue)
+        seq = len(queue)
         done: set = set()
         while queue:
-            queue.sort(key=lambda k: -rank[k[1]])
-            key = queue.pop(0)
+            key = heapq.heappop(queue)[2]
             if key in done:
                 continue
             done.add(key)
             s, q = key
             amount = need[key]
-            if (s, q) in net.joint:
-                mains = net.joint[(s, q)]
+            if key in joint:
+                mains = joint[key]
                 for m, ratio in mains:
                     if made.get((s, m), 0.0) > 0:
                         mk = (s, m)
                         need[mk] = need.get(mk, 0.0) + amount / ratio / len(mains)
                         tier[mk] = tier[key]
-                        queue.append(mk)
+                        heapq.heappush(queue, (-rank[m], seq, mk))
+                        seq += 1
                 continue
-            for inp, f in net.recipe.get((s, q), []):
+            for inp, f in recipe.get(key, []):
                 total_in = float(recv_tot.get((s, inp), 0.0))
                 if total_in <= 0:
                     continue
+                r_inp = -rank[inp]
+                t_next = tier[key] + 1
                 for sup, t in recv.get((s, inp), {}).items():
                     k2 = (sup, inp)
                     need[k2] = need.get(k2, 0.0) + amount * f * float(t) / total_in
-                    tier[k2] = max(tier.get(k2, 0), tier[key] + 1)
-                    queue.append(k2)
+                    tier[k2] = max(tier.get(k2, 0), t_next)
+                    heapq.heappush(queue, (r_inp, seq, k2))
+                    seq += 1
         by_prod: dict[str, float] = {}
         for (_site, q), v in need.items():
             by_prod[q] = by_prod.get(q, 0.0) + v
         for (s, q), v in need.items():
             if v <= TOL:
                 continue
-            out.append({
-                "plant": r.site_id, "product": r.product, "tier": tier[(s, q)], "site_id": s,
-                "stage": stage_of[s], "company": company_of[s], "country": country_of[s],
-                "supplies": q, "tonnes": _clean(v), "share": _clean(v / by_prod[q]) if by_prod[q] > 0 else 0.0,
-            })
+            out["plant"].append(plant)
+            out["product"].append(product)
+            out["tier"].append(tier[(s, q)])
+            out["site_id"].append(s)
+            out["stage"].append(stage_of[s])
+            out["company"].append(company_of[s])
+            out["country"].append(country_of[s])
+            out["supplies"].append(q)
+            out["tonnes"].append(_clean(v))
+            out["share"].append(_clean(v / by_prod[q]) if by_prod[q] > 0 else 0.0)
     res = pd.DataFrame(out, columns=cols)
     return res.sort_values(["plant", "product", "tier", "supplies", "tonnes"],
                            ascending=[True, True, True, True, False], kind="mergesort").reset_index(drop=True)
