@@ -18,7 +18,6 @@ they price changes that keep the same suppliers qualified.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -532,80 +531,32 @@ def _zero_exposure_costs(model: LinearModel, plan: Plan, result: SolveResult, op
             return []
     exposure_row = {k: i for i, k in enumerate(model.rows["key"].tolist()) if k[0] == "exposure"}
     si = model.ship_info
-    rows: list[tuple[int | None, np.ndarray | None]] = []  # per plant: its exposure row, or the columns of one
+    out = []
+    at = None  # (site, product) -> row of plan_cost's plants table (its first, as a mask's .iloc[0] reads it)
     for r in todo:
         row = exposure_row.get(("exposure", r.site_id, r.product))
-        cols = None if row is not None else si.loc[
-            (si["to_site"] == r.site_id) & (si["product"] == r.product)
-            & ((si["arr_cls"].to_numpy() & EXPOSED) != 0), "col"].to_numpy(dtype=np.int32)
-        rows.append((row, cols))
-
-    def solve_one(row: int | None, cols: np.ndarray | None) -> np.ndarray | None:
         if row is None:  # no cap below 1 here: the row the model would have with one
+            cols = si.loc[(si["to_site"] == r.site_id) & (si["product"] == r.product)
+                          & ((si["arr_cls"].to_numpy() & EXPOSED) != 0), "col"].to_numpy(dtype=np.int32)
             h.addRow(-highspy.kHighsInf, highspy.kHighsInf, len(cols), cols, np.ones(len(cols)))
             row, lo, hi = h.getNumRow() - 1, -highspy.kHighsInf, highspy.kHighsInf
         else:
             lo, hi = float(model.row_lo[row]), float(model.row_hi[row])
         h.changeRowBounds(row, lo, 0.0)
-        h.run()
+        _resolve(h, int(model.integer.sum()))
         optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
         x = np.asarray(h.getSolution().col_value, dtype=float)[:model.n_cols] if optimal else None
         h.changeRowBounds(row, lo, hi)
-        return x
-
-    out = []
-    at = None  # (site, product) -> row of plan_cost's plants table (its first, as a mask's .iloc[0] reads it)
-    with contextlib.closing(_ahead(h, solve_one, rows)) as solved:
-        for r, x in zip(todo, solved, strict=True):
-            if x is None:
-                continue
-            total, plants = plan_cost(model, x)
-            if at is None:  # the plants table's rows are Demand's, in its order: the plant's row is the same one
-                at = {k: i for i, k in reversed(list(enumerate(zip(plants["site_id"], plants["product"],
-                                                                   strict=True))))}
-            out.append({"limit": "no exposure", "where": f"{r.site_id} {r.product}",
-                        "value": total - plan.summary["total_cost_usd"],
-                        "unit": "USD/yr to allow it no license-exposed supply",
-                        "shortage_t": float(plants["shortage_t"].iat[at[(r.site_id, r.product)]])})
+        if x is None:
+            continue
+        total, plants = plan_cost(model, x)
+        if at is None:  # the plants table's rows are Demand's, in its order: the plant's row is the same one
+            at = {k: i for i, k in reversed(list(enumerate(zip(plants["site_id"], plants["product"], strict=True))))}
+        out.append({"limit": "no exposure", "where": f"{r.site_id} {r.product}",
+                    "value": total - plan.summary["total_cost_usd"],
+                    "unit": "USD/yr to allow it no license-exposed supply",
+                    "shortage_t": float(plants["shortage_t"].iat[at[(r.site_id, r.product)]])})
     return out
-
-
-def _ahead(h, solve_one, items: list[tuple]):  # noqa: ANN001, ANN202 - a generator of solve_one's results
-    """``solve_one(*item)`` for each item, in order, run one by one in a worker thread that works ahead of the
-    caller: while the caller costs one re-solved plan (pandas, holding the GIL), HiGHS (which releases it)
-    re-solves the next on the other core. ``h`` sees the same calls in the same order as in a plain loop, and
-    only the worker calls it. Ctrl-C (or any exception) in the caller cancels the solve under way and waits
-    for the worker, as planner.optimise.solve.run_interruptible does."""
-    import queue  # noqa: PLC0415
-    import threading  # noqa: PLC0415
-
-    results: queue.Queue = queue.Queue()
-    stop = threading.Event()
-
-    def work() -> None:
-        try:
-            for item in items:
-                if stop.is_set():
-                    return
-                results.put((True, solve_one(*item)))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            results.put((False, exc))
-
-    if not h.HandleUserInterrupt:  # makes cancelSolve effective (once: highspy subscribes it again each time)
-        h.HandleUserInterrupt = True
-    worker = threading.Thread(target=work, name="highs-ahead", daemon=True)
-    worker.start()
-    try:
-        for _ in items:
-            ok, value = results.get()
-            if not ok:
-                raise value
-            yield value
-    finally:
-        stop.set()
-        if worker.is_alive():
-            h.cancelSolve()
-            worker.join()
 
 
 def cost_sentence(summary: dict, parts: dict[str, float]) -> str:
