@@ -194,8 +194,9 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
     built: dict[bytes, Network] = {}  # a period whose input two regimes share has one network
     for r in regimes:
         ids = r.inputs.period_ids
-        r.keys = period_keys(r.inputs)
-        ns = [built[k] if k in built else built.setdefault(k, build_network(r.inputs.for_period(t)))
+        slices = {t: r.inputs.for_period(t) for t in ids}  # sliced once, for the digests and the networks
+        r.keys = period_keys(r.inputs, slices)
+        ns = [built[k] if k in built else built.setdefault(k, build_network(slices[t]))
               for t, k in zip(ids, r.keys, strict=True)]
         nets.append(ns)
         for n in ns:

@@ -131,9 +131,10 @@ def _digest(frame: pd.DataFrame | None) -> bytes:
     return hashlib.sha256(f.to_csv(index=False).encode()).digest()
 
 
-def period_keys(i: Inputs) -> list[bytes]:
+def period_keys(i: Inputs, slices: dict[str, Inputs] | None = None) -> list[bytes]:
     """Per period, a digest of everything that period's model is built from: its rows of the periodic
-    tables, and the tables and settings that hold for the whole horizon."""
+    tables, and the tables and settings that hold for the whole horizon. ``slices``: ``i.for_period(t)``
+    by period, if the caller has them already."""
     whole = hashlib.sha256(b"".join([
         _digest(i.recipes), _digest(i.coproducts), _digest(i.stock), _digest(i.contracts), _digest(i.reservations),
         _digest(i.periods),
@@ -143,7 +144,7 @@ def period_keys(i: Inputs) -> list[bytes]:
     ])).digest()
     out = []
     for t in i.period_ids:
-        one = i.for_period(t)
+        one = slices[t] if slices is not None else i.for_period(t)
         out.append(hashlib.sha256(whole + b"".join(_digest(getattr(one, a)) for a in
                                                    ("sites", "supply", "lanes", "demand", "controls"))).digest())
     return out
