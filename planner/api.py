@@ -192,6 +192,7 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
     regimes = regime_inputs(inputs)
     nets, total = [], None
     built: dict[bytes, Network] = {}  # a period whose input two regimes share has one network
+    sizes: dict[bytes, Size] = {}
     for r in regimes:
         ids = r.inputs.period_ids
         slices = {t: r.inputs.for_period(t) for t in ids}  # sliced once, for the digests and the networks
@@ -199,8 +200,8 @@ def plan_regimes(inputs: Inputs, options: SolveOptions, detail: bool = True, mps
         ns = [built[k] if k in built else built.setdefault(k, build_network(slices[t]))
               for t, k in zip(ids, r.keys, strict=True)]
         nets.append(ns)
-        for n in ns:
-            one = estimate(n, r.inputs.settings)
+        for n, k in zip(ns, r.keys, strict=True):
+            one = sizes[k] if k in sizes else sizes.setdefault(k, estimate(n, r.inputs.settings))  # settings in k
             total = one if total is None else Size(total.columns + one.columns, total.rows + one.rows,
                                                    total.nonzeros + one.nonzeros,
                                                    {k: total.by_kind.get(k, 0) + v for k, v in one.by_kind.items()})
