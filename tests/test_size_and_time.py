@@ -174,6 +174,30 @@ def test_guided_phases_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert res.objective == pytest.approx(PUBLISHED_OPTIMA["cap124"], rel=1e-6)
 
 
+def test_an_interior_point_relaxation_bound_is_not_above_the_lp_optimum(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # without crossover the interior point reports its primal objective; the phase's bound is taken down by
+    # its relative gap tolerance, so it never lies above the LP optimum the simplex finds (a vertex, exact)
+    import dataclasses  # noqa: PLC0415
+
+    import highspy  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    from planner.optimise import solve as solve_mod  # noqa: PLC0415
+
+    model, res = _guided("cap124", tmp_path, monkeypatch)
+    lp = res.phases[0]
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("solver", "simplex")
+    h.passModel(solve_mod._highs_lp(dataclasses.replace(model, integer=np.zeros_like(model.integer))))
+    h.run()
+    exact = h.getInfo().objective_function_value
+    assert lp.bound is not None and lp.bound <= exact
+    assert exact - lp.bound <= 1e-7 * abs(exact)  # by no more than the tolerance
+    assert res.bound is not None and res.bound <= res.objective
+
+
 @pytest.mark.parametrize("name", ["cap124", "cap131"])
 def test_restricted_mip_runs_on_an_unfinished_relaxation(name: str, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
