@@ -539,3 +539,46 @@ def test_a_reader_that_goes_away_is_not_an_error(case):  # noqa: ANN001
     assert proc.returncode == 0, err
     assert "Error" not in err, err
     assert (out / "plan.xlsx").read_bytes() != OLD["plan.xlsx"]
+
+
+# The plan against regimes solves its VSS and EVPI beside the plan in a worker process (large models; forced
+# on here): the worker stands in for a slow solve too, and must not outlive a SIGTERM.
+_SLOW_BESIDE = _SLOW_HIGHS + """
+    import planner.optimise.decompose as decompose_mod
+    import planner.results.information as information_mod
+    decompose_mod.solve = slow_solve
+    information_mod.solve = slow_solve
+    information_mod.IN_PARALLEL_ABOVE = 0
+    information_mod._spare_cores = lambda options: 1
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists() or not hasattr(os, "fork"),
+                    reason="reads child processes from /proc; the worker is forked")
+def test_sigterm_during_a_plan_against_regimes_ends_the_worker_beside_it(case):  # noqa: ANN001
+    inp, out = case
+    started = inp.parent.parent / "started"
+    regimes = inp.parent / "regimes"
+    regimes.mkdir()
+    (regimes / "Regimes.csv").write_text("scenario,probability,question\nas is,0.7,\nmine A halved,0.3,\n")
+    (regimes / "RegimeChanges.csv").write_text("scenario,sheet,key,column,operation,value\n"
+                                              "mine A halved,Supply,MINE_A/ORE,capacity_t,multiply,0.5\n")
+    before_out = snapshot(out)
+    proc = _spawn(_SLOW_BESIDE, started, ["solve", str(inp), "--regimes", str(regimes), "-o",
+                                          str(out / "plan.xlsx")])
+    workers: set[int] = set()
+    try:
+        _wait_for(started, proc, "a solve started")
+        workers = _children(proc.pid)  # forked before the plan's solve starts
+        assert workers, "no worker process"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 143, err
+        assert "Terminated" in err and "Nothing was written." in err, err
+        assert not [w for w in workers if _alive(w)], "the worker outlived the planner"
+        assert snapshot(out) == before_out
+    finally:
+        proc.kill()
+        for w in workers:
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
