@@ -217,6 +217,7 @@ def test_warm_and_cold_batches_agree(base):
         assert a.plan.summary["total_cost_usd"] == pytest.approx(b.plan.summary["total_cost_usd"], rel=1e-12)
 
 
+@pytest.mark.slow  # a local Dask cluster of two processes, 3-13 s; the pool and serial paths run by default
 def test_dask_gives_the_same_results_as_serial(base):
     distributed = pytest.importorskip("distributed")
     scenarios = [Scenario(f"x{f}", (Change("Supply", "*/X", "capacity_t", "multiply", f),)) for f in (0.5, 1.5, 3)]

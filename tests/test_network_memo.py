@@ -49,8 +49,9 @@ def test_a_site_in_another_country_resolves_its_lanes_again(monkeypatch):
 
 def test_the_memo_is_bounded(monkeypatch):
     monkeypatch.setattr(network, "_RESOLVED", {})
+    monkeypatch.setattr(network, "_RESOLVED_MAX", 3)
     inputs = load(REFERENCE)
-    for k in range(network._RESOLVED_MAX + 3):
+    for k in range(network._RESOLVED_MAX + 2):
         lanes = inputs.lanes.copy()
         lanes.loc[0, "freight_usd_per_kg"] = float(k)
         build_network(replace(inputs, lanes=lanes))

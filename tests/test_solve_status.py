@@ -22,6 +22,8 @@ def capa_folder(tmp_path_factory):  # noqa: ANN001, ANN201
     return folder
 
 
+@pytest.mark.slow  # capa read, built and written through the command line (4-17 s); the phases' status under a
+# time limit is checked in-process by tests/test_size_and_time.py (test_restricted_mip_runs_with_a_tiny_time_limit)
 def test_time_limited_mip_reports_feasible_with_gap_or_no_solution(capa_folder, tmp_path):
     # capa (100 candidate suppliers x 1,000 plants) is far from proven in 1 s: whatever HiGHS has by then
     # must come back as "feasible" with a positive gap (exit 0), or as no plan at all (exit 5).
@@ -37,6 +39,24 @@ def test_time_limited_mip_reports_feasible_with_gap_or_no_solution(capa_folder, 
     else:
         assert res.exit_code == 5
         assert not out.exists()
+
+
+def test_a_mip_stopped_by_its_time_limit_is_never_called_optimal(tmp_path):
+    # OR-Library cap131 (50 candidate suppliers x 50 plants; proven here in 0.1 s) is not proven in 10 ms on any
+    # machine: no plan (exit 5, nothing written, here), or "feasible" with a positive gap and a warning; never
+    # "optimal". The slow run's capa case (far from proven in 1 s) takes the "feasible" branch.
+    folder = tmp_path / "cap131"
+    write_csv_folder(read_cap(CAPA.with_name("cap131.txt")), folder)
+    out = tmp_path / "plan.xlsx"
+    res = CliRunner().invoke(main, ["solve", str(folder), "-o", str(out), "--json", "--time-limit", "0.01"])
+    payload = json.loads(res.stdout)
+    assert payload["status"] != "optimal"
+    if res.exit_code == 0:
+        assert payload["status"] == "feasible" and payload["gap"] > 0
+        assert any("not proven optimal" in w for w in payload["warnings"])
+        assert out.exists()
+    else:
+        assert res.exit_code == 5 and not out.exists()
 
 
 @pytest.mark.slow  # capa read and solved again for 3 s: the run above already exercises the path

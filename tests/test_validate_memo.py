@@ -107,8 +107,9 @@ def test_a_value_of_another_type_is_another_sheet(counted):
         validate._content_digest(["a"], pd.DataFrame({"a": [float("nan")]}, dtype=object))
 
 
-def test_the_memo_is_bounded(counted):
-    for k in range(validate._PARSED_MAX + 5):
+def test_the_memo_is_bounded(counted, monkeypatch):
+    monkeypatch.setattr(validate, "_PARSED_MAX", 6)
+    for k in range(validate._PARSED_MAX + 3):
         t = _tables()
         t["Supply"]["capacity_t"] = [10.0 + k]
         tables_to_inputs(t)
