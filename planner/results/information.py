@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -102,18 +103,22 @@ class Pending:
     def start(cls, rm: RegimeModel, base: Inputs, options: SolveOptions, method: str) -> Pending:
         job = cls((rm, base, options, method))
         # the decomposition runs its own worker processes; a multi-threaded solve uses the spare core
-        if method == "extensive" and rm.lp.n_cols >= IN_PARALLEL_ABOVE and _spare_cores(options) >= 1:
+        if method == "extensive" and rm.lp.n_cols >= IN_PARALLEL_ABOVE and _spare_cores(options) >= 1 \
+                and sys.platform.startswith("linux"):
             job._submit()
         return job
 
     def _submit(self) -> None:
+        import multiprocessing  # noqa: PLC0415
         from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
 
         try:
-            # the platform's default start method, as the batch's and the decomposition's pools: on Linux a
-            # fork, which hands the worker the models as they are in memory (the initializer's arguments are
-            # not pickled; 31 MB pickled on the bundled case), before any thread of this solve starts
-            self.pool = ProcessPoolExecutor(max_workers=1, initializer=_hold, initargs=self.args)
+            # a fork, which hands the worker the models as they are in memory (the initializer's arguments
+            # are not pickled; 31 MB pickled on the bundled case), before any thread of this solve starts.
+            # Only where forking is the norm (Linux): elsewhere a spawned worker would import the caller's
+            # script again, which an unguarded script would run again, so the work stays here
+            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
+                                            initializer=_hold, initargs=self.args)
             self.future = self.pool.submit(_held)
         except Exception:  # noqa: BLE001 - no worker (a sandbox without processes): run it here later
             self.cancel()
