@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import planner.output.write as W
 from planner.api import options_from, plan
 from planner.input.validate import load
 from planner.output.sheets import recommendation_tables
-import planner.output.write as W
 from planner.output.write import Column, Fmt, Table, _write_tables
 from planner.results import tiers
 

@@ -61,7 +61,8 @@ def _dated_zip(when: tuple[int, ...]):  # noqa: ANN202 - a zipfile.ZipFile subcl
 
         def write(self, filename, arcname=None, compress_type=None, compresslevel=None):  # noqa: ANN001, ANN202
             if arcname is None:  # as ZipInfo.from_file names it
-                arcname = os.path.normpath(os.path.splitdrive(os.fspath(filename))[1]).lstrip(os.sep + (os.altsep or ""))
+                arcname = os.path.normpath(os.path.splitdrive(os.fspath(filename))[1])
+                arcname = arcname.lstrip(os.sep + (os.altsep or ""))
             return self.writestr(arcname, Path(filename).read_bytes())
 
     return DatedZip
@@ -629,7 +630,8 @@ class _FastRows:
                 if not math.isfinite(value):
                     raise ValueError(f"refusing to write a non-finite number ({value}) in sheet {self.ws.title}")
                 style = self._style(("fmt", fmt)) if fmt else ""
-                cells.append((self.letter(i + 1), f'{style} t="n"><v>{"%.16g" % value}</v></c>'))
+                number = "%.16g" % value  # noqa: UP031 - openpyxl's own format (compat.strings.safe_string)
+                cells.append((self.letter(i + 1), f'{style} t="n"><v>{number}</v></c>'))
                 continue
             else:
                 text, quote, changed = safe_text(str(value))
