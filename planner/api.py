@@ -348,7 +348,7 @@ def run_info(inputs: Inputs, options: SolveOptions, model: LinearModel, result, 
         "constraints": model.n_rows,
         "nonzeros": len(model.a_val),
         "integer_variables": int(model.integer.sum()),
-        "solve_phases": " | ".join(str(p) for p in result.phases),
+        "solve_phases": " | ".join(p.text(with_time=False) for p in result.phases),  # seconds: solve_s
         "build_s": round(timings.build_s, 3),
         "solve_s": round(timings.solve_s, 3),
         "report_s": round(timings.report_s, 3),

@@ -147,3 +147,20 @@ def test_two_solves_of_the_reference_are_identical(reference_plans, tmp_path):
     pd.testing.assert_frame_equal(first.flows.reset_index(drop=True), again.flows.reset_index(drop=True),
                                   check_exact=True)
     assert first.summary["total_cost_usd"] == again.summary["total_cost_usd"]
+
+
+@pytest.mark.parametrize("case", ["rare_earth_magnets.xlsx", "rare_earth_magnets_2026_2030.xlsx"])
+def test_the_same_input_writes_the_same_workbook_byte_for_byte(case, tmp_path):
+    # nothing in the workbook depends on the clock: no solve time, no phase seconds, fixed archive dates
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from planner.cli import main  # noqa: PLC0415
+
+    src = Path(__file__).resolve().parents[1] / "inputs" / case
+    outs = []
+    for k in range(2):
+        out = tmp_path / f"plan{k}.xlsx"
+        res = CliRunner().invoke(main, ["solve", str(src), "-o", str(out), "-q"])
+        assert res.exit_code == 0, res.output
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]

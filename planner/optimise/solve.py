@@ -68,7 +68,12 @@ class Phase:
     note: str = ""
 
     def __str__(self) -> str:
-        figures = [f"{self.time_s:.1f} s of {self.budget_s:.1f} s", self.status]
+        return self.text(with_time=True)
+
+    def text(self, with_time: bool = True) -> str:
+        """The phase in words; without ``with_time`` only what does not depend on the machine's speed (not the
+        seconds it took, nor its budget, which is what the earlier phases left of the time limit)."""
+        figures = [f"{self.time_s:.1f} s of {self.budget_s:.1f} s", self.status] if with_time else [self.status]
         if self.objective is not None:
             figures.append(f"objective {self.objective:,.2f}")
         if self.bound is not None:
@@ -331,7 +336,8 @@ def run_interruptible(h, on_tick=None) -> None:  # noqa: ANN001
     KeyboardInterrupt asks HiGHS to stop (``cancelSolve``), waits for it, and
     re-raises, so the command line exits 130 with nothing written.
     """
-    h.HandleUserInterrupt = True  # makes cancelSolve effective
+    if not h.HandleUserInterrupt:  # makes cancelSolve effective; once: highspy subscribes it again each time
+        h.HandleUserInterrupt = True
     done = threading.Event()
     failure: list[BaseException] = []
 

@@ -12,6 +12,7 @@ import textwrap
 
 import pandas as pd
 
+from planner.output.sheets import WALL_CLOCK
 from planner.output.write import Chart, Column, Fmt, Table
 from planner.results import tiers
 from planner.results.report import Plan
@@ -137,7 +138,7 @@ def horizon_tables(plan: Plan) -> list[Table]:
     ) if res is not None and len(res) else None
     info = Table("Run info", [Column("key", 22), Column("value", 80)],
                  [[k, v if isinstance(v, (int, float, str)) or v is None else str(v)]
-                  for k, v in plan.run_info.items()])
+                  for k, v in plan.run_info.items() if k not in WALL_CLOCK])
     return [horizon_findings_table(plan), summary, roadmap, horizon_charts(plan),
             *[x for x in (stock_table, contracts_table, reservations_table) if x is not None],
             *(stacked[n] for n in order), info]

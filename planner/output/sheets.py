@@ -20,7 +20,6 @@ PCT = "0.0%"
 MILLIONS = r"#,##0,,\ \M"  # Excel: each trailing comma divides by 1,000; then a literal " M"
 M_USD = r"#,##0.0,,\ \M"  # USD shown in millions with one decimal (the cell holds the exact USD)
 M_PLAIN = r"#,##0.0,,"  # millions, where the heading or unit already says M USD
-SECONDS = "0.00"
 # Fixed colours per country, so that a country is the same colour in every chart and no other country
 # takes China's red (Excel's default palette starts with a red-ish series for whichever comes first).
 CHINA_RED = "D62728"
@@ -138,7 +137,6 @@ def recommendation_tables(plan: Plan) -> list[Table]:
           for st, v in china.items() if v is not None],
         ["Expected license loss (before risk_weight)", Fmt(s["expected_license_loss_usd"], M_PLAIN), "M USD/yr"],
         ["Solver", s["solver"], ""],
-        ["Solve time", Fmt(s["solve_time_s"], SECONDS), "s"],
         ["Input", _input_name(plan), ""],
     ]
     names = site_names(plan)
@@ -261,9 +259,16 @@ def _versions(text: str) -> str:
     return text
 
 
+# Run info keys that are wall-clock seconds: in the JSON (--json), not in the workbook, so that the same input
+# gives the same workbook, byte for byte, however busy the machine was
+WALL_CLOCK = frozenset({"build_s", "solve_s", "report_s"})
+
+
 def _run_info_rows(plan: Plan) -> list[list[object]]:
     rows = []
     for k, v in plan.run_info.items():
+        if k in WALL_CLOCK:
+            continue
         if k == "input":
             v = _input_name(plan)
         elif k == "versions":
