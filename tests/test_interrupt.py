@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import _thread
-import gc
 import threading
 
 import pytest
@@ -32,8 +30,10 @@ class SlowHighs:
 
 def test_ctrl_c_cancels_the_solver_and_propagates():
     # Ctrl-C raises KeyboardInterrupt in the main thread wherever it is; raised from the progress callback,
-    # it lands exactly where a signal lands while HiGHS solves: in the wait loop. Deterministic, unlike a
-    # simulated signal (below).
+    # it lands exactly where a signal lands while HiGHS solves: in the wait loop. Deterministic: a simulated
+    # signal (_thread.interrupt_main) was lost twice on a busy machine (the suite hung once, and once the
+    # solver stand-in ran out its bound), so the signal itself is tested through the command line, as SIGTERM
+    # (tests/test_faults.py).
     h = SlowHighs()
 
     def tick(_elapsed: float) -> None:
@@ -46,29 +46,6 @@ def test_ctrl_c_cancels_the_solver_and_propagates():
     # before it re-raises, so the cancel has happened by now)
     assert h.cancelled.is_set()
     assert h.HandleUserInterrupt
-
-
-def test_a_real_interrupt_signal_cancels_the_solver():
-    # What Ctrl-C does to the main thread, through CPython's signal machinery. A pending signal is handled
-    # by whatever Python code the main thread runs next; if that is a finalizer run by the garbage
-    # collector, the KeyboardInterrupt is swallowed ("Exception ignored in ...") and nothing is cancelled.
-    # That hung the suite once (a worker that had run process pools); collecting first and keeping the
-    # collector off during the wait leaves the loop as the only Python code the main thread runs.
-    h = SlowHighs()
-
-    def ctrl_c_once_solving() -> None:
-        h.started.wait()
-        _thread.interrupt_main()
-
-    gc.collect()
-    gc.disable()
-    try:
-        threading.Thread(target=ctrl_c_once_solving, daemon=True).start()
-        with pytest.raises(KeyboardInterrupt):
-            run_interruptible(h)
-    finally:
-        gc.enable()
-    assert h.cancelled.is_set()
 
 
 def test_missing_cbc_binary_is_a_no_solution_error(monkeypatch):
