@@ -380,16 +380,21 @@ def test_sigterm_during_a_parallel_batch_ends_the_workers(case):  # noqa: ANN001
                       "cheap B,Supply,MINE_B/ORE,unit_cost_usd_per_kg,set,1\n")
     proc = _spawn(_SLOW_HIGHS, started, ["batch", str(inp), "--whatif", str(inp.parent), "-o",
                                          str(out / "batch.xlsx"), "--jobs", "2"])
+    _sigterm_ends_the_workers(proc, started, out, before_out, "a worker started solving")
+
+
+def _sigterm_ends_the_workers(proc: subprocess.Popen, started: Path, out: Path, before_out: dict, what: str) -> None:
+    """Once ``what`` happened, SIGTERM: exit 143, nothing written, and no worker process of the planner left."""
     workers: set[int] = set()
     try:
-        _wait_for(started, proc, "a worker started solving")
+        _wait_for(started, proc, what)
         workers = _children(proc.pid)
         assert workers, "no worker processes"
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 143, err
         assert "Terminated" in err and "Nothing was written." in err, err
-        assert not [w for w in workers if _alive(w)], "a batch worker outlived the planner"
+        assert not [w for w in workers if _alive(w)], "a worker outlived the planner"
         assert snapshot(out) == before_out
     finally:
         proc.kill()
@@ -566,19 +571,5 @@ def test_sigterm_during_a_plan_against_regimes_ends_the_worker_beside_it(case): 
     before_out = snapshot(out)
     proc = _spawn(_SLOW_BESIDE, started, ["solve", str(inp), "--regimes", str(regimes), "-o",
                                           str(out / "plan.xlsx")])
-    workers: set[int] = set()
-    try:
-        _wait_for(started, proc, "a solve started")
-        workers = _children(proc.pid)  # forked before the plan's solve starts
-        assert workers, "no worker process"
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 143, err
-        assert "Terminated" in err and "Nothing was written." in err, err
-        assert not [w for w in workers if _alive(w)], "the worker outlived the planner"
-        assert snapshot(out) == before_out
-    finally:
-        proc.kill()
-        for w in workers:
-            if _alive(w):
-                os.kill(w, signal.SIGKILL)
+    # the worker is forked before the plan's solve starts
+    _sigterm_ends_the_workers(proc, started, out, before_out, "a solve started")

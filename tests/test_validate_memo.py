@@ -13,6 +13,7 @@ import pytest
 
 from planner.errors import InputError
 from planner.input import validate
+from planner.input.data import content_digest
 from planner.input.overrides import ATTR, Change, Scenario, apply_scenario
 from planner.input.validate import load, tables_to_inputs
 
@@ -101,10 +102,9 @@ def test_a_value_of_another_type_is_another_sheet(counted):
     text["Supply"]["capacity_t"] = ["10"]
     tables_to_inputs(text)
     assert counted == ["Supply"]
-    assert validate._content_digest(["a"], pd.DataFrame({"a": [1.0]})) != \
-        validate._content_digest(["a"], pd.DataFrame({"a": [True]}))
-    assert validate._content_digest(["a"], pd.DataFrame({"a": [None]}, dtype=object)) != \
-        validate._content_digest(["a"], pd.DataFrame({"a": [float("nan")]}, dtype=object))
+    assert content_digest(pd.DataFrame({"a": [1.0]})) != content_digest(pd.DataFrame({"a": [True]}))
+    assert content_digest(pd.DataFrame({"a": [None]}, dtype=object)) != \
+        content_digest(pd.DataFrame({"a": [float("nan")]}, dtype=object))
 
 
 def test_the_memo_is_bounded(counted, monkeypatch):

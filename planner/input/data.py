@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
 from planner.errors import Issue
+
+
+def content_digest(*frames: pd.DataFrame) -> bytes:
+    """A digest of exactly the frames' contents: column names and every value with its Python type (pickled:
+    1, 1.0, "1", None and NaN all differ), column by column in order. Equal digests, equal frames."""
+    h = hashlib.sha256()
+    for f in frames:
+        h.update(pickle.dumps([str(c) for c in f.columns], protocol=5))
+        for c in range(f.shape[1]):
+            h.update(pickle.dumps(f.iloc[:, c].tolist(), protocol=5))
+    return h.digest()
+
+
+def remember(memo: dict, key: object, value: object, most: int) -> None:
+    """``memo[key] = value``, dropping the oldest entry first when ``memo`` holds ``most``."""
+    if len(memo) >= most:
+        del memo[next(iter(memo))]
+    memo[key] = value
 
 
 @dataclass(frozen=True)

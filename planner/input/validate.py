@@ -20,7 +20,7 @@ import pandas as pd
 
 from planner.errors import InputError, Issue, column_letter
 from planner.input import countries, schema
-from planner.input.data import Inputs, lane_group
+from planner.input.data import Inputs, content_digest, lane_group, remember
 from planner.input.read import (
     BOOL,
     DATE,
@@ -892,9 +892,7 @@ def validate_book(book: RawBook, *, strict_numerics: bool = False, digests: dict
             own.append(Issue(spec.name, message="the sheet has no data rows"))
         issues.extend(own)
         if key is not None:
-            if len(_PARSED) >= _PARSED_MAX:
-                del _PARSED[next(iter(_PARSED))]  # the oldest
-            _PARSED[key] = (tables[spec.name].copy(deep=True), tuple(own))
+            remember(_PARSED, key, (tables[spec.name].copy(deep=True), tuple(own)), _PARSED_MAX)
     known = {s.name.lower() for s in schema.SHEETS} | KNOWN_EXTRA_SHEETS
     # required sheets that are missing are reported above, with their own suggestion
     absent = [s.name for s in schema.SHEETS if s.name.lower() not in by_norm and not s.required]
@@ -1062,17 +1060,6 @@ _PARSED: dict[tuple[str, bytes], tuple[pd.DataFrame, tuple[Issue, ...]]] = {}
 _PARSED_MAX = 48
 
 
-def _content_digest(headers: list[str], frame: pd.DataFrame) -> bytes:
-    """A digest of exactly what the sheet's cells are made of: the headers and every value with its Python
-    type (pickled: 1, 1.0, "1", None and NaN all differ), column by column in order."""
-    import pickle  # noqa: PLC0415
-
-    h = hashlib.sha256(pickle.dumps(headers, protocol=5))
-    for c in range(frame.shape[1]):
-        h.update(pickle.dumps(frame.iloc[:, c].tolist(), protocol=5))
-    return h.digest()
-
-
 def tables_to_inputs(tables: dict[str, pd.DataFrame], source: Path | None = None) -> Inputs:
     """Validate in-memory tables (DataFrames keyed by sheet name), as if read from a file.
 
@@ -1085,7 +1072,7 @@ def tables_to_inputs(tables: dict[str, pd.DataFrame], source: Path | None = None
     for name, frame in tables.items():
         headers = [str(c) for c in frame.columns]
         if name in schema.SHEET_BY_NAME:
-            digests[name] = _content_digest(headers, frame)
+            digests[name] = content_digest(frame)  # its headers are its columns' names
             if (name, digests[name]) in _PARSED:  # typed before: its cells are not needed
                 typed[name] = _PARSED[(name, digests[name])]
                 sheets[name] = RawSheet(name, headers)

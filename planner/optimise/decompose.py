@@ -465,9 +465,13 @@ class _Runner:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+def available_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def default_workers(n: int) -> int:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, n))
+    return max(1, min(available_cores(), n))
 
 
 def solve_decomposed(rm: RegimeModel, *, workers: int | None = None, max_iter: int = 50, gap: float = 1e-4,

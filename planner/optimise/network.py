@@ -40,15 +40,13 @@ kept as plain sorted lists.
 from __future__ import annotations
 
 import bisect
-import hashlib
-import pickle
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 
 import numpy as np
 import pandas as pd
 
-from planner.input.data import Inputs, lane_group
+from planner.input.data import Inputs, content_digest, lane_group, remember
 
 INF = 10**9  # "no lead-time limit downstream"
 EXPOSED = 1
@@ -199,16 +197,6 @@ _RESOLVED: dict[bytes, pd.DataFrame] = {}
 _RESOLVED_MAX = 64
 
 
-def _frames_digest(*frames: pd.DataFrame) -> bytes:
-    """Exactly the frames' contents: column names and every value with its Python type, in order."""
-    h = hashlib.sha256()
-    for f in frames:
-        h.update(pickle.dumps([str(c) for c in f.columns], protocol=5))
-        for c in range(f.shape[1]):
-            h.update(pickle.dumps(f.iloc[:, c].tolist(), protocol=5))
-    return h.digest()
-
-
 def resolve_lanes(
     inputs: Inputs, producers: pd.DataFrame, consumers: pd.DataFrame
 ) -> pd.DataFrame:
@@ -217,11 +205,9 @@ def resolve_lanes(
     ``producers``: site_id, product (what can be made); ``consumers``: site_id,
     product (what a site uses as recipe input or a plant demands).
     """
-    key = _frames_digest(inputs.lanes, inputs.sites[["site_id", "company", "country", "stage"]], producers, consumers)
+    key = content_digest(inputs.lanes, inputs.sites[["site_id", "company", "country", "stage"]], producers, consumers)
     if key not in _RESOLVED:
-        if len(_RESOLVED) >= _RESOLVED_MAX:
-            del _RESOLVED[next(iter(_RESOLVED))]  # the oldest
-        _RESOLVED[key] = _resolve_lanes(inputs, producers, consumers)
+        remember(_RESOLVED, key, _resolve_lanes(inputs, producers, consumers), _RESOLVED_MAX)
     return _RESOLVED[key].copy()
 
 

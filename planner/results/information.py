@@ -12,7 +12,6 @@ the same solves of the same models.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from dataclasses import dataclass, field, replace
 
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planner.input.data import Inputs, SolveOptions
-from planner.optimise.decompose import solve_regimes
+from planner.optimise.decompose import available_cores, solve_regimes
 from planner.optimise.horizon import build_horizon
 from planner.optimise.regimes import RegimeModel, deterministic_policy, own_cost, own_starts, regime_costs
 from planner.optimise.solve import solve
@@ -87,8 +86,7 @@ def _held() -> Information:
 
 
 def _spare_cores(options: SolveOptions) -> int:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cores - max(1, int(options.threads))
+    return available_cores() - max(1, int(options.threads))
 
 
 class Pending:
