@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from planner.errors import InputError
+from planner.errors import InputError, Issue, visible
 from planner.input import schema
 from planner.input.data import Inputs
 from planner.input.read import BOOL, EMPTY, NUMBER, TEXT, Cell
@@ -134,7 +134,8 @@ def _column_is(column: pd.Series, part: str) -> np.ndarray:
 
 
 def _cell(value: object) -> Cell:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str) and not value.strip()):
+    if (value is None or (isinstance(value, float) and math.isnan(value))
+            or (isinstance(value, str) and not value.strip())):
         return Cell(None, EMPTY)
     if isinstance(value, bool):
         return Cell(value, BOOL)
@@ -168,7 +169,9 @@ def apply_scenario(inputs: Inputs, scenario: Scenario) -> Inputs:
     ScenarioError
         A change matches nothing, names something unknown, or leaves the input invalid.
     """
-    tables = {name: getattr(inputs, attr).drop(columns="_row").copy() for name, attr in ATTR.items()}
+    # each row keeps the workbook row it came from (``_row``) through the changes, so that a problem the
+    # changes cause is reported at the user's row, not at the row's place in the per-period table
+    tables = {name: getattr(inputs, attr).copy() for name, attr in ATTR.items()}
     tables["Settings"] = _settings_frame(inputs.settings)
     if inputs.periods is not None:  # the horizon goes with its rows (each row already names its period)
         tables["Periods"] = inputs.periods.copy()
@@ -177,7 +180,7 @@ def apply_scenario(inputs: Inputs, scenario: Scenario) -> Inputs:
                         ("RegimeChanges", inputs.regime_changes)):
         if frame is not None:  # not changed by a what-if, but part of the input it plans
             # in the order written: the first regime is the one the workbook's plan sheets show
-            tables[name] = frame.sort_values("_row", kind="mergesort").drop(columns="_row").reset_index(drop=True)
+            tables[name] = frame.sort_values("_row", kind="mergesort").reset_index(drop=True)
     for ch in scenario.changes:
         where = f"{ch.sheet_of_row} row {ch.row}" if ch.row else ch.sheet_of_row
         try:
@@ -185,12 +188,29 @@ def apply_scenario(inputs: Inputs, scenario: Scenario) -> Inputs:
             _apply(tables, ch)
         except ScenarioError as exc:
             raise ScenarioError(f"{where} ({ch.describe()}): {exc}") from None
+    origin = {name: frame["_row"].tolist() for name, frame in tables.items() if "_row" in frame.columns}
+    tables = {name: frame.drop(columns="_row") if name in origin else frame for name, frame in tables.items()}
     try:
         return replace(tables_to_inputs(tables), source=inputs.source, source_sha256=inputs.source_sha256,
                        whatif=None)
     except InputError as exc:
-        detail = "; ".join(str(i) for i in exc.issues[:5])
+        found = list(dict.fromkeys(_at_origin(i, origin) for i in exc.issues))  # a row copied per period: once
+        detail = "; ".join(found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")
         raise ScenarioError(f"the changed input is invalid: {detail}") from None
+
+
+def _at_origin(issue: Issue, origin: dict[str, list]) -> str:
+    """The issue located at the workbook row its table row came from (in-memory tables number rows from 2),
+    or at "a row the what-if adds" for a row no workbook holds. By column name, not letter: the in-memory
+    table's columns are in the contract's order, the user's sheet may have them in any."""
+    rows = origin.get(issue.sheet)
+    if not issue.row or rows is None or not 2 <= issue.row < len(rows) + 2:
+        return str(issue)
+    row = rows[issue.row - 2]
+    if row is None or (isinstance(row, float) and math.isnan(row)):
+        column = f" ({issue.column})" if issue.column else ""
+        return visible(f"{issue.sheet}, a row the what-if adds{column}: {issue.message}")
+    return str(replace(issue, row=int(row), col=-1))
 
 
 def _check_period(inputs: Inputs, ch: Change) -> None:
