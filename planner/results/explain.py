@@ -507,7 +507,7 @@ def _zero_exposure_costs(model: LinearModel, plan: Plan, result: SolveResult, op
 
     from planner.optimise.network import EXPOSED  # noqa: PLC0415
     from planner.optimise.solve import _highs_lp, _new_highs, options_from  # noqa: PLC0415
-    from planner.results.report import plan_cost  # noqa: PLC0415
+    from planner.results.report import PlanCost  # noqa: PLC0415
 
     if not len(plan.plants) or result.x is None:
         return []
@@ -532,7 +532,9 @@ def _zero_exposure_costs(model: LinearModel, plan: Plan, result: SolveResult, op
     exposure_row = {k: i for i, k in enumerate(model.rows["key"].tolist()) if k[0] == "exposure"}
     si = model.ship_info
     out = []
-    at = None  # (site, product) -> row of plan_cost's plants table (its first, as a mask's .iloc[0] reads it)
+    cost = PlanCost(model)  # the model's tables read once for every plant's re-solve
+    # (site, product) -> its row of Demand (the first, as a mask's .iloc[0] read it from the plants table)
+    at = {(d, p): i for i, (d, p, _) in reversed(list(enumerate(cost.demand)))}
     for r in todo:
         row = exposure_row.get(("exposure", r.site_id, r.product))
         if row is None:  # no cap below 1 here: the row the model would have with one
@@ -549,13 +551,11 @@ def _zero_exposure_costs(model: LinearModel, plan: Plan, result: SolveResult, op
         h.changeRowBounds(row, lo, hi)
         if x is None:
             continue
-        total, plants = plan_cost(model, x)
-        if at is None:  # the plants table's rows are Demand's, in its order: the plant's row is the same one
-            at = {k: i for i, k in reversed(list(enumerate(zip(plants["site_id"], plants["product"], strict=True))))}
+        total, shortage = cost(x)
         out.append({"limit": "no exposure", "where": f"{r.site_id} {r.product}",
                     "value": total - plan.summary["total_cost_usd"],
                     "unit": "USD/yr to allow it no license-exposed supply",
-                    "shortage_t": float(plants["shortage_t"].iat[at[(r.site_id, r.product)]])})
+                    "shortage_t": float(shortage[at[(r.site_id, r.product)]])})
     return out
 
 
