@@ -188,3 +188,40 @@ def test_the_made_where_table_is_traced_once_a_run(reference_plan, monkeypatch):
     other = type(reference_plan)(**{**reference_plan.__dict__, "sourcing": reference_plan.sourcing.copy()})
     recommendation_tables(other)
     assert len(calls) == 1  # another sourcing frame: traced again
+
+
+NUMBERS = [0, 0.0, -0.0, 1, -1, 0.04, -0.04, 0.05, 9.94, 9.95, -9.95, 99.96, 999.95, 4999999.9, 999999.95, 5e5, 1e6,
+           -1e6, 1e15, -1e15, 123456789, 10 ** 17 + 1, -(10 ** 17), 1e-9, -1e-9, 2.5, 0.15]
+
+
+def test_a_column_of_numbers_is_as_wide_as_every_number_makes_it():
+    """_fit_width formats only a numeric column's extremes: the width is the one every value's text gives (a
+    None in the column, which adds no width, takes the value-by-value path)."""
+    rng = random.Random(13)
+    cols = [Column("cost_usd", 10, "#,##0"), Column("share", 8, "0.0%"), Column("m", 14, r"#,##0.0,,\ \M"),
+            Column("tonnes_t", 0, None), Column("x", 12, "#,##0", fit=False), Column("v", 0, None),
+            Column("w", 0, "#,##0"), Column("m", 0, r"#,##0.0,,\ \M")]
+    cases = [[0.0, -0.0], [0, -0.0, 5.0], [-0.0, 0.0], [9.94, 9.95], [-0.04, 3.0], [0.0] * 4, [10 ** 17 + 1, 1.0]]
+    cases += [[rng.choice(NUMBERS) for _ in range(rng.randint(1, 9))] for _ in range(3000)]
+    cases += [[rng.uniform(-1e7, 1e7) * rng.choice([1, 1e-6, 1e3]) for _ in range(rng.randint(1, 9))]
+              for _ in range(1000)]
+    for values in cases:
+        for col in cols:
+            assert W._fit_width(col, list(values)) == W._fit_width(col, [*values, None]), (col, values)
+
+
+def test_frame_rows_are_itertuples_rows():
+    from planner.output.sheets import _frame_rows, _py  # noqa: PLC0415
+
+    df = pd.DataFrame({
+        "a": [1, 2, 3], "b": [1.5, np.nan, -0.0], "c": ["x", None, "z"], "d": pd.array([1, None, 3], dtype="Int64"),
+        "e": [np.float64(1), "s", None], "f": [True, False, True], "g": pd.Series(["p", None, "q"], dtype="str"),
+        "h": pd.to_datetime(["2020-01-01", None, "2021-01-01"]), "i": pd.Categorical(["u", None, "u"]),
+        "j": [np.int64(4), np.nan, 2.5]})
+    for cols in (list(df.columns), ["b"], ["g", "d", "a"], []):
+        want = [[None if (isinstance(v, float) and pd.isna(v)) or v is pd.NA else _py(v) for v in rec]
+                for rec in df[cols].itertuples(index=False, name=None)]
+        got = _frame_rows(df, cols)
+        assert got == want
+        assert [[type(v) for v in r] for r in got] == [[type(v) for v in r] for r in want]
+        assert [[str(v) for v in r] for r in got] == [[str(v) for v in r] for r in want]  # -0.0 stays -0.0

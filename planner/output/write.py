@@ -842,6 +842,13 @@ def _fit_width(col: Column, values: list[object]) -> float:
     if not col.fit:
         return col.width
     need = max(len(head) / 2 + 2, max((len(w) for w in head.split()), default=0) + 2)
+    if values and all(type(v) is float or type(v) is int for v in values):
+        # a column of plain numbers: the longest text is that of its largest or smallest number (the text
+        # grows with the magnitude, a minus sign adds one, and -0.0 keeps its sign), so only those are formatted
+        lo, hi = min(values), max(values)
+        if math.isfinite(lo) and math.isfinite(hi):
+            values = [hi, lo] + ([-0.0] if lo == 0 and any(v == 0 and math.copysign(1.0, v) < 0 for v in values)
+                                 else [])
     for v in values:
         if isinstance(v, Fmt):
             v = v.value

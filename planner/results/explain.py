@@ -165,10 +165,12 @@ def explain(model: LinearModel, result: SolveResult, plan: Plan, options=None,  
     if period is not None:
         cap_dual.update(period.capacity_value)
     unusable = {}
-    for w in net.warnings:
-        for (s, q) in inputs.supply[["site_id", "product"]].itertuples(index=False):
-            if f" {s} cannot make {q}:" in w or f" {s}'s {q} cannot reach" in w:
-                unusable[(s, q)] = w.split(": ", 1)[1]
+    if net.warnings:
+        pairs = list(zip(inputs.supply["site_id"].tolist(), inputs.supply["product"].tolist(), strict=True))
+        for w in net.warnings:
+            for (s, q) in pairs:
+                if f" {s} cannot make {q}:" in w or f" {s}'s {q} cannot reach" in w:
+                    unusable[(s, q)] = w.split(": ", 1)[1]
     customers_of: dict[tuple[str, str], str] = {}
     if len(flows):
         by = flows.groupby(["from_site", "product", "to_site"])["tonnes"].sum().reset_index()
@@ -531,6 +533,11 @@ def _zero_exposure_costs(model: LinearModel, plan: Plan, result: SolveResult, op
             return []
     exposure_row = {k: i for i, k in enumerate(model.rows["key"].tolist()) if k[0] == "exposure"}
     si = model.ship_info
+    exposed_in: dict[tuple[str, str], list[int]] = {}  # (plant, product) -> its exposed ship columns, in order
+    for t, p, c, j in zip(si["to_site"].tolist(), si["product"].tolist(), si["arr_cls"].tolist(), si["col"].tolist(),
+                          strict=True):
+        if c & EXPOSED:
+            exposed_in.setdefault((t, p), []).append(j)
     out = []
     cost = PlanCost(model)  # the model's tables read once for every plant's re-solve
     # (site, product) -> its row of Demand (the first, as a mask's .iloc[0] read it from the plants table)
@@ -538,8 +545,7 @@ def _zero_exposure_costs(model: LinearModel, plan: Plan, result: SolveResult, op
     for r in todo:
         row = exposure_row.get(("exposure", r.site_id, r.product))
         if row is None:  # no cap below 1 here: the row the model would have with one
-            cols = si.loc[(si["to_site"] == r.site_id) & (si["product"] == r.product)
-                          & ((si["arr_cls"].to_numpy() & EXPOSED) != 0), "col"].to_numpy(dtype=np.int32)
+            cols = np.asarray(exposed_in.get((r.site_id, r.product), []), dtype=np.int32)
             h.addRow(-highspy.kHighsInf, highspy.kHighsInf, len(cols), cols, np.ones(len(cols)))
             row, lo, hi = h.getNumRow() - 1, -highspy.kHighsInf, highspy.kHighsInf
         else:

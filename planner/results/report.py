@@ -336,10 +336,8 @@ class PlanCost:
             col = np.full(n, np.nan)
             col[self.ship] = lanes[c].to_numpy()[lane[self.ship]] if len(self.ship) else []
             self.per_t[c] = col
-        info = model.ship_info.set_index("col")
         self.loss = np.full(n, np.nan)
-        if len(self.ship):
-            self.loss[self.ship] = info["loss"].loc[self.ship].to_numpy()
+        self.loss[model.ship_info["col"].to_numpy()] = model.ship_info["loss"].to_numpy()
         ends = [lanes[c].to_numpy(dtype=object) for c in ("from_site", "to_site", "product")]
         self.flow: dict[int, tuple] = {}
         self.into: dict[int, tuple] = {}  # ship column -> the (plant, product) of Demand it delivers to
