@@ -90,7 +90,8 @@ def test_the_warm_closest_plan_is_as_close_as_the_one_solved_from_scratch(scale,
             assert float(model.c @ x) == pytest.approx(cost, rel=batch.EQUAL_COST, abs=1e-6)
         assert _closest_objective(model, out.x, reference) == pytest.approx(
             _closest_objective(model, cold.x, reference), rel=1e-9, abs=1e-6), sc.name
-    assert taken >= 5 and closest.solved == taken
+    # a scenario that moves nothing takes the baseline's own closest plan (hits), and is checked above all the same
+    assert taken >= 5 and closest.solved + closest.hits == taken
 
 
 def test_warm_solves_start_from_the_home_basis():
@@ -137,7 +138,7 @@ def test_a_batch_takes_the_warm_closest_plan():
     finally:
         mp.undo()
     assert all(o.status == "optimal" for o in out)
-    assert len(made) == 1 and made[0].solved >= 6 and made[0].solved == made[0].tried
+    assert len(made) == 1 and made[0].solved + made[0].hits >= 6 and made[0].solved == made[0].tried
 
 
 @pytest.mark.parametrize("duals", [True, False])

@@ -438,12 +438,21 @@ class WarmHighs:
     baseline, so its basis is the nearer start (a scenario that undoes the previous
     one's change needs no iteration at all), and a scenario's plan is the same
     whatever scenarios came before it in the batch (its order, its chunking over
-    worker processes). ``home`` is ``(model, result)`` of that cold solve, for the
-    closest-plan solve that follows each one (``planner.whatif.batch.WarmClosest``);
-    ``home_id`` changes whenever the home does, ``home_basis`` is its basis; ``last``
-    tells how the latest ``solve`` went: ``("warm", simplex iterations)``, or
-    ``("cold", 0)`` (a warm solve in no iteration ends at ``home_basis``, unless
-    HiGHS had to repair that basis: a start that is then only less good).
+    worker processes): HiGHS's solver state is cleared before the home basis is set,
+    so nothing else of an earlier solve is left to steer the re-solve. ``home`` is
+    ``(model, result)`` of that cold solve, for the closest-plan solve that follows
+    each one (``planner.whatif.batch.WarmClosest``); ``home_id`` changes whenever
+    the home does, ``home_basis`` is its basis; ``last`` tells how the latest
+    ``solve`` went: ``("warm", simplex iterations)``, or ``("cold", 0)`` (a warm
+    solve in no iteration ends at ``home_basis``, unless HiGHS had to repair that
+    basis: a start that is then only less good).
+
+    A model that differs from the home only in bounds of rows whose slack is basic
+    in the home basis, and that still hold the home's activity, is not handed to
+    HiGHS at all (``_home_holds``): the home basis stays primal feasible (its basic
+    values do not depend on a basic row's bounds) and dual feasible (costs and
+    matrix unchanged), so the home's plan and duals are this model's optimum. A
+    capacity what-if on a plant with spare capacity is such a change.
     """
 
     def __init__(self, options: SolveOptions) -> None:
@@ -456,6 +465,8 @@ class WarmHighs:
         self.home_id = 0
         self.last: tuple[str, int] = ("cold", 0)
         self.home_basis = None
+        self.home_rows: tuple[np.ndarray, np.ndarray] | None = None  # home row activities, and whether basic
+        self.held = 0  # warm solves answered by ``_home_holds``
 
     def _same_shape(self, model: LinearModel) -> bool:
         cur = self.model
@@ -477,7 +488,7 @@ class WarmHighs:
             self.cold_solves += 1
             self.last = ("cold", 0)
             self.home_id += 1
-            self.home, self.home_basis = None, None
+            self.home, self.home_basis, self.home_rows = None, None, None
             if self.options.solver == "cbc" or model.is_mip or model.n_cols == 0:
                 self.h, self.model = None, None
                 return solve(model, self.options)
@@ -494,15 +505,56 @@ class WarmHighs:
                 self.home, self.home_basis = (model, result), basis
             return result
         t0 = time.perf_counter()
+        held = self._home_holds(model)
+        if held is not None:
+            # HiGHS keeps the model it holds; the next warm solve pushes its changes against that one
+            self.warm_solves += 1
+            self.held += 1
+            self.last = ("warm", 0)
+            return dataclasses.replace(held, x=held.x.copy(), row_dual=held.row_dual.copy(),  # type: ignore[union-attr]
+                                       runtime_s=time.perf_counter() - t0)
         cur, h = self.model, self.h
         assert cur is not None and h is not None
         _push_changes(h, cur, model)
         if self.home_basis is not None:
+            # HiGHS keeps more than the basis from one solve to the next (its factorisation, edge weights,
+            # perturbation): without clearing them first, a re-solve that moves the plan could end on another
+            # optimal vertex depending on the scenarios solved before it (measured at scale 24)
+            h.clearSolver()
             h.setBasis(self.home_basis)
         self.model = model
         self.warm_solves += 1
         result = _run_highs(h, model, t0)
         self.last = ("warm", int(h.getInfo().simplex_iteration_count))
+        return result
+
+    def _home_holds(self, model: LinearModel) -> SolveResult | None:
+        """The home's result if it is ``model``'s optimum by the home basis alone (see the class), else None.
+
+        Exact, not within a tolerance: the changed rows must be basic at home and their home activity inside the
+        new bounds, the costs, column bounds and coefficients equal to the home's to the last digit. HiGHS,
+        handed such a change, re-factorises the home basis (0.02 s at scale 24) and takes no iteration."""
+        if self.home is None or self.home_basis is None:
+            return None
+        home, result = self.home
+        if result.x is None or result.row_dual is None or model.n_rows != home.n_rows:
+            return None
+        for a, b in ((model.c, home.c), (model.col_lo, home.col_lo), (model.col_hi, home.col_hi),
+                     (model.a_val, home.a_val)):
+            if a is not b and not np.array_equal(a, b):
+                return None
+        rows = np.flatnonzero((model.row_lo != home.row_lo) | (model.row_hi != home.row_hi))
+        if self.home_rows is None:
+            import highspy  # noqa: PLC0415
+
+            basic = highspy.HighsBasisStatus.kBasic
+            status = self.home_basis.row_status
+            activity = np.bincount(home.a_row, weights=home.a_val * result.x[home.a_col], minlength=home.n_rows)
+            self.home_rows = (activity, np.fromiter((s == basic for s in status), dtype=bool, count=len(status)))
+        activity, is_basic = self.home_rows
+        act = activity[rows]
+        if not is_basic[rows].all() or not ((model.row_lo[rows] <= act) & (act <= model.row_hi[rows])).all():
+            return None
         return result
 
 

@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -29,8 +29,8 @@ from planner.input.data import Inputs, SolveOptions
 from planner.optimise.model import EPS_CLASS, LinearModel
 from planner.optimise.solve import OPTIMAL, SolveResult, WarmHighs, solve
 from planner.results import tiers
-from planner.results.report import Plan
-from planner.whatif.delta import DeltaBase, Fallback, eligible, plan_delta
+from planner.results.report import Plan, build_plan
+from planner.whatif.delta import DeltaBase, DeltaModel, Fallback, eligible, plan_delta
 from planner.whatif.scenarios import Change, Scenario, ScenarioError, apply_scenario
 
 BASELINE = "baseline"
@@ -245,6 +245,19 @@ def _closest_lp(model: LinearModel, result: SolveResult, face: tuple[np.ndarray,
     return lp, free, used
 
 
+@dataclass
+class _BaseClosest:
+    """The baseline's own closest-plan LP as solved at ``WarmClosest._load``: its face and coefficients, its
+    plan (the model's columns), and per row of the LP its activity and whether it is basic."""
+
+    face: tuple[np.ndarray, ...]
+    a_val: np.ndarray
+    tiebreak: np.ndarray | None
+    x: np.ndarray
+    activity: np.ndarray
+    basic: np.ndarray
+
+
 class WarmClosest:
     """The closest-plan LP of a batch's what-ifs, kept in one HiGHS model and started from the least-cost plan.
 
@@ -257,7 +270,14 @@ class WarmClosest:
     ``WARM_CLOSEST_ITERATIONS``. The start depends on this scenario's least-cost solve only (which starts from
     the baseline's basis), so a scenario's plan does not depend on the scenarios before it. None when it is not
     tried (the least-cost solve was not a warm one) or not enough: the caller then solves the LP from scratch
-    (``closest_plan``)."""
+    (``closest_plan``).
+
+    The baseline's own closest-plan LP is solved when the LP is laid out, before any scenario's. A scenario
+    whose closest-plan LP differs from it only in bounds of rows that are basic in its optimal basis, and
+    whose new bounds hold that plan's activity, has that plan as its own optimum (the basis stays primal and
+    dual feasible: same costs, same matrix, same values of the basic rows): ``solve`` returns it without a
+    solve (``hit``). A capacity what-if that moves nothing is such a scenario: its least-cost solve ends on the
+    baseline's plan and duals (the same face), and the changed capacity row is slack."""
 
     def __init__(self, warm: WarmHighs, options: SolveOptions, reference: dict[tuple[str, ...], float]) -> None:
         self.warm, self.options, self.reference = warm, options, reference
@@ -267,14 +287,21 @@ class WarmClosest:
         self.layout: _Layout | None = None
         self.home_status: tuple[list, list] | None = None  # the warm solver's home basis, as lists
         self.home_start: tuple[bytes, object] | None = None  # the start made from it, per distance pattern
-        self.tried = self.solved = 0
+        self.base: _BaseClosest | None = None
+        # the plan tables and tiers.by_country of the baseline's closest plan, per base model (``tables_under``)
+        self.base_tables: tuple[LinearModel, Plan, pd.DataFrame] | None = None
+        self.hit = False  # the latest ``solve`` returned the baseline's closest plan
+        self.tried = self.solved = self.hits = 0
 
     def _load(self) -> bool:
-        """The baseline's closest-plan LP, laid out and handed to HiGHS (not solved: every solve sets a basis)."""
+        """The baseline's closest-plan LP, laid out, handed to HiGHS and solved (``base``)."""
+        import highspy  # noqa: PLC0415
+
         from planner.optimise.solve import _new_highs  # noqa: PLC0415
 
         self.home_id, self.h, self.layout = self.warm.home_id, None, None
         self.home_status = self.home_start = None
+        self.base = self.base_tables = None
         model, result = self.warm.home  # type: ignore[misc]
         if result.x is None or result.row_dual is None or model.ship_info is None or not len(model.ship_info):
             return False
@@ -287,6 +314,15 @@ class WarmClosest:
         h.setOptionValue("simplex_iteration_limit", WARM_CLOSEST_ITERATIONS)
         self.h = h
         self.loaded = (*face, model.a_val)
+        # solved here, on a fresh HiGHS and before any scenario, so that what a scenario takes from it cannot
+        # depend on the scenarios before it
+        x = self._run(model, result, face, from_home=True)
+        if x is not None:
+            basic = highspy.HighsBasisStatus.kBasic
+            status = h.getBasis().row_status
+            self.base = _BaseClosest(face, model.a_val, model.tiebreak, x[:model.n_cols],
+                                     np.asarray(h.getSolution().row_value, dtype=float),
+                                     np.fromiter((s == basic for s in status), dtype=bool, count=len(status)))
         return True
 
     def layout_for(self, model: LinearModel) -> _Layout | None:
@@ -297,10 +333,7 @@ class WarmClosest:
         return self.layout if same and model.n_cols == w.home[0].n_cols else None  # type: ignore[index]
 
     def solve(self, model: LinearModel, result: SolveResult) -> SolveResult | None:
-        import highspy  # noqa: PLC0415
-
-        from planner.optimise.solve import run_interruptible  # noqa: PLC0415
-
+        self.hit = False
         w = self.warm
         if w.home is None or w.h is None or w.last[0] != "warm" or result.x is None or result.row_dual is None:
             return None
@@ -308,8 +341,44 @@ class WarmClosest:
             return None
         if self.h is None or self.layout is None:
             return None
-        if w.last[1] == 0:
-            # no iteration from the home basis: the least-cost plan's basis is that one, read (0.02 s) only once
+        face = _face(model, result)
+        if self._base_holds(model, face):
+            self.hit = True
+            self.hits += 1
+            return replace(result, x=self.base.x.copy(), objective=result.objective)  # type: ignore[union-attr]
+        self.tried += 1
+        x = self._run(model, result, face, from_home=w.last[1] == 0)
+        if x is None:
+            return None
+        self.solved += 1
+        return replace(result, x=x[:model.n_cols], objective=result.objective)
+
+    def _base_holds(self, model: LinearModel, face: tuple[np.ndarray, ...]) -> bool:
+        """Whether the baseline's closest plan is optimal for this closest-plan LP by its basis (see the class):
+        exactly, not within a tolerance."""
+        b = self.base
+        if b is None or (model.tiebreak is None) != (b.tiebreak is None):
+            return False
+        for a, c in ((model.a_val, b.a_val), (model.tiebreak, b.tiebreak), (face[0], b.face[0]),
+                     (face[1], b.face[1])):
+            if a is not c and not np.array_equal(a, c):
+                return False
+        rows = np.flatnonzero((face[2] != b.face[2]) | (face[3] != b.face[3]))
+        act = b.activity[rows]
+        return bool(b.basic[rows].all() and ((face[2][rows] <= act) & (act <= face[3][rows])).all())
+
+    def _run(self, model: LinearModel, result: SolveResult, face: tuple[np.ndarray, ...],
+             from_home: bool) -> np.ndarray | None:
+        """Push ``face`` and ``model``'s coefficients, start from the least-cost plan's basis (``from_home``: the
+        warm solver's home basis, which it is after a re-solve in no iteration) and solve: the LP's columns."""
+        import highspy  # noqa: PLC0415
+
+        from planner.optimise.solve import run_interruptible  # noqa: PLC0415
+
+        w, h, layout = self.warm, self.h, self.layout
+        assert h is not None and layout is not None and result.x is not None
+        if from_home:
+            # the least-cost plan's basis is the home one, read (0.02 s) only once
             if self.home_status is None:
                 self.home_status = (list(w.home_basis.col_status), list(w.home_basis.row_status))
             col_status, row_status = self.home_status
@@ -318,9 +387,6 @@ class WarmClosest:
             if not start.valid:
                 return None
             col_status, row_status = start.col_status, start.row_status
-        h, layout = self.h, self.layout
-        self.tried += 1
-        face = _face(model, result)
         lo, hi, row_lo, row_hi = face
         cur_lo, cur_hi, cur_rlo, cur_rhi, cur_a = self.loaded
         idx = np.flatnonzero((lo != cur_lo) | (hi != cur_hi)).astype(np.int32)
@@ -336,7 +402,7 @@ class WarmClosest:
         # row 2g+1's slack basic; below it: the other way round
         st = highspy.HighsBasisStatus
         above = layout.flow(result.x) >= layout.lo[1::2]
-        if w.last[1] == 0 and self.home_start is not None and self.home_start[0] == above.tobytes():
+        if from_home and self.home_start is not None and self.home_start[0] == above.tobytes():
             basis = self.home_start[1]  # the same start as before: handing HiGHS 100k statuses again costs 0.015 s
         else:
             pair = np.empty(2 * layout.m, dtype=object)
@@ -347,16 +413,44 @@ class WarmClosest:
             basis.row_status = [*row_status, *pair.tolist()]
             basis.valid = True
             basis.alien = False  # as many basic as rows, by construction: HiGHS need not repair it at setBasis
-            if w.last[1] == 0:
+            if from_home:
                 self.home_start = (above.tobytes(), basis)
+        h.clearSolver()  # nothing of the previous solve but this basis: see WarmHighs.solve
         if h.setBasis(basis) == highspy.HighsStatus.kError:
             return None
         run_interruptible(h)
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
-        self.solved += 1
-        x2 = np.asarray(h.getSolution().col_value, dtype=float)[:model.n_cols]
-        return replace(result, x=x2, objective=result.objective)
+        return np.asarray(h.getSolution().col_value, dtype=float)
+
+    def tables_under(self, model: LinearModel, base_model: LinearModel, result: SolveResult) \
+            -> tuple[Plan, pd.DataFrame] | None:
+        """``build_plan(model, result, detail=False)`` and its ``tiers.by_country``, from the tables of the
+        baseline's closest plan under ``base_model`` (built once), for a ``result`` that ``solve`` returned as
+        that plan (``hit``) and whose duals and figures are the baseline's, of a ``model`` that differs from
+        ``base_model`` in Supply capacities alone (the caller's to know): only the production table reads
+        those, and it is built again; the summary's solve time is this result's. None if not so."""
+        from planner.results.report import _production  # noqa: PLC0415
+
+        home = self.warm.home
+        if not self.hit or self.base is None or home is None or result.row_dual is None:
+            return None
+        first = home[1]
+        if any(getattr(result, k) != getattr(first, k) for k in
+               ("status", "objective", "bound", "gap", "solver", "solver_version", "message", "limit_hit")) \
+                or not np.array_equal(result.row_dual, first.row_dual):
+            return None
+        if self.base_tables is None or self.base_tables[0] is not base_model:
+            p0 = build_plan(base_model, replace(result, x=self.base.x), detail=False)
+            self.base_tables = (base_model, p0, tiers.by_country(tiers.sourcing_of(p0, base_model.net)))
+        _, p0, made = self.base_tables
+        production, _ = _production(model, p0.batches, p0.shipments, result.row_dual)
+        frames = {f.name: getattr(p0, f.name).copy() for f in fields(p0)
+                  if isinstance(getattr(p0, f.name), pd.DataFrame)}
+        plan = replace(p0, **{**frames, "production": production},
+                       summary={**p0.summary, "solve_time_s": round(result.runtime_s, 3)},
+                       cost_breakdown=dict(p0.cost_breakdown), warnings=list(p0.warnings), run_info={})
+        return plan, made.copy()
 
 
 def _lane_groups(si: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, ...]]]:
@@ -382,9 +476,12 @@ class _ClosestSolver:
         self.warm, self.options, self.reference, self.closest = warm, options, reference, closest
         self.model: LinearModel | None = None
         self.closest_s = 0.0
+        self.hit = False  # the closest plan is the baseline's own (``WarmClosest.hit``)
+        self.made_where: pd.DataFrame | None = None  # set by ``reused_tables``
 
     def solve(self, model: LinearModel) -> SolveResult:
         self.model = model
+        self.hit = False
         result = self.warm.solve(model) if self.warm is not None else solve(model, self.options)
         if self.reference is None or result.status != OPTIMAL:
             return result
@@ -393,10 +490,24 @@ class _ClosestSolver:
         c = self.closest
         if c is not None and c.reference is self.reference and self.warm is c.warm:
             out = c.solve(model, result)
+            self.hit = out is not None and c.hit
             layout = c.layout_for(model)
         if out is None:
             out = closest_plan(model, result, self.reference, self.options, layout)
         self.closest_s = time.perf_counter() - t0
+        return out
+
+    def reused_tables(self, delta: DeltaModel, result: SolveResult) -> Plan | None:
+        """For ``plan_delta``: the plan tables of ``result`` under ``delta``'s model made from those of the
+        baseline's closest plan, when ``result`` is that plan and ``delta`` changed Supply capacities alone
+        (else None: the caller builds them). The sourcing trace's ``tiers.by_country`` goes to ``made_where``."""
+        if not self.hit or self.closest is None or delta.base_model is None \
+                or not delta.changed <= {("Supply", "capacity_t")}:
+            return None
+        got = self.closest.tables_under(delta.model, delta.base_model, result)
+        if got is None:
+            return None
+        out, self.made_where = got
         return out
 
 
@@ -426,7 +537,8 @@ def run_one(inputs: Inputs, scenario: Scenario, options: SolveOptions, warm: War
             result = plan_delta(moved, options, solver)
         else:
             result = plan(changed, options, solver=solver, detail=over)
-        made = tiers.by_country(tiers.sourcing_of(result, None if over or solver.model is None else solver.model.net))
+        made = solver.made_where if solver.made_where is not None else \
+            tiers.by_country(tiers.sourcing_of(result, None if over or solver.model is None else solver.model.net))
         return Outcome(scenario.name, scenario.changes, result.status, result, capacity_t=cap, made_where=made,
                        closest_s=solver.closest_s)
     except ScenarioError as exc:
@@ -623,7 +735,8 @@ def no_effect_reason(changes: tuple[Change, ...], base: Plan) -> str:
             else:
                 reasons.append(f"{n(site)}'s {product or 'output'} is not worth buying at its price and routes even "
                                "with more capacity")
-        elif c.sheet == "Supply" and c.column == "unit_cost_usd_per_kg" and len(rows) and not (rows["made_t"] > 0).any():
+        elif c.sheet == "Supply" and c.column == "unit_cost_usd_per_kg" and len(rows) \
+                and not (rows["made_t"] > 0).any():
             reasons.append(f"{n(site)} is not in the baseline's mix and stays out at this price")
         elif c.sheet == "Sites":
             reasons.append(f"{n(site)} is not worth using even so")

@@ -64,6 +64,8 @@ class DeltaModel:
     inputs: Inputs
     model: LinearModel
     size_text: str
+    base_model: LinearModel | None = None  # the baseline's, which ``model`` is made from
+    changed: frozenset[tuple[str, str]] = frozenset()  # the (sheet, column) pairs the scenario changes
 
 
 def _rows_of(model: LinearModel, kinds: tuple[str, ...]) -> dict[tuple, int]:
@@ -287,7 +289,7 @@ class DeltaBase:
         if self.use_col and (sup is not net.supply or dem is not net.demand):
             a_val = self._lane_use(net2, a_val)
         model = replace(m, c=c, col_hi=col_hi, row_lo=row_lo, row_hi=row_hi, a_val=a_val, net=net2, inputs=changed)
-        return DeltaModel(changed, model, self.size_text)
+        return DeltaModel(changed, model, self.size_text, m, frozenset((c.sheet, c.column) for c in scenario.changes))
 
     def _lane_use(self, net2, a_val: np.ndarray) -> np.ndarray:  # noqa: ANN001
         """Lane-use bounds (shipped <= bound x use) again: which lanes get one depends on capacities and demand."""
@@ -316,7 +318,12 @@ def plan_delta(delta: DeltaModel, options: SolveOptions, solver) -> Plan:  # noq
     result = solver.solve(model)
     t2 = time.perf_counter()
     _raise_unless_planned(result, options, lambda: diagnose(inputs, options), f" (model: {delta.size_text})")
-    out = build_plan(model, result, detail=False)
+    # a what-if that moves nothing (planner.whatif.batch.WarmClosest) has the baseline's tables, but for what
+    # it changed
+    reused = getattr(solver, "reused_tables", None)
+    out = reused(delta, result) if reused is not None else None
+    if out is None:
+        out = build_plan(model, result, detail=False)
     t3 = time.perf_counter()
     out.run_info = run_info(inputs, options, model, result, Timings(0.0, t2 - t1, t3 - t2))
     out.run_info["size_estimate"] = delta.size_text
