@@ -337,7 +337,7 @@ class PlanCost:
             col[self.ship] = lanes[c].to_numpy()[lane[self.ship]] if len(self.ship) else []
             self.per_t[c] = col
         self.loss = np.full(n, np.nan)
-        self.loss[model.ship_info["col"].to_numpy()] = model.ship_info["loss"].to_numpy()
+        self.loss[model.ship_info["col"].to_numpy(dtype=np.int64)] = model.ship_info["loss"].to_numpy(dtype=float)
         ends = [lanes[c].to_numpy(dtype=object) for c in ("from_site", "to_site", "product")]
         self.flow: dict[int, tuple] = {}
         self.into: dict[int, tuple] = {}  # ship column -> the (plant, product) of Demand it delivers to
