@@ -500,6 +500,10 @@ class WarmHighs:
             self.model = model
             result = _run_highs(self.h, model, t0)
             self.h.setOptionValue("solver", "simplex")  # re-solves hot-start dual simplex from that basis
+            # Devex pricing: steepest edge first computes its weights for the start basis (one solve with the
+            # basis per row, 28k at scale 24: HiGHS keeps none across setBasis), which cost more than its
+            # fewer iterations save here (bench/RESULTS.md, warm what-ifs)
+            self.h.setOptionValue("simplex_dual_edge_weight_strategy", 1)
             basis = self.h.getBasis()
             if result.status == OPTIMAL and basis.valid:
                 self.home, self.home_basis = (model, result), basis
