@@ -91,6 +91,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--targets", type=int, nargs="*", default=[10_000, 100_000])
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--scales", type=int, nargs="*", default=None,
+                    help="generator scales instead of targets (the table's first column is then the scale)")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from bench.generate import generate, write  # noqa: PLC0415
@@ -98,10 +100,10 @@ def main() -> None:
     print("| target | variables | rows | nonzeros | read+validate s | build s | solve s | report s | write s | "
           "total s | raw HiGHS s | total / raw | peak RSS MB |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for target in args.targets:
+    for target in args.scales if args.scales is not None else args.targets:
         with tempfile.TemporaryDirectory() as tmp:
             case, mps, xlsx = Path(tmp) / "case", Path(tmp) / "m.mps", Path(tmp) / "plan.xlsx"
-            write(generate(SCALE_FOR.get(target, 23)), case)
+            write(generate(target if args.scales is not None else SCALE_FOR.get(target, 23)), case)
             runs, raws = [], []
             for _ in range(args.repeat):
                 runs.append(run(PHASES.format(root=str(ROOT), case=str(case), mps=str(mps), xlsx=str(xlsx))))
