@@ -10,7 +10,9 @@ For each case (the reference case; a synthetic case, scale 24 by default, 67k co
   benchmark measured it before: (chunk - a chunk of the baseline alone) / N, in which the spread of the
   baseline's cold solve (7-8 s, +-0.5 s on a shared machine) shows up divided by N only.
 
-Wall and CPU (this process) times, min / median / max of the runs, and warm / cold per scenario. Ratios of
+Wall and CPU (this process) times, min / median / max of the runs, and warm / cold per scenario; how many
+scenarios moved nothing and took the baseline's plan without a solve (``WarmClosest.hits``: the ratio depends
+on that share of the draw). Ratios of
 one run matter, not absolute times (the machine is shared). Run from the repository root:
 
     python bench/warm_bench.py [--scenarios 10] [--runs 3] [--scale 24]
@@ -57,8 +59,18 @@ class _TimedBase(batch.DeltaBase):
         BASE[0], BASE[1] = time.perf_counter() - w, time.process_time() - c
 
 
+CLOSEST: list = []  # the chunk's WarmClosest, for how many scenarios moved nothing (its hits)
+
+
+class _SeenClosest(batch.WarmClosest):
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        CLOSEST.append(self)
+
+
 batch.plan_delta = _counted(batch.plan_delta)
 batch.DeltaBase = _TimedBase
+batch.WarmClosest = _SeenClosest
 
 
 def _timed(inputs, scenarios: list[Scenario], options, warm: bool) -> tuple[float, float, float, float]:  # noqa: ANN001
@@ -94,8 +106,8 @@ def main() -> None:
         print("| case | columns | rows | nonzeros | cold per scenario s, wall (min / median / max) | CPU | "
               "warm per scenario s, wall | CPU | warm / cold (median wall) | warm / cold (median CPU) | "
               "before: (chunk - baseline chunk) / N, wall | its warm / cold | scenarios on the delta path | "
-              "load average (1 min) at start / end |")
-        print("|---|---:|---:|---:|---|---|---|---|---:|---:|---|---:|---:|---|")
+              "of them the baseline's plan reused (moved nothing) | load average (1 min) at start / end |")
+        print("|---|---:|---:|---:|---|---|---|---|---:|---:|---|---:|---:|---:|---|")
         for name, path in cases:
             inputs = load(path)
             model = build_model(inputs)
@@ -114,7 +126,9 @@ def main() -> None:
                 # less the baseline's own plan; the delta path's base model is counted in the scenarios
                 w0, _, _, _ = _timed(inputs, [], options, warm=True)
                 TAKEN[0] = 0
+                CLOSEST.clear()
                 w, _, ws, cs = _timed(inputs, scenarios, options, warm=True)
+                reused = sum(getattr(c, "hits", 0) for c in CLOSEST)
                 warm_w.append(ws / len(scenarios))
                 warm_c.append(cs / len(scenarios))
                 diff_w.append((w - w0) / len(scenarios))
@@ -124,7 +138,8 @@ def main() -> None:
             ratio_d = statistics.median(diff_w) / statistics.median(cold_w)
             print(f"| {name} | {model.n_cols:,} | {model.n_rows:,} | {len(model.a_val):,} | {_fmt(cold_w)} | "
                   f"{_fmt(cold_c)} | {_fmt(warm_w)} | {_fmt(warm_c)} | {ratio:.3f} | {ratio_c:.3f} | {_fmt(diff_w)} | "
-                  f"{ratio_d:.3f} | {taken} of {len(scenarios)} | {load0:.2f} / {os.getloadavg()[0]:.2f} |", flush=True)
+                  f"{ratio_d:.3f} | {taken} of {len(scenarios)} | {reused} | {load0:.2f} / {os.getloadavg()[0]:.2f} |",
+                  flush=True)
 
 
 if __name__ == "__main__":
