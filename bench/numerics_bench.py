@@ -43,10 +43,10 @@ ITERATION = re.compile(r"^\s*(\d+)\*?" + NUMBER * 5 + r"\s+([0-9.]+)s?\s*$")  # 
 IPX_RUNTIME = re.compile(r"^\s*Runtime:\s+([0-9.]+)s")
 
 
-def one_run(model, log: Path) -> dict:  # noqa: ANN001
+def one_run(model, log: Path, time_limit: float = 3600.0) -> dict:  # noqa: ANN001
     """One interior-point solve; the split of its time from HiGHS's log."""
     lp = dataclasses.replace(model, integer=np.zeros_like(model.integer)) if model.is_mip else model
-    h = _new_highs(SolveOptions(time_limit_s=3600))
+    h = _new_highs(SolveOptions(time_limit_s=time_limit))
     h.setOptionValue("solver", "ipm")
     h.setOptionValue("output_flag", True)
     h.setOptionValue("log_to_console", False)
@@ -69,10 +69,11 @@ def one_run(model, log: Path) -> dict:  # noqa: ANN001
             "cleanup_s": run_time - ipx_s, "no_progress": any("no progress" in line.lower() for line in text)}
 
 
-def cases(scales: list[int], once: list[int], periods: bool) -> list[tuple[str, object, bool]]:
+def cases(scales: list[int], once: list[int], periods: bool,
+          profiles: tuple[str, ...] = ("representative", "legacy")) -> list[tuple[str, object, bool]]:
     out = []
     for s in [*scales, *once]:
-        for profile in ("representative", "legacy"):
+        for profile in profiles:
             out.append((f"scale {s}, {profile}", lambda s=s, p=profile: build_model(
                 tables_to_inputs(generate(s, profile=p))), s in once))
     if periods:
@@ -100,15 +101,28 @@ def main() -> None:
     ap.add_argument("--once", type=int, nargs="*", default=[])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-periods", action="store_true")
+    ap.add_argument("--profiles", nargs="*", default=["representative", "legacy"])
+    ap.add_argument("--time-limit", type=float, default=3600.0, help="HiGHS's limit per run, seconds")
+    ap.add_argument("--logs", type=Path, default=None, help="keep HiGHS's logs in this folder")
     args = ap.parse_args()
     print("| case | columns | rows | nonzeros | MIP | IPM iterations | crossover iterations | simplex iterations "
           "| IPM s | crossover s | clean-up s | wall s (min / med / max) | CPU s (med) | runs | objective USD |")
     print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, make, single in cases(args.scales, args.once, not args.no_periods):
+        logs = args.logs or Path(tmp)
+        logs.mkdir(parents=True, exist_ok=True)
+        for name, make, single in cases(args.scales, args.once, not args.no_periods, tuple(args.profiles)):
             model = make()
-            runs = [one_run(model, Path(tmp) / f"log{k}.txt") for k in range(1 if single else args.repeat)]
-            assert all(r["status"] == "optimal" for r in runs), [r["status"] for r in runs]
+            stem = re.sub(r"\W+", "_", name)
+            runs = [one_run(model, logs / f"{stem}_{k}.txt", args.time_limit)
+                    for k in range(1 if single else args.repeat)]
+            if not all(r["status"] == "optimal" for r in runs):  # a result too: say so, do not stop the run
+                print(f"| {name} | {model.n_cols:,} | {model.n_rows:,} | {len(model.a_val):,} | "
+                      f"not solved: {', '.join(r['status'] for r in runs)} after "
+                      f"{spread([r['wall'] for r in runs])} s wall, {statistics.median(r['cpu'] for r in runs):.2f} s "
+                      f"CPU; IPM iterations {runs[0]['ipm_iter']}, no progress logged: {runs[0]['no_progress']} |",
+                      flush=True)
+                continue
             med = {k: statistics.median(r[k] for r in runs) for k in ("ipm_iter", "crossover_iter", "simplex_iter",
                                                                       "ipm_s", "crossover_s", "cleanup_s", "cpu")}
             stall = " (no progress logged)" if any(r["no_progress"] for r in runs) else ""
