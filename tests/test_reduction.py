@@ -42,7 +42,7 @@ def _check(case: dict) -> None:
     assert n_reduced <= n_full
 
 
-DIFF = settings(max_examples=20, deadline=None, derandomize=True,
+DIFF = settings(max_examples=10, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

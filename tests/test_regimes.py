@@ -379,8 +379,17 @@ def test_tomlin_risk_aversion_makes_the_plan_mixed(lam, mixed):  # noqa: ANN001
 
 
 def test_vss_and_evpi_are_never_negative_on_random_small_cases():
-    rng = np.random.default_rng(13)
-    for _ in range(4):
+    _vss_and_evpi_never_negative(cases=2, seed=13)
+
+
+@pytest.mark.slow
+def test_vss_and_evpi_are_never_negative_on_more_random_small_cases():
+    _vss_and_evpi_never_negative(cases=12, seed=13)
+
+
+def _vss_and_evpi_never_negative(cases: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(cases):
         p_ban = float(np.round(rng.uniform(0.05, 0.6), 2))
         lam = float(rng.choice([0.0, 0.0, 0.2, 1.0]))
         inp = case(supply(u_cost=float(np.round(rng.uniform(5, 15), 1)), r_cost=float(np.round(rng.uniform(10, 25), 1)),

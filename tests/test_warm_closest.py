@@ -38,7 +38,10 @@ def _by_name(outcomes: list[batch.Outcome]) -> dict[str, dict]:
     return {o.scenario: _json(o) for o in outcomes}
 
 
-@pytest.mark.parametrize("case", ["reference", "generated LP", "generated MIP"])
+# the generated LP by default (warm re-solves and the warm closest plan); the reference case and the MIP (solved
+# from scratch each time) in the slow run, to keep the default suite inside its 5 minutes on a busy machine
+@pytest.mark.parametrize("case", [pytest.param("reference", marks=pytest.mark.slow), "generated LP",
+                                  pytest.param("generated MIP", marks=pytest.mark.slow)])
 def test_a_scenarios_plan_does_not_depend_on_the_scenarios_before_it(case):
     inputs = load(REFERENCE) if case == "reference" else _generated(candidates=0 if case == "generated LP" else 2)
     scenarios = _scenarios(inputs, 6, seed=21)

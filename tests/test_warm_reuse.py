@@ -76,7 +76,7 @@ def test_a_cost_change_is_never_held():
     assert warm.held == 1  # the capacity x1.0 (nothing changes), not the price
 
 
-@pytest.mark.parametrize(("scale", "seed"), [(4, 2), (5, 7)])
+@pytest.mark.parametrize(("scale", "seed"), [(4, 2), pytest.param(5, 7, marks=pytest.mark.slow)])
 def test_reused_tables_are_the_built_ones(scale, seed, monkeypatch):
     inputs = tables_to_inputs(generate(scale, seed=seed))
     options = options_from(inputs)
@@ -114,6 +114,7 @@ def _order_independent(inputs, scenarios) -> None:  # noqa: ANN001
         _close(_json(alone), together[sc.name], sc.name)
 
 
+@pytest.mark.slow  # by default, tests/test_warm_closest.py's generated LP checks the same on the same path
 def test_reuse_does_not_depend_on_the_scenarios_before_it():
     inputs = tables_to_inputs(generate(4, seed=2))
     scenarios = _capacity_whatifs(inputs, (0.5,))[:6]
