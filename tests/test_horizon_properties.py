@@ -87,7 +87,7 @@ def _unlinked_and_stock(case: dict, factors: list[float], holding: float) -> Non
 FACTORS = st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.5]), min_size=2, max_size=3)
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(chains(), FACTORS, st.sampled_from([0.0, 5.0]))
 def test_unlinked_periods_add_up_and_stock_never_costs_more(case, factors, holding):
     _unlinked_and_stock(case, factors, holding)

@@ -501,7 +501,7 @@ def assert_planner_matches_oracle(case: dict) -> None:
 # No shrinking: an instance comes from one seed, which does not shrink towards a smaller instance, and each
 # attempt costs two solves. A failure prints the whole instance and the oracle's plan with every history.
 _NO_SHRINK = [Phase.explicit, Phase.reuse, Phase.generate]
-PROPS = settings(max_examples=12, deadline=None, derandomize=True, database=None, phases=_NO_SHRINK,
+PROPS = settings(max_examples=6, deadline=None, derandomize=True, database=None, phases=_NO_SHRINK,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 PROPS_SLOW = settings(max_examples=1500, deadline=None, database=None, phases=_NO_SHRINK,
                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -80,7 +80,7 @@ def chains(draw):  # noqa: ANN001, ANN201
 
 # Every example is two or three solves. The default run keeps each property with a few examples (quick enough
 # to run often); the long runs draw many more and are marked slow (pytest -m slow, run by CI).
-PROPS = settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PROPS_LONG = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -108,7 +108,9 @@ def test_delta_models_equal_full_builds_reference():
     assert _check_models(inputs, scenarios) >= 10
 
 
-@pytest.mark.parametrize(("scale", "seed"), [(3, 1), pytest.param(4, 2, marks=pytest.mark.slow)])
+# by default the reference case above; generated cases in the slow run
+@pytest.mark.parametrize(("scale", "seed"), [pytest.param(3, 1, marks=pytest.mark.slow),
+                                             pytest.param(4, 2, marks=pytest.mark.slow)])
 def test_delta_models_equal_full_builds_generated(scale, seed):
     inputs = _generated(scale, seed)
     assert _check_models(inputs, _scenarios(inputs, 20, seed=seed)) >= 15
@@ -151,6 +153,7 @@ def _compare_batches(inputs, scenarios, monkeypatch) -> None:  # noqa: ANN001
     pd.testing.assert_frame_equal(batch.comparison(with_delta), batch.comparison(without))
 
 
+@pytest.mark.slow  # a MIP, re-solved from scratch each time; by default the generated LP below takes the warm path
 def test_delta_batch_equals_full_path_reference(monkeypatch):
     inputs = _reference()
     _compare_batches(inputs, _scenarios(inputs, 8, seed=3), monkeypatch)
