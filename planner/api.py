@@ -322,14 +322,14 @@ def _diagnose_horizon(inputs: Inputs, options: SolveOptions) -> list[str]:
 
 
 def run_info(inputs: Inputs, options: SolveOptions, model: LinearModel, result, timings: Timings) -> dict:  # noqa: ANN001
+    import importlib.metadata  # noqa: PLC0415
+
     import highspy  # noqa: PLC0415
     import openpyxl  # noqa: PLC0415
 
-    from planner.output.versions import dist_version  # noqa: PLC0415
-
     # pulp's version from its distribution (the same string as pulp.__version__): importing pulp only to read it
-    # cost every run 20-30 ms, and importlib.metadata (with email and socket) 10-20 ms more
-    pulp_version = dist_version("pulp")
+    # cost every run 20-30 ms, and the workbook's versions line needs importlib.metadata anyway
+    pulp_version = importlib.metadata.version("pulp")
     return {
         "planner_version": __version__,
         "input": str(inputs.source) if inputs.source else "",

@@ -1,13 +1,8 @@
-"""The cold run's cheaper paths give the same figures and text: ``report.PlanCost`` (numpy and plain floats)
-against ``build_plan``'s pandas arithmetic, its group sums against pandas' groupby, and the versions read
-without ``importlib.metadata`` against ``importlib.metadata``."""
+"""The cold run's cheaper path gives the same figures: ``report.PlanCost`` (numpy and plain floats) against
+``build_plan``'s pandas arithmetic, and its group sums against pandas' groupby."""
 
 from __future__ import annotations
 
-import email
-import importlib.metadata
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +14,6 @@ from planner.api import options_from
 from planner.input.validate import load
 from planner.optimise.model import build_model
 from planner.optimise.solve import solve
-from planner.output import versions
 from planner.results.report import PlanCost, _group_sums, build_plan
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,48 +64,3 @@ def test_plan_cost_is_build_plans_cost(case):
         total, shortage = cost(x)
         assert total == plan.summary["total_cost_usd"]
         assert shortage == plan.plants["shortage_t"].tolist()
-
-
-def test_dist_version_is_importlib_metadatas():
-    names = ["pulp", "highspy", "openpyxl", "pandas", "numpy", "click", "PuLP", "python-calamine", "python_calamine"]
-    for name in names:
-        assert versions.dist_version(name) == importlib.metadata.version(name), name
-    with pytest.raises(importlib.metadata.PackageNotFoundError):
-        versions.dist_version("no-such-distribution-here")
-
-
-@pytest.mark.parametrize("text", [
-    "Metadata-Version: 2.1\nName: a\nVersion: 1.2.3\n\nVersion: 9\n",
-    "Metadata-Version: 2.1\nName: a\nLicense: line one\n  line two\nVersion:\t1.0 \n\nbody",
-    "Name: a\nversion: 2.0\nSummary: x\n\n",
-])
-def test_version_header_as_email_reads_it(text):
-    assert versions._version_header(text) == email.message_from_string(text)["Version"]
-
-
-@pytest.mark.parametrize("text", [
-    "Name: a\nVersion: 1.0\n  continued\n\n",  # a continued version: left to importlib.metadata
-    "Name: a\nVersion: 1.0\nVersion: 2.0\n\n",
-    "Name: a\r\nVersion: 1.0\r\n\r\n",
-    "Name: a\nnot a header line\nVersion: 1.0\n\n",
-    "Name: a\n\n",
-])
-def test_version_header_leaves_the_unusual_to_importlib_metadata(text):
-    assert versions._version_header(text) is None
-
-
-def test_a_run_and_its_workbook_tables_import_no_importlib_metadata():
-    """run_info's and the Run info sheet's versions are read without importlib.metadata (and email, socket), in
-    a fresh interpreter: within the suite another test's finder or path entry may send them to the fallback."""
-    code = ("import sys\n"
-            "from planner.api import plan\n"
-            "from planner.input.validate import load\n"
-            "from planner.output.sheets import recommendation_tables\n"
-            f"p = plan(load({str(REPO / 'inputs' / 'rare_earth_magnets.xlsx')!r}))\n"
-            "rows = dict((r[0], r[1]) for r in recommendation_tables(p)[-1].rows)\n"
-            "print(rows['versions'])\n"
-            "print(sorted(m for m in ('importlib.metadata', 'email', 'socket') if m in sys.modules))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
-    line, imported = out.stdout.strip().splitlines()
-    assert imported == "[]"
-    assert f"pulp {importlib.metadata.version('pulp')}, highspy {importlib.metadata.version('highspy')}," in line

@@ -247,12 +247,12 @@ def _input_name(plan: Plan) -> str:
 
 def _versions(text: str) -> str:
     """The versions line, with highspy's version from its distribution (the module has no __version__)."""
-    from planner.output.versions import dist_version  # noqa: PLC0415
+    import importlib.metadata  # noqa: PLC0415
 
     if "highspy " in text and not any(ch.isdigit() for ch in text.split("highspy ", 1)[1].split(",", 1)[0]):
         try:
-            v = dist_version("highspy")
-        except ModuleNotFoundError:  # importlib.metadata's PackageNotFoundError
+            v = importlib.metadata.version("highspy")
+        except importlib.metadata.PackageNotFoundError:
             v = "unknown"
         text = text.replace("highspy ,", f"highspy {v},").replace("highspy  ", f"highspy {v} ")
         if text.rstrip().endswith("highspy"):
