@@ -543,23 +543,39 @@ class WarmHighs:
         home, result = self.home
         if result.x is None or result.row_dual is None or model.n_rows != home.n_rows:
             return None
-        for a, b in ((model.c, home.c), (model.col_lo, home.col_lo), (model.col_hi, home.col_hi),
-                     (model.a_val, home.a_val)):
-            if a is not b and not np.array_equal(a, b):
-                return None
-        rows = np.flatnonzero((model.row_lo != home.row_lo) | (model.row_hi != home.row_hi))
-        if self.home_rows is None:
-            import highspy  # noqa: PLC0415
-
-            basic = highspy.HighsBasisStatus.kBasic
-            status = self.home_basis.row_status
-            activity = np.bincount(home.a_row, weights=home.a_val * result.x[home.a_col], minlength=home.n_rows)
-            self.home_rows = (activity, np.fromiter((s == basic for s in status), dtype=bool, count=len(status)))
-        activity, is_basic = self.home_rows
-        act = activity[rows]
-        if not is_basic[rows].all() or not ((model.row_lo[rows] <= act) & (act <= model.row_hi[rows])).all():
+        if not same_arrays((model.c, home.c), (model.col_lo, home.col_lo), (model.col_hi, home.col_hi),
+                           (model.a_val, home.a_val)):
             return None
-        return result
+        if self.home_rows is None:
+            activity = np.bincount(home.a_row, weights=home.a_val * result.x[home.a_col], minlength=home.n_rows)
+            self.home_rows = (activity, basic_rows(self.home_basis))
+        activity, basic = self.home_rows
+        return result if bounds_keep_basis(model.row_lo, model.row_hi, home.row_lo, home.row_hi, activity, basic) \
+            else None
+
+
+def same_arrays(*pairs: tuple[np.ndarray | None, np.ndarray | None]) -> bool:
+    """Whether each pair holds the same array or equal ones, to the last digit."""
+    return all(a is b or (a is not None and b is not None and np.array_equal(a, b)) for a, b in pairs)
+
+
+def basic_rows(basis) -> np.ndarray:  # noqa: ANN001
+    """Per row of a HiGHS basis: whether its slack is basic."""
+    import highspy  # noqa: PLC0415
+
+    basic = highspy.HighsBasisStatus.kBasic
+    return np.fromiter((s == basic for s in basis.row_status), dtype=bool, count=len(basis.row_status))
+
+
+def bounds_keep_basis(row_lo: np.ndarray, row_hi: np.ndarray, base_lo: np.ndarray, base_hi: np.ndarray,
+                      activity: np.ndarray, basic: np.ndarray) -> bool:
+    """Whether an optimal basis stays optimal when only row bounds move, from ``base_lo``/``base_hi`` to
+    ``row_lo``/``row_hi`` (costs and matrix unchanged: the caller compares them). Exact, not within a tolerance:
+    every moved row is basic, so its bounds do not enter the basic solution, and its ``activity`` at that
+    solution lies inside its new bounds, so the basis stays primal feasible; the duals do not move."""
+    rows = np.flatnonzero((row_lo != base_lo) | (row_hi != base_hi))
+    act = activity[rows]
+    return bool(basic[rows].all() and ((row_lo[rows] <= act) & (act <= row_hi[rows])).all())
 
 
 def _push_changes(h, cur: LinearModel, model: LinearModel) -> None:  # noqa: ANN001

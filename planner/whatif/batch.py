@@ -27,7 +27,7 @@ from planner.api import plan
 from planner.errors import InfeasibleError, PlannerError, UsageError
 from planner.input.data import Inputs, SolveOptions
 from planner.optimise.model import EPS_CLASS, LinearModel
-from planner.optimise.solve import OPTIMAL, SolveResult, WarmHighs, solve
+from planner.optimise.solve import OPTIMAL, SolveResult, WarmHighs, basic_rows, bounds_keep_basis, same_arrays, solve
 from planner.results import tiers
 from planner.results.report import Plan, build_plan
 from planner.whatif.delta import DeltaBase, DeltaModel, Fallback, eligible, plan_delta
@@ -295,7 +295,6 @@ class WarmClosest:
 
     def _load(self) -> bool:
         """The baseline's closest-plan LP, laid out, handed to HiGHS and solved (``base``)."""
-        import highspy  # noqa: PLC0415
 
         from planner.optimise.solve import _new_highs  # noqa: PLC0415
 
@@ -318,11 +317,8 @@ class WarmClosest:
         # depend on the scenarios before it
         x = self._run(model, result, face, from_home=True)
         if x is not None:
-            basic = highspy.HighsBasisStatus.kBasic
-            status = h.getBasis().row_status
             self.base = _BaseClosest(face, model.a_val, model.tiebreak, x[:model.n_cols],
-                                     np.asarray(h.getSolution().row_value, dtype=float),
-                                     np.fromiter((s == basic for s in status), dtype=bool, count=len(status)))
+                                     np.asarray(h.getSolution().row_value, dtype=float), basic_rows(h.getBasis()))
         return True
 
     def layout_for(self, model: LinearModel) -> _Layout | None:
@@ -357,15 +353,9 @@ class WarmClosest:
         """Whether the baseline's closest plan is optimal for this closest-plan LP by its basis (see the class):
         exactly, not within a tolerance."""
         b = self.base
-        if b is None or (model.tiebreak is None) != (b.tiebreak is None):
-            return False
-        for a, c in ((model.a_val, b.a_val), (model.tiebreak, b.tiebreak), (face[0], b.face[0]),
-                     (face[1], b.face[1])):
-            if a is not c and not np.array_equal(a, c):
-                return False
-        rows = np.flatnonzero((face[2] != b.face[2]) | (face[3] != b.face[3]))
-        act = b.activity[rows]
-        return bool(b.basic[rows].all() and ((face[2][rows] <= act) & (act <= face[3][rows])).all())
+        return b is not None and same_arrays((model.a_val, b.a_val), (model.tiebreak, b.tiebreak),
+                                             (face[0], b.face[0]), (face[1], b.face[1])) \
+            and bounds_keep_basis(face[2], face[3], b.face[2], b.face[3], b.activity, b.basic)
 
     def _run(self, model: LinearModel, result: SolveResult, face: tuple[np.ndarray, ...],
              from_home: bool) -> np.ndarray | None:
