@@ -8,7 +8,9 @@ interior point with crossover, through planner.optimise.solve's own option plumb
 itself would give to dual simplex, and for MIPs on their LP relaxation (what the LP-guided path solves by
 interior point). HiGHS's log (``log_file``) gives the split: interior point time (its last iteration's
 clock, to 0.1 s), crossover (IPX's runtime less that), and the clean-up after postsolve (HiGHS's run time
-less IPX's: postsolve and any simplex iterations it needed). Cases: bench/generate.py's representative and legacy
+less IPX's: postsolve and any simplex iterations it needed). A run whose interior point stalled on the presolved
+model and was run again without presolve (``solve.run_guarded``) is marked; its clocks then count from the
+first run's start. Cases: bench/generate.py's representative and legacy
 profiles, the five-year case, the five-year case against the bundled 16 regimes. Prints a Markdown table:
 size, iterations, times (min / median / max wall, median CPU), the objective.
 """
@@ -36,7 +38,7 @@ from bench.regimes_bench import BUNDLED_REGIMES, FIVE_YEAR  # noqa: E402
 from planner.input.data import SolveOptions  # noqa: E402
 from planner.input.validate import load, load_regimes, tables_to_inputs  # noqa: E402
 from planner.optimise.model import build_model  # noqa: E402
-from planner.optimise.solve import _highs_lp, _new_highs, _run_highs  # noqa: E402
+from planner.optimise.solve import RETRIED, _highs_lp, _new_highs, _run_highs  # noqa: E402
 
 NUMBER = r"\s+[-+0-9.e]+"
 ITERATION = re.compile(r"^\s*(\d+)\*?" + NUMBER * 5 + r"\s+([0-9.]+)s?\s*$")  # IPX: iteration, 5 figures, clock
@@ -66,7 +68,8 @@ def one_run(model, log: Path, time_limit: float = 3600.0) -> dict:  # noqa: ANN0
     return {"status": result.status, "objective": result.objective, "wall": wall, "cpu": cpu,
             "ipm_iter": info.ipm_iteration_count, "crossover_iter": info.crossover_iteration_count,
             "simplex_iter": info.simplex_iteration_count, "ipm_s": ipm_s, "crossover_s": max(ipx_s - ipm_s, 0.0),
-            "cleanup_s": run_time - ipx_s, "no_progress": any("no progress" in line.lower() for line in text)}
+            "cleanup_s": run_time - ipx_s, "no_progress": any("no progress" in line.lower() for line in text),
+            "retried": RETRIED in result.message}
 
 
 def cases(scales: list[int], once: list[int], periods: bool,
@@ -125,7 +128,9 @@ def main() -> None:
                 continue
             med = {k: statistics.median(r[k] for r in runs) for k in ("ipm_iter", "crossover_iter", "simplex_iter",
                                                                       "ipm_s", "crossover_s", "cleanup_s", "cpu")}
-            stall = " (no progress logged)" if any(r["no_progress"] for r in runs) else ""
+            retried = sum(r["retried"] for r in runs)
+            stall = (f" (stalled, run again without presolve: {retried} of {len(runs)}; IPM s from the start)"
+                     if retried else " (no progress logged)" if any(r["no_progress"] for r in runs) else "")
             print(f"| {name}{stall} | {model.n_cols:,} | {model.n_rows:,} | {len(model.a_val):,} | "
                   f"{'relaxation' if model.is_mip else 'no'} | {med['ipm_iter']:.0f} | {med['crossover_iter']:.0f} | "
                   f"{med['simplex_iter']:.0f} | {med['ipm_s']:.2f} | {med['crossover_s']:.2f} | "

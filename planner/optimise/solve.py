@@ -232,7 +232,7 @@ def _solve_mip_guided(model: LinearModel, options: SolveOptions, t0: float) -> S
         h.setOptionValue("simplex_iteration_limit", GUIDED_LP_ITERATIONS)
     h.passModel(_highs_lp(relaxed))
     start = time.perf_counter()
-    run_interruptible(h, phase_tick(start - t0))
+    retried = run_guarded(h, phase_tick(start - t0))
     ms = h.getModelStatus()
     finished = ms == highspy.HighsModelStatus.kOptimal
     cut_short = ms in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit)
@@ -247,9 +247,10 @@ def _solve_mip_guided(model: LinearModel, options: SolveOptions, t0: float) -> S
     lp_phase = Phase("LP relaxation", budget, time.perf_counter() - start, h.modelStatusToString(ms),
                      bound=lp_bound)
     phases.append(lp_phase)
+    retry_note = f"{RETRIED}; " if retried else ""
     if not (finished or cut_short):
         # infeasible (or a numerical failure): no support to guide anything; the plain MIP decides
-        lp_phase.note = "no support from it: the full MIP decides alone"
+        lp_phase.note = f"{retry_note}no support from it: the full MIP decides alone"
         return _guided_full(model, options, t0, left, phases, None, None, "")
     if finished:
         opened = ints[values[ints] > GUIDED_SUPPORT]
@@ -266,7 +267,7 @@ def _solve_mip_guided(model: LinearModel, options: SolveOptions, t0: float) -> S
     open_mask[opened] = True
     closed = ints[~open_mask[ints] & (model.col_lo[ints] <= 0.0)]
     support = f"{len(ints) - len(closed)} of {len(ints)} yes/no decisions open"
-    lp_phase.note = f"{support}: those {how}"
+    lp_phase.note = f"{retry_note}{support}: those {how}"
 
     restricted = dataclasses.replace(model, col_hi=model.col_hi.copy())
     restricted.col_hi[closed] = 0.0
@@ -366,11 +367,81 @@ def run_interruptible(h, on_tick=None) -> None:  # noqa: ANN001
         raise failure[0]
 
 
+# What HiGHS logs when its interior point (IPX) gives up: "Ipx: IPM       no progress". HiGHS then hands the
+# model to simplex from IPX's last iterate; on the legacy scale-66 benchmark (577k columns) that simplex had no
+# plan after an hour, while the interior point without presolve converged and the whole solve took 600 s
+# (bench/RESULTS.md, issue 16). Matched as text: HiGHS reports IPX's status nowhere else before it goes on.
+IPX_LOG = "Ipx: IPM"
+IPX_STALL = "no progress"
+RETRIED = "the interior point stalled on the presolved model and was run again without presolve"
+
+
+def run_guarded(h, on_tick=None) -> bool:  # noqa: ANN001
+    """``run_interruptible(h)``; if HiGHS's interior point stalls on the presolved model, once more without presolve.
+
+    A stall is caught in HiGHS's log (``IPX_STALL``) and the simplex HiGHS would start next is stopped at its
+    first iteration; the interior point then runs from scratch on the model as given, in what is left of
+    HiGHS's time limit (its clock runs on across the two runs). Only for interior-point solves with presolve on;
+    anything else is ``run_interruptible`` alone. True if it ran again.
+    """
+    if _option(h, "solver") != "ipm" or _option(h, "presolve") == "off":
+        run_interruptible(h, on_tick)
+        return False
+    stalled: list[bool] = []
+
+    def read_log(event) -> None:  # noqa: ANN001 - highspy's HighsCallbackEvent, in HiGHS's thread
+        if IPX_LOG in event.message and IPX_STALL in event.message:
+            stalled.append(True)
+
+    def stop_cleanup(event) -> None:  # noqa: ANN001
+        if stalled:
+            event.interrupt()
+
+    # HiGHS hands its log to callbacks only with output on; the console stays as the user set it
+    flag, console = _option(h, "output_flag"), _option(h, "log_to_console")
+    if not flag:
+        h.setOptionValue("output_flag", True)
+        h.setOptionValue("log_to_console", False)
+    h.cbLogging.subscribe(read_log)
+    h.cbSimplexInterrupt.subscribe(stop_cleanup)
+    try:
+        run_interruptible(h, on_tick)
+    finally:
+        h.cbLogging.unsubscribe(read_log)
+        h.cbSimplexInterrupt.unsubscribe(stop_cleanup)
+        h.setOptionValue("output_flag", flag)
+        h.setOptionValue("log_to_console", console)
+    if not stalled:
+        return False
+    presolve = _option(h, "presolve")
+    h.setOptionValue("presolve", "off")
+    h.clearSolver()  # nothing of the stopped run: the interior point starts afresh
+    # HiGHS keeps the interrupt the clean-up was stopped with, and IPX reads it without resetting it (its
+    # first iteration would stop): registering highspy's callbacks again clears it and keeps their subscribers
+    h.disableCallbacks()
+    h.enableCallbacks()
+    try:
+        run_interruptible(h, on_tick)
+    finally:
+        h.setOptionValue("presolve", presolve)
+    return True
+
+
+def limit_from_now(h, seconds: float) -> None:  # noqa: ANN001
+    """Give ``h``'s next run ``seconds``: HiGHS's time limit is on its run clock, which runs on across runs.
+
+    A what-if batch re-solves one HiGHS model hundreds of times; with the limit left as set, every re-solve
+    after the first ``seconds`` of the batch in all would stop at once with no plan (measured: a 1 s limit,
+    the 24th re-solve of a 0.03 s one).
+    """
+    h.setOptionValue("time_limit", h.getRunTime() + float(seconds))
+
+
 def _run_highs(h, model: LinearModel, t0: float, duals: bool = True) -> SolveResult:  # noqa: ANN001
     """Run ``h`` (holding ``model``) and map HiGHS's own status honestly."""
     import highspy  # noqa: PLC0415
 
-    run_interruptible(h, PROGRESS.get("tick"))
+    retried = run_guarded(h, PROGRESS.get("tick"))
     ms = h.getModelStatus()
     if ms == highspy.HighsModelStatus.kUnboundedOrInfeasible:
         h.setOptionValue("presolve", "off")
@@ -420,7 +491,7 @@ def _run_highs(h, model: LinearModel, t0: float, duals: bool = True) -> SolveRes
         solver_version=version,
         x=x,
         row_dual=row_dual,
-        message=status_name,
+        message=f"{status_name}; {RETRIED}" if retried else status_name,
         limit_hit=ms in limits,
     )
 
@@ -528,6 +599,7 @@ class WarmHighs:
             h.setBasis(self.home_basis)
         self.model = model
         self.warm_solves += 1
+        limit_from_now(h, self.options.time_limit_s)
         result = _run_highs(h, model, t0)
         self.last = ("warm", int(h.getInfo().simplex_iteration_count))
         return result

@@ -508,7 +508,7 @@ def _zero_exposure_costs(model: LinearModel, plan: Plan, result: SolveResult, op
     import highspy  # noqa: PLC0415
 
     from planner.optimise.network import EXPOSED  # noqa: PLC0415
-    from planner.optimise.solve import _highs_lp, _new_highs, options_from  # noqa: PLC0415
+    from planner.optimise.solve import _highs_lp, _new_highs, limit_from_now, options_from  # noqa: PLC0415
     from planner.results.report import PlanCost  # noqa: PLC0415
 
     if not len(plan.plants) or result.x is None:
@@ -551,6 +551,8 @@ def _zero_exposure_costs(model: LinearModel, plan: Plan, result: SolveResult, op
         else:
             lo, hi = float(model.row_lo[row]), float(model.row_hi[row])
         h.changeRowBounds(row, lo, 0.0)
+        if model.is_mip:  # the LP's HiGHS is bounded by work (``fixed_lp``); this one by the user's time limit
+            limit_from_now(h, (options or options_from(model.inputs)).time_limit_s)
         _resolve(h, int(model.integer.sum()))
         optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
         x = np.asarray(h.getSolution().col_value, dtype=float)[:model.n_cols] if optimal else None

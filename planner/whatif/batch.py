@@ -363,7 +363,7 @@ class WarmClosest:
         warm solver's home basis, which it is after a re-solve in no iteration) and solve: the LP's columns."""
         import highspy  # noqa: PLC0415
 
-        from planner.optimise.solve import run_interruptible  # noqa: PLC0415
+        from planner.optimise.solve import limit_from_now, run_interruptible  # noqa: PLC0415
 
         w, h, layout = self.warm, self.h, self.layout
         assert h is not None and layout is not None and result.x is not None
@@ -408,6 +408,7 @@ class WarmClosest:
         h.clearSolver()  # nothing of the previous solve but this basis: see WarmHighs.solve
         if h.setBasis(basis) == highspy.HighsStatus.kError:
             return None
+        limit_from_now(h, self.options.time_limit_s)
         run_interruptible(h)
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
