@@ -38,7 +38,9 @@ Scaling them with the instance's cost scale would move them towards or below tha
 cases and buy nothing on large ones. A lexicographic second solve (cheapest first, then least exposed
 among the cheapest) would be exact but double the solve, which is the whole run on large cases. The
 costs' span itself (1e-3 to 1.6e7) is left to HiGHS's own scaling: the interior point converges on
-every benchmark case with it (bench/RESULTS.md, issue 16 items 2-3).
+every representative benchmark case with it; on the legacy scale-66 case it stalls on the presolved model
+whatever the objective's scale or the tie-breaks' size (1e-3 or 1e-2), and converges without presolve, which
+``solve.run_guarded`` then runs (bench/RESULTS.md, issue 16 items 2-3).
 """
 
 from __future__ import annotations
