@@ -86,7 +86,8 @@ def permute(rows: list) -> list:
     return random.Random(20240601).sample(rows, len(rows))
 
 
-@pytest.fixture(params=["highs", "cbc"])
+# CBC in the slow run (CI runs it), as for the model rules
+@pytest.fixture(params=["highs", pytest.param("cbc", marks=pytest.mark.slow)])
 def solver(request, monkeypatch):  # noqa: ANN001, ANN201
     monkeypatch.setitem(conftest.SOLVER, "name", request.param)
     return request.param
@@ -115,14 +116,26 @@ def shuffled_copy(folder: Path, how) -> Path:  # noqa: ANN001
     return folder
 
 
+class _Plans(dict):
+    """The reference case's plan by solver, solved when first asked for (CBC only in the slow run)."""
+
+    def __init__(self, inputs) -> None:  # noqa: ANN001
+        super().__init__()
+        self.inputs = inputs
+
+    def __missing__(self, solver: str) -> object:
+        self[solver] = plan(self.inputs, options_from(self.inputs, solver=solver))
+        return self[solver]
+
+
 @pytest.fixture(scope="module")
 def reference_plans() -> dict[str, object]:
     """The reference case (CSV folder), solved once per solver."""
-    inputs = load(REFERENCE_CSV)
-    return {s: plan(inputs, options_from(inputs, solver=s)) for s in ("highs", "cbc")}
+    return _Plans(load(REFERENCE_CSV))
 
 
-@pytest.mark.parametrize(("how", "solver"), [(reverse, "highs"), (permute, "highs"), (reverse, "cbc")],
+@pytest.mark.parametrize(("how", "solver"), [(reverse, "highs"), (permute, "highs"),
+                                             pytest.param(reverse, "cbc", marks=pytest.mark.slow)],
                          ids=["reversed-highs", "permuted-highs", "reversed-cbc"])
 def test_shuffled_reference_gives_the_same_plan(reference_plans, tmp_path, how, solver):
     folder = shuffled_copy(tmp_path / "shuffled", how)
@@ -149,7 +162,9 @@ def test_two_solves_of_the_reference_are_identical(reference_plans, tmp_path):
     assert first.summary["total_cost_usd"] == again.summary["total_cost_usd"]
 
 
-@pytest.mark.parametrize("case", ["rare_earth_magnets.xlsx", "rare_earth_magnets_2026_2030.xlsx"])
+# the five-year case (5 s) in the slow run (CI); the one-year case by default
+@pytest.mark.parametrize("case", ["rare_earth_magnets.xlsx",
+                                  pytest.param("rare_earth_magnets_2026_2030.xlsx", marks=pytest.mark.slow)])
 def test_the_same_input_writes_the_same_workbook_byte_for_byte(case, tmp_path):
     # nothing in the workbook depends on the clock: no solve time, no phase seconds, fixed archive dates
     from click.testing import CliRunner  # noqa: PLC0415

@@ -90,9 +90,9 @@ def run(args: list[str]):  # noqa: ANN201
     return result
 
 
-# The default run tries a few dozen damaged workbooks (and every kept example); the long run, marked slow
+# The default run tries fifteen damaged workbooks (and every kept example); the long run, marked slow
 # (pytest -m slow, run by CI), hundreds.
-FUZZ = settings(max_examples=30, deadline=None, database=None, report_multiple_bugs=False,
+FUZZ = settings(max_examples=15, deadline=None, database=None, report_multiple_bugs=False,
                 suppress_health_check=[HealthCheck.too_slow])
 FUZZ_LONG = settings(FUZZ, max_examples=300)
 

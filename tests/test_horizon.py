@@ -24,7 +24,8 @@ SITE_COLS = ["site_id", "country", "stage", "status", "qualification_cost_usd", 
              "qualification_periods", "period"]
 
 
-@pytest.fixture(params=["highs", "cbc"])
+# CBC in the slow run (CI runs it), as for the model rules
+@pytest.fixture(params=["highs", pytest.param("cbc", marks=pytest.mark.slow)])
 def solver(request):  # noqa: ANN001, ANN201
     return request.param
 

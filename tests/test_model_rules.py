@@ -16,8 +16,10 @@ from tests.conftest import build, plant_row, shipped, solve_checked
 K = 1000.0  # USD per tonne for each USD per kg
 
 
-@pytest.fixture(params=["highs", "cbc"], autouse=True)
-def solver(request, monkeypatch):  # noqa: ANN001, ANN201 - every rule must hold with both solvers
+# every rule must hold with both solvers: CBC's run is in the slow suite (CI runs it), to keep the default one
+# inside its 5 minutes on a busy machine
+@pytest.fixture(params=["highs", pytest.param("cbc", marks=pytest.mark.slow)], autouse=True)
+def solver(request, monkeypatch):  # noqa: ANN001, ANN201
     monkeypatch.setitem(conftest.SOLVER, "name", request.param)
     return request.param
 

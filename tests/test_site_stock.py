@@ -19,7 +19,8 @@ from tests.conftest import frame, solve_checked
 SITE_COLS = ["site_id", "country", "stage", "status", "processing_days"]
 
 
-@pytest.fixture(params=["highs", "cbc"])
+# CBC in the slow run (CI runs it), as for the model rules
+@pytest.fixture(params=["highs", pytest.param("cbc", marks=pytest.mark.slow)])
 def solver(request):  # noqa: ANN001, ANN201
     return request.param
 
