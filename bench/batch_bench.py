@@ -80,7 +80,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         syn = Path(tmp) / "synthetic"
         write(generate(args.scale), syn)
-        cases = [("reference case", ROOT / "inputs" / "rare_earth_magnets.xlsx"), (f"synthetic scale {args.scale}", syn)]
+        cases = [("reference case", ROOT / "inputs" / "rare_earth_magnets.xlsx"),
+                 (f"synthetic scale {args.scale}", syn)]
         print("| case | variables | cold `planner solve` s | mode | scenarios | batch wall s | per scenario s | "
               "per scenario / cold |")
         print("|---|---:|---:|---|---:|---:|---:|---:|")

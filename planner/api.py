@@ -427,7 +427,8 @@ def diagnose(inputs: Inputs, options: SolveOptions) -> list[str]:
             f"({_where(inputs, site, product)}); {short:,.1f} t short, {why}"
         )
     if not findings:
-        findings.append("the combination of limits admits no plan; try allow_shortage = yes to see where it falls short")
+        findings.append("the combination of limits admits no plan; "
+                        "try allow_shortage = yes to see where it falls short")
     return findings
 
 

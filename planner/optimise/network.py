@@ -935,7 +935,6 @@ def hasse_edges(classes: list[int]) -> list[tuple[int, int]]:
     out = []
     for a in classes:
         for b in classes:
-            if a != b and a & b == a:
-                if not any(c not in (a, b) and a & c == a and c & b == c for c in classes):
-                    out.append((a, b))
+            if a != b and a & b == a and not any(c not in (a, b) and a & c == a and c & b == c for c in classes):
+                out.append((a, b))
     return out

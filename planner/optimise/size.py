@@ -158,7 +158,8 @@ def causes(size: Size, inputs: Inputs) -> list[str]:
     ship = size.by_kind.get("ship", 0)
     for row, n, cols in size.lane_rows[:3]:
         where = f"Lanes!A{row} ({text[row]})" if row in text else "lanes added by a what-if"
-        out.append(f"{where} resolves to {n:,} lanes with {cols:,} ship columns ({100 * cols / max(ship, 1):.0f} % of them)")
+        out.append(f"{where} resolves to {n:,} lanes with {cols:,} ship columns "
+                   f"({100 * cols / max(ship, 1):.0f} % of them)")
     n, site, product = size.most_buckets
     if n > 1:
         limits = size.limits

@@ -69,8 +69,9 @@ def status_text(plan: Plan) -> str:
             return f"optimal (within the requested MIP gap; gap {100 * float(gap):.4f} %)"
         return "optimal"
     gap = s.get("gap")
-    return f"feasible, gap {100 * float(gap):.2f} % (stopped at the time limit; not proven optimal)" if gap is not None \
-        else "feasible, gap unknown (stopped at a limit; not proven optimal)"
+    if gap is not None:
+        return f"feasible, gap {100 * float(gap):.2f} % (stopped at the time limit; not proven optimal)"
+    return "feasible, gap unknown (stopped at a limit; not proven optimal)"
 
 
 def _frame_rows(df: pd.DataFrame, cols: list[str]) -> list[list[object]]:
@@ -511,7 +512,8 @@ def template_workbook(target, with_examples: bool = True) -> None:  # noqa: ANN0
         "planner input workbook (contract v1)",
         "",
         "Fill one sheet per table. Headers are matched case-insensitively; hover a header for its unit and meaning.",
-        "Units: tonnes per year (_t), USD per kg (_usd_per_kg), USD (_usd), calendar days (_days), fractions in [0, 1].",
+        "Units: tonnes per year (_t), USD per kg (_usd_per_kg), USD (_usd), calendar days (_days), "
+        "fractions in [0, 1].",
         "Required sheets: " + ", ".join(s.name for s in schema.SHEETS if s.required) + ".",
         "Blank optional cells take their default. The example rows form a small valid case: replace them.",
         "Check your workbook with:  planner validate THIS_FILE.xlsx",
@@ -546,7 +548,8 @@ def template_workbook(target, with_examples: bool = True) -> None:  # noqa: ANN0
             cell = ws.cell(row=1, column=j, value=c.name)
             cell.font = Font(bold=True)
             cell.fill = fill
-            note = f"{c.doc}\nUnit: {c.unit or '-'}\n{'Required' if c.required else 'Optional'}; allowed: {c.bounds_text()}"
+            need = "Required" if c.required else "Optional"
+            note = f"{c.doc}\nUnit: {c.unit or '-'}\n{need}; allowed: {c.bounds_text()}"
             cell.comment = Comment(note, "planner")
             ws.column_dimensions[get_column_letter(j)].width = max(12, len(c.name) + 4)
             col_letter = get_column_letter(j)
