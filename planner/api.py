@@ -367,6 +367,12 @@ def _where(inputs: Inputs, site: str, product: str) -> str:
     return f"Demand!A{int(row['_row'].iloc[0])}" if len(row) and int(row["_row"].iloc[0]) else "Demand"
 
 
+# An infeasible model is re-solved five times to say why (shortage priced, then each family of limits lifted),
+# each for up to a minute: above this many variables that is minutes before the error appears, on figures that
+# may be cut short by the clock; such a model is not re-solved, and the finding says how to see the shortage.
+DIAGNOSE_BELOW = 200_000
+
+
 def diagnose(inputs: Inputs, options: SolveOptions) -> list[str]:
     """Explain, in business terms, which demand cannot be met and what limits it.
 
@@ -385,6 +391,12 @@ def diagnose(inputs: Inputs, options: SolveOptions) -> list[str]:
                 f"but no lane brings {r.product} from a site that can make it: add a Lanes row or a Supply row"
             )
     elastic = inputs.with_settings(allow_shortage=True)
+    columns = estimate(net, elastic.settings).columns
+    if columns > DIAGNOSE_BELOW:
+        return [*findings, f"not evaluated: how much of each demand falls short and which limits keep it short (the "
+                           f"model has {columns:,} variables, more than the {DIAGNOSE_BELOW:,} below which it is "
+                           "re-solved five times to find out); plan it with allow_shortage = yes: the plan then "
+                           "shows each plant's shortage and what it costs"]
     quick = replace(options, time_limit_s=min(options.time_limit_s, 60.0))
     base = _shortages(elastic, quick)
     if base is None:

@@ -425,6 +425,30 @@ def test_shortage_not_allowed_is_infeasible_with_a_diagnosis():
     assert "no lane brings Y" in text
 
 
+def test_a_large_infeasible_model_is_not_re_solved_to_diagnose_it(monkeypatch):
+    import planner.api as api  # noqa: PLC0415
+
+    inp = build(
+        [S("M", "AU", "mine"), S("P", "US", "plant")],
+        [{"site_id": "M", "product": "X", "capacity_t": 40, "unit_cost_usd_per_kg": 10}],
+        [{"from_site": "M", "to_site": "P", "transit_days": 20}],
+        [{"site_id": "P", "product": "X", "quantity_t": 100}, {"site_id": "P", "product": "Y", "quantity_t": 5}],
+        settings={"allow_shortage": "no"},
+    )
+    monkeypatch.setattr(api, "DIAGNOSE_BELOW", 1)  # every model is "large"
+
+    def no_resolve(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("re-solved")
+
+    monkeypatch.setattr(api, "_shortages", no_resolve)
+    with pytest.raises(InfeasibleError) as info:
+        plan(inp)
+    findings = info.value.findings
+    assert "no lane brings Y" in findings[0]  # the structural check still runs: it costs no solve
+    assert findings[-1].startswith("not evaluated: how much of each demand falls short")
+    assert "allow_shortage = yes" in findings[-1] and len(findings) == 2
+
+
 def test_lead_time_diagnosis_names_the_limit():
     inp = _lead_case(20).with_settings(allow_shortage=False)
     with pytest.raises(InfeasibleError) as info:
