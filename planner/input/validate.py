@@ -304,43 +304,32 @@ def _col(spec: schema.Sheet, name: str) -> int:
 # Sheets up to this many rows are checked for repeats and put in key order in plain Python: pandas'
 # ``duplicated`` and ``sort_values`` cost 1.5-2.5 ms a call whatever the size, and a validation makes two
 # per sheet (half of validating a small case, which what-if batches and the tests do hundreds of times).
-# Plain Python is used only where it gives pandas' answer (``_plain_keys``); bigger sheets go to pandas.
+# Plain Python is used only where it gives pandas' answer (``_plain_columns``); bigger sheets go to pandas.
 SMALL_FRAME = 2_000
 
 
-def _plain_keys(frame: pd.DataFrame, by: list[str]) -> list[tuple] | None:
-    """Each row's values in columns ``by``, as tuples: if every column holds only ``str`` or only ``int``
-    values, whose equality and order are pandas' too. None for anything else (a blank, NaN, a mix), which
+def _plain_columns(frame: pd.DataFrame, by: list[str], blanks: bool = False) -> list[list] | None:
+    """Columns ``by`` as lists, if the sheet is small and each column holds only ``str`` or only ``int`` values,
+    whose equality and order are pandas' too; with ``blanks``, text columns that may hold blanks (None or NaN,
+    given as "", as ``fillna("")`` makes them) instead of whole-number ones. None for anything else, which
     pandas matches and orders its own way."""
     if len(frame) > SMALL_FRAME:
         return None
     cols = []
     for k in by:
         values = frame[k].tolist()
-        if not (all(type(v) is str for v in values) or all(type(v) is int for v in values)):
+        if all(type(v) is str for v in values) or (not blanks and all(type(v) is int for v in values)):
+            cols.append(values)
+        elif blanks and all(type(v) is str or v is None or (type(v) is float and v != v) for v in values):
+            cols.append([v if type(v) is str else "" for v in values])
+        else:
             return None
-        cols.append(values)
-    return list(zip(*cols, strict=True))
+    return cols
 
 
-def _texts(frame: pd.DataFrame, by: list[str]) -> list[list[str]] | None:
-    """Columns ``by`` as lists of text, a blank (None or NaN) as "", as ``fillna("")`` makes them; None if the
-    sheet is big or a column holds anything else."""
-    if len(frame) > SMALL_FRAME:
-        return None
-    out = []
-    for k in by:
-        values = frame[k].tolist()
-        if not all(type(v) is str or v is None or (type(v) is float and v != v) for v in values):
-            return None
-        out.append([v if type(v) is str else "" for v in values])
-    return out
-
-
-def _no_repeats(frame: pd.DataFrame, by: list[str]) -> bool:
-    """True if no two rows agree in every column of ``by``, as far as plain Python can tell (False: perhaps)."""
-    keys = _plain_keys(frame, by)
-    return keys is not None and len(set(keys)) == len(keys)
+def _no_repeats(cols: list[list] | None) -> bool:
+    """True if no two rows agree in every one of ``cols`` (``_plain_columns``; None: perhaps they do)."""
+    return cols is not None and len(set(zip(*cols, strict=True))) == len(cols[0] if cols else ())
 
 
 def _dup_check(frame: pd.DataFrame, spec: schema.Sheet, issues: list[Issue]) -> None:
@@ -355,7 +344,7 @@ def _dup_check(frame: pd.DataFrame, spec: schema.Sheet, issues: list[Issue]) -> 
     keys = list(spec.key)
     # a row for one period and a blank (every period) row of the same key are an override, not a repeat
     by = [*keys, "period"] if spec.periodic else keys
-    if _no_repeats(frame, by):
+    if _no_repeats(_plain_columns(frame, by)):
         return
     dup = frame[frame.duplicated(by, keep=False)]
     for _, group in dup.groupby(by, sort=True):
@@ -374,12 +363,10 @@ def _lane_repeats(frame: pd.DataFrame, issues: list[Issue]) -> None:
     def canonical(v: object) -> object:
         return lane_group(v) if isinstance(v, str) else v
 
-    small = _texts(frame, ["from_site", "to_site", "product", "period"])
-    if small is not None:
+    small = _plain_columns(frame, ["from_site", "to_site", "product", "period"], blanks=True)
+    if small is not None and "" not in small[0] and "" not in small[1]:  # a blank sender or receiver: pandas
         f, t, p, period = small
-        keyed = list(zip([lane_group(v) for v in f], [lane_group(v) for v in t], [v.strip() for v in p], period,
-                         strict=True))
-        if "" not in f and "" not in t and len(set(keyed)) == len(keyed):
+        if _no_repeats([[lane_group(v) for v in f], [lane_group(v) for v in t], [v.strip() for v in p], period]):
             return
     keys = pd.DataFrame({"f": frame["from_site"].map(canonical), "t": frame["to_site"].map(canonical),
                          "p": frame["product"].fillna("").astype(str).str.strip(),
@@ -399,8 +386,7 @@ def _control_repeats(frame: pd.DataFrame, issues: list[Issue]) -> None:
     the later row governs, with a warning naming both cells, as for Lanes. Run after ``_control_routes``, which
     spells every destination one way."""
     keys = ["country", "product", "destination", "exporter_company", "end_use", "period"]
-    small = _texts(frame, keys)
-    if small is not None and len(set(zip(*small, strict=True))) == len(frame):
+    if _no_repeats(_plain_columns(frame, keys, blanks=True)):
         return
     keyed = frame[[*keys, "_row"]].astype(object).where(frame[[*keys, "_row"]].notna(), "")
     dup = keyed[keyed.duplicated(keys, keep=False)]
@@ -756,10 +742,11 @@ def _check_cycles(recipes: pd.DataFrame, coproducts: pd.DataFrame, issues: list[
 def _finish(frame: pd.DataFrame, spec: schema.Sheet) -> pd.DataFrame:
     by = [*spec.key, "period", "_row"] if spec.periodic and "_order" not in frame else \
         [*spec.key, "_order", "_row"] if spec.periodic else [*spec.key, "_row"]
-    keys = _plain_keys(frame, by)
-    if keys is None:
+    cols = _plain_columns(frame, by)
+    if cols is None:
         frame = frame.sort_values(by, kind="mergesort").reset_index(drop=True)
     else:  # the same stable order: Python's sort is stable too, and ``_row`` breaks every tie anyway
+        keys = list(zip(*cols, strict=True))
         frame = frame.take(sorted(range(len(keys)), key=keys.__getitem__)).reset_index(drop=True)
     return frame.drop(columns="_order") if "_order" in frame else frame
 

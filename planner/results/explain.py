@@ -524,8 +524,9 @@ def _zero_exposure_costs(model: LinearModel, plan: Plan, result: SolveResult, op
     todo = todo[:ZERO_EXPOSURE_LIMIT]
     if not todo:
         return []
+    options = options or options_from(model.inputs)
     if model.is_mip:
-        h = _new_highs(replace(options or options_from(model.inputs), verbose=False))
+        h = _new_highs(replace(options, verbose=False))
         h.passModel(_highs_lp(model))
     else:
         h = lp if lp is not None else (fixed_lp(model, result.x) or (None,))[0]
@@ -552,7 +553,7 @@ def _zero_exposure_costs(model: LinearModel, plan: Plan, result: SolveResult, op
             lo, hi = float(model.row_lo[row]), float(model.row_hi[row])
         h.changeRowBounds(row, lo, 0.0)
         if model.is_mip:  # the LP's HiGHS is bounded by work (``fixed_lp``); this one by the user's time limit
-            limit_from_now(h, (options or options_from(model.inputs)).time_limit_s)
+            limit_from_now(h, options.time_limit_s)
         _resolve(h, int(model.integer.sum()))
         optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
         x = np.asarray(h.getSolution().col_value, dtype=float)[:model.n_cols] if optimal else None
